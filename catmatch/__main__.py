@@ -1,0 +1,5 @@
+import sys
+
+from catmatch.cli import main
+
+sys.exit(main())

@@ -1,0 +1,69 @@
+"""``catmatch``: the single command line of category-match.
+
+Each subcommand lives in its own module exposing ``register(subparsers)``; a module's heavy
+imports (torch, kserve) happen inside its ``run`` so ``catmatch --help`` stays fast and the
+worker never imports the predictor stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from catmatch.errors import UserError
+
+# Subcommand modules, in the order ``--help`` lists them.
+COMMAND_MODULES = (
+    "catmatch.broker.command",
+    "catmatch.topics",
+    "catmatch.produce",
+    "catmatch.tail",
+    "catmatch.commands.serve",
+    "catmatch.commands.work",
+    "catmatch.commands.model",
+    "catmatch.commands.schemas",
+    "catmatch.demo",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="catmatch",
+        description="Streaming product categorisation: Kafka workers + a KServe predictor.",
+    )
+    parser.add_argument("--config", help="YAML settings file (default: $CATMATCH_CONFIG)")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level)
+    from catmatch.settings import load_settings
+
+    try:
+        settings = load_settings(args.config)
+        return int(args.func(args, settings) or 0)
+    except UserError as exc:
+        print(f"catmatch: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
