@@ -1,0 +1,296 @@
+"""One worker: an asyncio loop that consumes batches and keeps a few of them in flight.
+
+Offsets are committed only up to the first message whose output is not yet acknowledged
+(:mod:`worker.offsets`). When the in-flight limit is reached the assigned partitions are
+paused, so ``consume`` keeps being called (group membership, rebalances) without
+fetching more than the worker can handle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+
+from catmatch.settings import Settings
+from worker.health import HealthServer
+from worker.kafka_io import AsyncConsumer, AsyncProducer
+from worker.metrics import METRICS
+from worker.offsets import OffsetTracker
+from worker.pipeline import BatchAbandoned, BatchProcessor
+from worker.predictor_client import PredictorClient, PredictorUnavailable
+from worker.retry import RetryPolicy
+from worker.tokenization import BatchTokenizer
+
+log = logging.getLogger(__name__)
+
+LIVENESS_STALL_S = 60.0
+
+
+def consumer_config(settings: Settings, instance_id: str | None) -> dict[str, Any]:
+    """librdkafka consumer settings: manual offset control, cooperative rebalancing."""
+    conf: dict[str, Any] = {
+        **settings.kafka.client_config(),
+        "group.id": settings.worker.group_id,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "partition.assignment.strategy": "cooperative-sticky",
+        "session.timeout.ms": 10000,
+        "heartbeat.interval.ms": 2000,
+    }
+    if instance_id:
+        # Static membership: a restarted worker takes its partitions back without a rebalance.
+        conf["group.instance.id"] = instance_id
+    conf.update(settings.worker.consumer_config)
+    return conf
+
+
+def producer_config(settings: Settings) -> dict[str, Any]:
+    """librdkafka producer settings: idempotent, acknowledged by all in-sync replicas."""
+    conf: dict[str, Any] = {
+        **settings.kafka.client_config(),
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 5,
+        "compression.type": "lz4",
+    }
+    conf.update(settings.worker.producer_config)
+    return conf
+
+
+class Worker:
+    """Consume → validate → tokenize → predict → produce → commit, for one group member."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        worker_id: str = "worker-0",
+        instance_id: str | None = None,
+        metrics_port: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.worker_id = worker_id
+        self.instance_id = instance_id
+        self.stop_event = asyncio.Event()
+        self.tracker = OffsetTracker()
+        self._metrics_port = settings.worker.metrics_port if metrics_port is None else metrics_port
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._consumer: AsyncConsumer | None = None
+        self._client: PredictorClient | None = None
+        self._assigned: set[tuple[str, int]] = set()
+        self._subscribed = False
+        self._heartbeat = time.monotonic()
+        self._fatal: BaseException | None = None
+        self.health: HealthServer | None = None
+
+    @property
+    def predictor_state(self) -> str:
+        """``unknown``, ``ready``, ``not_ready`` or ``failing`` (see PredictorState)."""
+        return self._client.state.value if self._client else "unknown"
+
+    def stop(self) -> None:
+        """Ask the worker to finish in-flight batches, commit and exit."""
+        self.stop_event.set()
+
+    # -- rebalance callbacks: run on the consumer thread, inside consume() --------------
+
+    def _on_assign(self, _: Consumer, partitions: list[TopicPartition]) -> None:
+        self._assigned |= {(p.topic, p.partition) for p in partitions}
+        log.info("%s assigned %s", self.worker_id, _fmt(partitions))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        revoked = {(p.topic, p.partition) for p in partitions}
+        log.info("%s revoked %s", self.worker_id, _fmt(partitions))
+        # Let in-flight batches of these partitions finish so their positions are committed
+        # before the next owner starts; otherwise it would label those products again.
+        drain_s = 0.0 if self.stop_event.is_set() else self.settings.worker.revoke_drain_timeout_s
+        if not self.tracker.wait_finished(revoked, drain_s):
+            log.warning("in-flight work of %s not finished; it may be redone", _fmt(partitions))
+        try:
+            self._commit_now(consumer, only=revoked)
+        except KafkaException as exc:
+            log.warning("commit on revoke failed: %s", exc)
+        self.tracker.revoke(revoked)
+        self._assigned -= revoked
+
+    def _on_lost(self, _: Consumer, partitions: list[TopicPartition]) -> None:
+        lost = {(p.topic, p.partition) for p in partitions}
+        log.warning("%s lost %s (no commit)", self.worker_id, _fmt(partitions))
+        self.tracker.revoke(lost)
+        self._assigned -= lost
+
+    def _commit_now(self, consumer: Consumer, only: set[tuple[str, int]] | None = None) -> None:
+        """Commit finished positions of owned partitions. Consumer thread only."""
+        owned = self._assigned if only is None else (self._assigned & only)
+        positions = self.tracker.commit_positions(only=owned)
+        if not positions:
+            return
+        consumer.commit(
+            offsets=[TopicPartition(t, p, o) for (t, p), o in positions.items()],
+            asynchronous=False,
+        )
+        self.tracker.mark_committed(positions)
+        METRICS.commits.inc()
+        for (topic, part), pos in positions.items():
+            METRICS.committed_offset.labels(topic=topic, partition=str(part)).set(pos)
+
+    async def _commit(self) -> None:
+        assert self._consumer is not None
+        consumer = self._consumer.raw
+        try:
+            await self._consumer.call(self._commit_now, consumer)
+        except KafkaException as exc:
+            log.warning("commit failed (will retry): %s", exc)
+
+    # -- probes ------------------------------------------------------------------------
+
+    def _liveness(self) -> tuple[bool, dict[str, Any]]:
+        stalled = time.monotonic() - self._heartbeat
+        ok = stalled < LIVENESS_STALL_S and self._fatal is None
+        return ok, {"worker": self.worker_id, "loop_stalled_s": round(stalled, 3)}
+
+    def _readiness(self) -> tuple[bool, dict[str, Any]]:
+        ok = self._subscribed and not self.stop_event.is_set() and self._fatal is None
+        return ok, {
+            "worker": self.worker_id,
+            "subscribed": self._subscribed,
+            "assigned": sorted(f"{t}[{p}]" for t, p in self._assigned),
+            "predictor": self.predictor_state,
+            "inflight_batches": len(self._tasks),
+        }
+
+    # -- main loop ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run until :meth:`stop`; raises if a batch failed unexpectedly."""
+        s = self.settings
+        tokenizer = BatchTokenizer(s.worker.tokenizer_path, s.worker.max_length)
+        self.health = HealthServer(
+            s.worker.metrics_host, self._metrics_port, self._liveness, self._readiness
+        )
+        await self.health.start()
+        self._consumer = AsyncConsumer(consumer_config(s, self.instance_id))
+        producer = AsyncProducer(producer_config(s))
+        p = s.predictor
+        self._client = PredictorClient(
+            p.url,
+            p.model_name,
+            timeout_s=p.timeout_s,
+            connect_timeout_s=p.connect_timeout_s,
+            host_header=p.host_header,
+            token=p.token.get_secret_value() if p.token else None,
+            max_connections=p.max_connections,
+        )
+        retry = RetryPolicy(
+            self.stop_event, p.backoff_initial_s, p.backoff_max_s, p.server_error_attempts
+        )
+        try:
+            async with self._client:
+                processor = BatchProcessor(
+                    s,
+                    self.worker_id,
+                    producer,
+                    self._client,
+                    tokenizer,
+                    self.tracker,
+                    retry,
+                    self.stop_event,
+                )
+                await self._consumer.subscribe(
+                    [s.topics.input], self._on_assign, self._on_revoke, self._on_lost
+                )
+                self._subscribed = True
+                log.info(
+                    "%s consuming %s (group %s)", self.worker_id, s.topics.input, s.worker.group_id
+                )
+                await self._loop(processor)
+                await self._drain()
+        finally:
+            await self._commit()
+            await producer.close()
+            await self._consumer.close()
+            await self.health.stop()
+        if self._fatal is not None:
+            raise RuntimeError(
+                f"{self.worker_id} stopped after an unexpected error"
+            ) from self._fatal
+
+    async def _loop(self, processor: BatchProcessor) -> None:
+        assert self._consumer is not None
+        s = self.settings.worker
+        wait_s = max(s.batch_wait_ms, 1) / 1000
+        commit_every_s = s.commit_interval_ms / 1000
+        last_commit = time.monotonic()
+        paused = False
+        while not self.stop_event.is_set():
+            self._heartbeat = time.monotonic()
+            full = len(self._tasks) >= s.max_inflight_batches
+            if full != paused:
+                await (self._consumer.pause_all() if full else self._consumer.resume_all())
+                paused = full
+                METRICS.paused.set(int(paused))
+            if full:
+                # Wait for capacity, but keep calling consume() to serve the group protocol.
+                await asyncio.wait(self._tasks, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+                messages = await self._consumer.consume(s.batch_size, 0)
+            else:
+                messages = await self._consumer.consume(s.batch_size, wait_s)
+            if messages:
+                self._dispatch(processor, messages)
+            if time.monotonic() - last_commit >= commit_every_s:
+                await self._commit()
+                last_commit = time.monotonic()
+
+    def _dispatch(self, processor: BatchProcessor, messages: list[Message]) -> None:
+        batch: list[Message] = []
+        for msg in messages:
+            err = msg.error()
+            if err is not None:
+                METRICS.kafka_errors.inc()
+                log.warning("consume error: %s", err)
+                continue
+            batch.append(msg)
+        if not batch:
+            return
+        METRICS.consumed.inc(len(batch))
+        METRICS.batch_size.observe(len(batch))
+        tickets = [self.tracker.track(m.topic(), m.partition(), m.offset()) for m in batch]
+        task = asyncio.create_task(processor.process(batch, tickets))
+        self._tasks.add(task)
+        METRICS.inflight_batches.set(len(self._tasks))
+        task.add_done_callback(self._batch_done)
+
+    def _batch_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        METRICS.inflight_batches.set(len(self._tasks))
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is None:
+            return
+        if isinstance(exc, BatchAbandoned | PredictorUnavailable) and self.stop_event.is_set():
+            log.info("batch left uncommitted at shutdown: %s", exc)
+            return
+        # A bug, not bad input (bad input is dead-lettered). Stop; the supervisor restarts us
+        # and the batch is consumed again from the last committed offset.
+        log.error("batch failed unexpectedly; stopping worker", exc_info=exc)
+        self._fatal = exc
+        self.stop_event.set()
+
+    async def _drain(self, timeout_s: float = 30.0) -> None:
+        if not self._tasks:
+            return
+        log.info("%s waiting for %d in-flight batches", self.worker_id, len(self._tasks))
+        done, pending = await asyncio.wait(set(self._tasks), timeout=timeout_s)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+
+
+def _fmt(partitions: list[TopicPartition]) -> str:
+    return ", ".join(f"{p.topic}[{p.partition}]" for p in partitions) or "nothing"

@@ -1,0 +1,102 @@
+"""Prometheus metrics of one worker process (prefix ``catmatch_worker_``).
+
+Labels stay low-cardinality: error classes, outcomes and partitions, never keys or ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Enum, Gauge, Histogram
+
+P = "catmatch_worker"
+_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+
+@dataclass(frozen=True)
+class WorkerMetrics:
+    registry: CollectorRegistry
+    consumed: Counter
+    results: Counter
+    dead_letters: Counter
+    kafka_errors: Counter
+    delivery_errors: Counter
+    batch_size: Histogram
+    batch_seconds: Histogram
+    predictor_request_seconds: Histogram
+    predictor_retries: Counter
+    predictor_state: Enum
+    commits: Counter
+    committed_offset: Gauge
+    inflight_batches: Gauge
+    paused: Gauge
+    end_to_end_seconds: Histogram
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry | None = None) -> WorkerMetrics:
+        r = registry or CollectorRegistry()
+        return cls(
+            registry=r,
+            consumed=Counter(f"{P}_messages_consumed_total", "Messages consumed.", registry=r),
+            results=Counter(f"{P}_results_produced_total", "Results acknowledged.", registry=r),
+            dead_letters=Counter(
+                f"{P}_dead_letters_total",
+                "Messages sent to the dead-letter topic.",
+                ["error_class"],
+                registry=r,
+            ),
+            kafka_errors=Counter(
+                f"{P}_kafka_errors_total", "Error events from consume().", registry=r
+            ),
+            delivery_errors=Counter(
+                f"{P}_delivery_errors_total", "Produce attempts not acknowledged.", registry=r
+            ),
+            batch_size=Histogram(
+                f"{P}_batch_size", "Messages per consumed batch.", buckets=_SIZE_BUCKETS, registry=r
+            ),
+            batch_seconds=Histogram(
+                f"{P}_batch_seconds",
+                "Consume-to-acknowledged time of a batch.",
+                buckets=_LATENCY_BUCKETS,
+                registry=r,
+            ),
+            predictor_request_seconds=Histogram(
+                f"{P}_predictor_request_seconds",
+                "Predictor HTTP calls.",
+                ["outcome"],
+                buckets=_LATENCY_BUCKETS,
+                registry=r,
+            ),
+            predictor_retries=Counter(
+                f"{P}_predictor_retries_total",
+                "Predictor calls retried.",
+                ["reason"],
+                registry=r,
+            ),
+            predictor_state=Enum(
+                f"{P}_predictor_state",
+                "What the worker believes about the predictor.",
+                states=["unknown", "ready", "not_ready", "failing"],
+                registry=r,
+            ),
+            commits=Counter(f"{P}_commits_total", "Offset commits.", registry=r),
+            committed_offset=Gauge(
+                f"{P}_committed_offset",
+                "Last committed position per partition.",
+                ["topic", "partition"],
+                registry=r,
+            ),
+            inflight_batches=Gauge(f"{P}_inflight_batches", "Batches being processed.", registry=r),
+            paused=Gauge(f"{P}_paused", "1 while paused (backpressure).", registry=r),
+            end_to_end_seconds=Histogram(
+                f"{P}_end_to_end_seconds",
+                "Product event_time to result acknowledged.",
+                buckets=_LATENCY_BUCKETS,
+                registry=r,
+            ),
+        )
+
+
+# One set per process; each worker process serves its own /metrics.
+METRICS = WorkerMetrics.create()

@@ -1,0 +1,212 @@
+"""The worker's HTTP client for the KServe predictor (Open Inference Protocol / V2 REST).
+
+Errors are split in two: :class:`PredictorUnavailable` (connection refused, timeouts,
+429/502/503/504: the InferenceService is cold, scaling or restarting) is waited out, and
+:class:`PredictorRejected` (4xx: the request itself is wrong) is never retried.
+:class:`PredictorServerError` (other 5xx) is retried a few times, then the caller splits the
+batch to find the message that causes it.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from worker.metrics import METRICS
+from worker.tokenization import EncodedBatch
+
+log = logging.getLogger(__name__)
+
+UNAVAILABLE_STATUSES = {404, 408, 429, 502, 503, 504}
+
+
+class PredictorState(enum.StrEnum):
+    """What the worker believes about the predictor."""
+
+    UNKNOWN = "unknown"
+    READY = "ready"
+    NOT_READY = "not_ready"  # down, cold (scaled to zero) or still loading
+    FAILING = "failing"  # answering, but with server errors
+
+
+class PredictorError(Exception):
+    """Base class of predictor call failures."""
+
+
+class PredictorUnavailable(PredictorError):
+    """The predictor cannot answer now; try again later."""
+
+
+class PredictorServerError(PredictorError):
+    """The predictor answered 5xx."""
+
+
+class PredictorRejected(PredictorError):
+    """The predictor refused the request (4xx); retrying cannot help."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """One row of a V2 response."""
+
+    label: str
+    label_id: int
+    score: float
+    top_k: list[tuple[str, int, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class PredictResult:
+    model_name: str
+    model_version: str
+    predictions: list[Prediction]
+
+
+class PredictorClient:
+    """Calls ``POST {url}/v2/models/{model}/infer`` with INT64 ``input_ids``/``attention_mask``."""
+
+    def __init__(
+        self,
+        url: str,
+        model_name: str,
+        timeout_s: float,
+        connect_timeout_s: float,
+        host_header: str | None = None,
+        token: str | None = None,
+        max_connections: int = 8,
+    ) -> None:
+        self.base_url = url.rstrip("/")
+        self.model_name = model_name
+        self.state = PredictorState.UNKNOWN
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=connect_timeout_s)
+        self._headers = {"Content-Type": "application/json"}
+        if host_header:
+            self._headers["Host"] = host_header
+        if token:
+            self._headers["Authorization"] = f"Bearer {token}"
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> PredictorClient:
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self._max_connections),
+            timeout=self._timeout,
+            headers=self._headers,
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _set_state(self, state: PredictorState) -> None:
+        if state != self.state:
+            log.info("predictor %s: %s -> %s", self.base_url, self.state, state)
+            self.state = state
+            METRICS.predictor_state.state(state.value)
+
+    async def ready(self) -> bool:
+        """KServe model readiness (``GET /v2/models/{model}/ready``)."""
+        assert self._session is not None
+        try:
+            async with self._session.get(
+                f"{self.base_url}/v2/models/{self.model_name}/ready"
+            ) as resp:
+                return resp.status == 200
+        except (aiohttp.ClientError, TimeoutError):
+            return False
+
+    async def infer(self, batch: EncodedBatch, top_k: int) -> PredictResult:
+        """Classify one tokenized batch."""
+        assert self._session is not None, "use 'async with PredictorClient(...)'"
+        body = _request_body(batch, top_k)
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            async with self._session.post(
+                f"{self.base_url}/v2/models/{self.model_name}/infer", data=body
+            ) as resp:
+                text = await resp.text()
+                status = resp.status
+            if status == 200:
+                outcome = "ok"
+                result = parse_response(json.loads(text), batch.rows)
+                self._set_state(PredictorState.READY)
+                return result
+            outcome = str(status)
+            if status in UNAVAILABLE_STATUSES:
+                self._set_state(PredictorState.NOT_READY)
+                raise PredictorUnavailable(f"HTTP {status}: {text[:200]}")
+            if status >= 500:
+                self._set_state(PredictorState.FAILING)
+                raise PredictorServerError(f"HTTP {status}: {text[:500]}")
+            raise PredictorRejected(f"HTTP {status}: {text[:500]}")
+        except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+            outcome = "unavailable"
+            self._set_state(PredictorState.NOT_READY)
+            raise PredictorUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        except (ValueError, KeyError) as exc:
+            if outcome == "ok":
+                outcome = "bad_response"
+            raise PredictorServerError(f"unreadable response: {exc}") from exc
+        finally:
+            METRICS.predictor_request_seconds.labels(outcome=outcome).observe(
+                time.perf_counter() - started
+            )
+
+
+def _request_body(batch: EncodedBatch, top_k: int) -> bytes:
+    shape = [batch.rows, batch.length]
+    return json.dumps(
+        {
+            "id": uuid.uuid4().hex,
+            "parameters": {"top_k": top_k},
+            "inputs": [
+                {"name": "input_ids", "datatype": "INT64", "shape": shape, "data": batch.input_ids},
+                {
+                    "name": "attention_mask",
+                    "datatype": "INT64",
+                    "shape": shape,
+                    "data": batch.attention_mask,
+                },
+            ],
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def parse_response(payload: dict[str, Any], rows: int) -> PredictResult:
+    """Read a V2 response: ``label``, ``label_id``, ``score`` and the ``top_k_*`` outputs."""
+    outputs = {o["name"]: o for o in payload["outputs"]}
+    labels = outputs["label"]["data"]
+    label_ids = outputs["label_id"]["data"]
+    scores = outputs["score"]["data"]
+    if not (len(labels) == len(label_ids) == len(scores) == rows):
+        raise ValueError(f"response has {len(labels)} rows, request had {rows}")
+    top_k: list[list[tuple[str, int, float]]] = [[] for _ in range(rows)]
+    if {"top_k_label", "top_k_label_id", "top_k_score"} <= outputs.keys():
+        k = int(outputs["top_k_label_id"]["shape"][1])
+        tl = outputs["top_k_label"]["data"]
+        ti = outputs["top_k_label_id"]["data"]
+        ts = outputs["top_k_score"]["data"]
+        for r in range(rows):
+            top_k[r] = [
+                (str(tl[r * k + j]), int(ti[r * k + j]), float(ts[r * k + j])) for j in range(k)
+            ]
+    predictions = [
+        Prediction(str(labels[i]), int(label_ids[i]), float(scores[i]), top_k[i])
+        for i in range(rows)
+    ]
+    return PredictResult(
+        model_name=str(payload.get("model_name", "")),
+        model_version=str(payload.get("model_version") or "0"),
+        predictions=predictions,
+    )
