@@ -1,0 +1,145 @@
+{{/* Names ------------------------------------------------------------------------- */}}
+
+{{- define "catmatch.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name; also the InferenceService name, so keep it short (the predictor's Knative
+service is <fullname>-predictor). */}}
+{{- define "catmatch.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 40 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "catmatch.workerName" -}}
+{{- printf "%s-worker" (include "catmatch.fullname" .) }}
+{{- end }}
+
+{{- define "catmatch.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "catmatch.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Labels ------------------------------------------------------------------------ */}}
+
+{{- define "catmatch.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "catmatch.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "catmatch.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "catmatch.selectorLabels" . }}
+app.kubernetes.io/version: {{ default .Chart.AppVersion .Values.image.tag | toString | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/part-of: category-match
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "catmatch.workerSelectorLabels" -}}
+{{ include "catmatch.selectorLabels" . }}
+app.kubernetes.io/component: worker
+{{- end }}
+
+{{/* Images ------------------------------------------------------------------------ */}}
+
+{{/* The tag of an image: its own tag, else image.tag, else the chart's appVersion.
+Args: dict "image" <component image values> "root" <root context>. */}}
+{{- define "catmatch.imageTag" -}}
+{{- $img := .image | default dict }}
+{{- default (default .root.Chart.AppVersion .root.Values.image.tag) $img.tag | toString }}
+{{- end }}
+
+{{/* Full image reference; a digest wins over the tag. */}}
+{{- define "catmatch.image" -}}
+{{- $img := .image }}
+{{- $repo := $img.repository }}
+{{- if .root.Values.image.registry }}
+{{- $repo = printf "%s/%s" (trimSuffix "/" .root.Values.image.registry) $img.repository }}
+{{- end }}
+{{- if $img.digest }}
+{{- printf "%s@%s" $repo $img.digest }}
+{{- else }}
+{{- printf "%s:%s" $repo (include "catmatch.imageTag" .) }}
+{{- end }}
+{{- end }}
+
+{{/* Pipeline numbers -------------------------------------------------------------- */}}
+
+{{- define "catmatch.partitions" -}}
+{{- int .Values.topics.partitions }}
+{{- end }}
+
+{{- define "catmatch.workerReplicas" -}}
+{{- if kindIs "invalid" .Values.worker.replicas }}
+{{- include "catmatch.partitions" . }}
+{{- else }}
+{{- int .Values.worker.replicas }}
+{{- end }}
+{{- end }}
+
+{{- define "catmatch.kedaMaxReplicas" -}}
+{{- if kindIs "invalid" .Values.keda.maxReplicas }}
+{{- include "catmatch.partitions" . }}
+{{- else }}
+{{- int .Values.keda.maxReplicas }}
+{{- end }}
+{{- end }}
+
+{{/* URL the workers call: the ISVC predictor's cluster-local address by default. */}}
+{{- define "catmatch.predictorUrl" -}}
+{{- if .Values.predictorClient.url }}
+{{- .Values.predictorClient.url }}
+{{- else }}
+{{- printf "http://%s-predictor.%s.svc.cluster.local" (include "catmatch.fullname" .) .Release.Namespace }}
+{{- end }}
+{{- end }}
+
+{{- define "catmatch.tokenizerPath" -}}
+{{- if .Values.worker.tokenizerConfigMap.name }}
+{{- printf "/etc/catmatch/tokenizer/%s" .Values.worker.tokenizerConfigMap.key }}
+{{- else }}
+{{- .Values.worker.tokenizerPath }}
+{{- end }}
+{{- end }}
+
+{{- define "catmatch.kafkaCaPath" -}}
+/etc/catmatch/kafka-ca/{{ .Values.kafka.tls.caKey }}
+{{- end }}
+
+{{/* The catmatch settings file (catmatch/settings.py tree) the workers load. Values the
+chart derives win over .Values.settings. */}}
+{{- define "catmatch.settings" -}}
+{{- $v := .Values }}
+{{- $kafka := dict "bootstrap_servers" $v.kafka.bootstrapServers "security_protocol" $v.kafka.securityProtocol "client_id" $v.kafka.clientId }}
+{{- if $v.kafka.sasl.mechanism }}
+{{- $_ := set $kafka "sasl_mechanism" $v.kafka.sasl.mechanism }}
+{{- if and $v.kafka.sasl.username (not $v.kafka.sasl.usernameKey) }}
+{{- $_ := set $kafka "sasl_username" $v.kafka.sasl.username }}
+{{- end }}
+{{- end }}
+{{- if $v.kafka.tls.caSecret }}
+{{- $_ := set $kafka "config" (dict "ssl.ca.location" (include "catmatch.kafkaCaPath" .)) }}
+{{- end }}
+{{- $topics := dict "input" $v.topics.input "output" $v.topics.output "dead_letter" $v.topics.deadLetter "partitions" (int $v.topics.partitions) "replication_factor" (int $v.topics.replicationFactor) }}
+{{- $predictor := dict "url" (include "catmatch.predictorUrl" .) "model_name" $v.predictor.modelName }}
+{{- if $v.predictorClient.hostHeader }}
+{{- $_ := set $predictor "host_header" $v.predictorClient.hostHeader }}
+{{- end }}
+{{- $worker := dict "workers" 1 "group_id" $v.worker.groupId "tokenizer_path" (include "catmatch.tokenizerPath" .) "metrics_host" "0.0.0.0" "metrics_port" (int $v.worker.metricsPort) "static_membership" (eq $v.worker.kind "StatefulSet") }}
+{{- $derived := dict "kafka" $kafka "topics" $topics "predictor" $predictor "worker" $worker }}
+{{- toYaml (mergeOverwrite (deepCopy ($v.settings | default dict)) $derived) }}
+{{- end }}

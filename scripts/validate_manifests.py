@@ -1,0 +1,473 @@
+#!/usr/bin/env python3
+"""Validate the Helm chart and the Argo CD manifests offline (no cluster, no network).
+
+Render sets: the chart with its default values, with every ``ci/*-values.yaml``, and once per
+Argo CD Application in ``gitops/argocd`` (its own valueFiles, release name and namespace).
+Each set gets ``helm lint --strict`` and ``helm template``; every rendered object is then
+checked with jsonschema: core kinds against the strict Kubernetes schemas bundled in the
+PyPI package kubernetes-validate, custom resources against ``../shared/k8s-schemas``. Also
+checked: object names and labels, references between objects, the worker settings file
+against ``catmatch.settings``, and that the Argo CD project allows every destination and kind.
+
+Usage: ``python scripts/validate_manifests.py [-v] [--kube-version 1.31]``. Exits 1 listing
+every error. helm comes from ``scripts/install_helm.sh`` (installed on first use).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import hashlib
+import importlib.resources
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from referencing import Registry, Resource
+
+REPO = Path(__file__).resolve().parent.parent
+CHART = REPO / "deploy" / "helm" / "category-match"
+ARGOCD_DIR = REPO / "gitops" / "argocd"
+TOOLS = REPO / "var" / "tools"
+KV_WHEEL = "kubernetes_validate-1.37.0-py3-none-any.whl"
+KV_SHA256 = "85136d018a27b50ec7fc049d902bfa5193f5976807e6c0f408e3ab6fe078cad9"
+K8S_DEFS = "https://kubernetes.io/api/_definitions.json"
+OBJECT_META = {"$ref": f"{K8S_DEFS}#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+WORKLOADS = {"Deployment", "StatefulSet"}
+
+
+@dataclass
+class Report:
+    """What was validated and what failed."""
+
+    kinds: dict[str, Counter[str]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+def is_custom(api_version: str) -> bool:
+    """Custom resources have a dotted group outside *.k8s.io (apps/v1, v1 are core)."""
+    group = api_version.rpartition("/")[0]
+    return "." in group and not group.endswith(".k8s.io")
+
+
+# -- schemas --------------------------------------------------------------------------------
+
+
+def crd_schema_dir(explicit: str | None) -> Path:
+    """The custom-resource schemas: flag, $CATMATCH_K8S_SCHEMAS, ../shared or ./shared."""
+    candidates = [explicit, os.environ.get("CATMATCH_K8S_SCHEMAS")]
+    candidates += [
+        str(REPO.parent / "shared" / "k8s-schemas"),
+        str(REPO / "shared" / "k8s-schemas"),
+    ]
+    for cand in candidates:
+        if cand and Path(cand, "serving.kserve.io").is_dir():
+            return Path(cand)
+    raise SystemExit(
+        "validate_manifests: custom-resource schemas not found (../shared/k8s-schemas)"
+    )
+
+
+def _kv_wheel() -> Path:
+    """kubernetes-validate's wheel in var/tools (downloaded once, hash-checked)."""
+    wheel = TOOLS / KV_WHEEL
+    if not wheel.is_file():
+        TOOLS.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--dest",
+                str(TOOLS),
+                "kubernetes-validate==1.37.0",
+            ],
+            check=True,
+        )
+    if hashlib.sha256(wheel.read_bytes()).hexdigest() != KV_SHA256:
+        raise SystemExit(f"validate_manifests: sha256 mismatch for {wheel}")
+    return wheel
+
+
+class Schemas:
+    """Validators for core kinds (one Kubernetes version, strict) and custom resources."""
+
+    def __init__(self, kube_version: str, crd_dir: Path) -> None:
+        self.crd_dir = crd_dir
+        self.sub = f"kubernetes-json-schema/v{kube_version}.0-local-strict"
+        if importlib.util.find_spec("kubernetes_validate") is not None:
+            root = importlib.resources.files("kubernetes_validate") / self.sub
+            self._read = lambda name: (root / name).read_text()
+        else:  # not installed: read the schemas straight out of its wheel
+            zf = zipfile.ZipFile(_kv_wheel())
+            self._read = lambda name: zf.read(f"kubernetes_validate/{self.sub}/{name}").decode()
+        self.registry = (
+            Resource.from_contents(json.loads(self._read("_definitions.json"))) @ Registry()
+        )
+        self._cache: dict[tuple[str, str], jsonschema.protocols.Validator | None] = {}
+        self.meta = self._validator(OBJECT_META)
+
+    def _validator(self, schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+        return jsonschema.Draft202012Validator(schema, registry=self.registry)
+
+    def for_object(self, api_version: str, kind: str) -> jsonschema.protocols.Validator | None:
+        key = (api_version, kind)
+        if key not in self._cache:
+            self._cache[key] = self._load(api_version, kind)
+        return self._cache[key]
+
+    def _load(self, api_version: str, kind: str) -> jsonschema.protocols.Validator | None:
+        group, _, version = api_version.rpartition("/")
+        if is_custom(api_version):
+            path = self.crd_dir / group / f"{kind.lower()}_{version}.json"
+            return self._validator(json.loads(path.read_text())) if path.is_file() else None
+        prefix = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+        try:
+            return self._validator(json.loads(self._read(f"{kind.lower()}-{prefix}.json")))
+        except (FileNotFoundError, KeyError):
+            return None
+
+
+# -- helm -----------------------------------------------------------------------------------
+
+
+def install_helm() -> Path:
+    """var/tools/helm, installed by scripts/install_helm.sh (with this interpreter's pip)."""
+    out = subprocess.run(
+        ["bash", str(REPO / "scripts" / "install_helm.sh")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHON": sys.executable},
+    )
+    if out.returncode:
+        raise SystemExit(f"validate_manifests: install_helm.sh failed:\n{out.stderr}")
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
+def helm_render(
+    helm: Path, name: str, namespace: str, args: list[str], kube: str, report: Report
+) -> list[dict[str, Any]]:
+    """``helm lint --strict`` then ``helm template``; errors go to the report."""
+    lint = subprocess.run(
+        [str(helm), "lint", "--strict", str(CHART), *args], capture_output=True, text=True
+    )
+    if lint.returncode:
+        report.errors.append(f"helm lint failed: {(lint.stdout + lint.stderr).strip()}")
+    tmpl = subprocess.run(
+        [
+            str(helm),
+            "template",
+            name,
+            str(CHART),
+            "--namespace",
+            namespace,
+            "--kube-version",
+            f"{kube}.0",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if tmpl.returncode:
+        report.errors.append(f"helm template failed: {tmpl.stderr.strip()}")
+        return []
+    return [d for d in yaml.safe_load_all(tmpl.stdout) if d]
+
+
+def notes_chart(tmp: Path) -> Path:
+    """A copy of the chart whose only output is NOTES.txt, rendered (helm template skips it)."""
+    copy = tmp / "notes-chart"
+    shutil.copytree(CHART, copy)
+    (copy / "templates" / "NOTES.txt").rename(copy / "notes.txt")
+    (copy / "templates" / "zz-notes.yaml").write_text(
+        'notes: {{ tpl (.Files.Get "notes.txt") . | toJson }}\n'
+    )
+    return copy
+
+
+def helm_notes(helm: Path, chart: Path, name: str, namespace: str, args: list[str]) -> str:
+    """NOTES.txt as `helm install` would print it; raises on a template error."""
+    out = subprocess.run(
+        [str(helm), "template", name, str(chart), "--namespace", namespace,
+         "--show-only", "templates/zz-notes.yaml", *args],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return str(yaml.safe_load(out.stdout)["notes"])
+
+
+# -- object checks --------------------------------------------------------------------------
+
+
+def _where(err: jsonschema.ValidationError) -> str:
+    return "/".join(str(p) for p in err.absolute_path) or "(root)"
+
+
+def check_object(obj: dict[str, Any], schemas: Schemas) -> list[str]:
+    """Schema, name and label errors of one object."""
+    kind, api = obj.get("kind", "?"), obj.get("apiVersion", "?")
+    validator = schemas.for_object(api, kind)
+    if validator is None:
+        return [f"no schema for {api} {kind}"]
+    errs = [f"{_where(e)}: {e.message[:300]}" for e in validator.iter_errors(obj)]
+    meta = obj.get("metadata") or {}
+    if is_custom(api):  # CRD schemas leave metadata free-form: check it as ObjectMeta
+        errs += [f"metadata: {e.message[:300]}" for e in schemas.meta.iter_errors(meta)]
+    name = str(meta.get("name", ""))
+    strict_label = kind in {"Service", "InferenceService"}
+    if not (DNS_LABEL if strict_label else DNS_SUBDOMAIN).match(name) or len(name) > (
+        63 if strict_label else 253
+    ):
+        errs.append(f"metadata/name: {name!r} is not a valid {kind} name")
+    if kind == "InferenceService" and len(f"{name}-predictor") > 63:
+        errs.append(f"metadata/name: {name}-predictor (the Knative service) exceeds 63 chars")
+    pod_labels = ((obj.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels")
+    for labels in (meta.get("labels") or {}, pod_labels or {}):
+        for key, value in labels.items():
+            if not isinstance(value, str) or len(value) > 63 or not LABEL_VALUE.match(value):
+                errs.append(f"label {key}={value!r} is not a valid label value")
+    return errs
+
+
+def check_settings(obj: dict[str, Any]) -> list[str]:
+    """The worker ConfigMap's config.yaml must load as catmatch Settings, no unknown keys."""
+    sys.path.insert(0, str(REPO))
+    from pydantic import BaseModel, ValidationError
+
+    from catmatch.settings import Settings
+
+    data = yaml.safe_load(obj["data"]["config.yaml"]) or {}
+    errs = []
+    for section, values in data.items():
+        fld = Settings.model_fields.get(section)
+        model = fld.annotation if fld else None
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            errs.append(f"config.yaml: unknown settings section {section!r}")
+            continue
+        errs += [
+            f"config.yaml: unknown setting {section}.{key}"
+            for key in values or {}
+            if key not in model.model_fields
+        ]
+    try:
+        Settings.model_validate(data)
+    except ValidationError as exc:
+        errs += [f"config.yaml: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+    return errs
+
+
+def _subset(small: dict[str, str] | None, big: dict[str, str] | None) -> bool:
+    return bool(small) and all((big or {}).get(k) == v for k, v in small.items())
+
+
+def check_references(objs: list[dict[str, Any]]) -> list[str]:
+    """Selectors and names that must point at another rendered object."""
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for o in objs:
+        by_kind.setdefault(o["kind"], []).append(o)
+    pods = [
+        w["spec"]["template"]["metadata"].get("labels")
+        for k in WORKLOADS
+        for w in by_kind.get(k, [])
+    ]
+    names = {(o["kind"], o["metadata"]["name"]) for o in objs}
+    errs = []
+    for svc in by_kind.get("Service", []):
+        if not any(_subset(svc["spec"].get("selector"), p) for p in pods):
+            errs.append(f"Service/{svc['metadata']['name']}: selector matches no workload")
+    for pdb in by_kind.get("PodDisruptionBudget", []):
+        if not any(_subset(pdb["spec"]["selector"].get("matchLabels"), p) for p in pods):
+            errs.append(
+                f"PodDisruptionBudget/{pdb['metadata']['name']}: selector matches no workload"
+            )
+    for sm in by_kind.get("ServiceMonitor", []):
+        svcs = [
+            s
+            for s in by_kind.get("Service", [])
+            if _subset(sm["spec"]["selector"].get("matchLabels"), s["metadata"].get("labels"))
+        ]
+        ports = {p.get("name") for s in svcs for p in s["spec"]["ports"]}
+        if not svcs or any(e.get("port") not in ports for e in sm["spec"]["endpoints"]):
+            errs.append(f"ServiceMonitor/{sm['metadata']['name']}: no Service with its port")
+    for so in by_kind.get("ScaledObject", []):
+        ref = so["spec"]["scaleTargetRef"]
+        if (ref.get("kind", "Deployment"), ref["name"]) not in names:
+            errs.append(f"ScaledObject/{so['metadata']['name']}: target {ref['name']} not rendered")
+        for trig in so["spec"]["triggers"]:
+            auth = (trig.get("authenticationRef") or {}).get("name")
+            if auth and ("TriggerAuthentication", auth) not in names:
+                errs.append(
+                    f"ScaledObject/{so['metadata']['name']}: no TriggerAuthentication {auth}"
+                )
+    for sts in by_kind.get("StatefulSet", []):
+        if ("Service", sts["spec"].get("serviceName")) not in names:
+            errs.append(f"StatefulSet/{sts['metadata']['name']}: serviceName not rendered")
+    return errs
+
+
+# -- Argo CD --------------------------------------------------------------------------------
+
+
+def _allowed(project: dict[str, Any], server: str, namespace: str) -> bool:
+    return any(
+        fnmatch.fnmatch(server, d.get("server", "*"))
+        and fnmatch.fnmatch(namespace, d.get("namespace", "*"))
+        for d in project["spec"].get("destinations", [])
+    )
+
+
+def _kind_allowed(rules: list[dict[str, str]], group: str, kind: str) -> bool:
+    return any(
+        fnmatch.fnmatch(group, r["group"]) and fnmatch.fnmatch(kind, r["kind"]) for r in rules
+    )
+
+
+def check_application(
+    app: dict[str, Any], projects: dict[str, Any], objs: list[dict[str, Any]]
+) -> list[str]:
+    """The Application fits its AppProject, and so does everything it renders."""
+    spec, errs = app["spec"], []
+    project = projects.get(spec.get("project", "default"))
+    if project is None:
+        return [f"AppProject {spec.get('project')!r} is not in gitops/argocd"]
+    src, dest = spec["source"], spec["destination"]
+    if not any(fnmatch.fnmatch(src["repoURL"], r) for r in project["spec"]["sourceRepos"]):
+        errs.append(f"repoURL {src['repoURL']} not in the project's sourceRepos")
+    server = dest.get("server", "")
+    cluster_rules = project["spec"].get("clusterResourceWhitelist", [])
+    if "CreateNamespace=true" in (spec.get("syncPolicy") or {}).get("syncOptions", []):
+        if not _kind_allowed(cluster_rules, "", "Namespace"):
+            errs.append("CreateNamespace=true but the project does not allow Namespace")
+    for o in objs:
+        ns = o["metadata"].get("namespace", dest["namespace"])
+        if not _allowed(project, server, ns):
+            errs.append(f"{o['kind']}/{o['metadata']['name']}: namespace {ns} not a destination")
+        group = o["apiVersion"].rpartition("/")[0]
+        if not _kind_allowed(
+            project["spec"].get("namespaceResourceWhitelist", []), group, o["kind"]
+        ):
+            errs.append(f"{o['kind']} ({group or 'core'}) not in namespaceResourceWhitelist")
+    return errs
+
+
+def app_render_args(app: dict[str, Any], tmp: Path) -> list[str]:
+    """helm flags equivalent to the Application's Helm source."""
+    src = app["spec"]["source"]
+    base = REPO / src["path"]
+    if base.resolve() != CHART.resolve():
+        raise SystemExit(f"{app['metadata']['name']}: source.path {src['path']} is not the chart")
+    helm = src.get("helm") or {}
+    args: list[str] = []
+    for vf in helm.get("valueFiles", []):
+        path = (base / vf).resolve()
+        if not path.is_file() or REPO.resolve() not in path.parents:
+            raise SystemExit(f"{app['metadata']['name']}: value file {vf} not in the repository")
+        args += ["-f", str(path)]
+    if "valuesObject" in helm:
+        extra = tmp / f"{app['metadata']['name']}-values.yaml"
+        extra.write_text(yaml.safe_dump(helm["valuesObject"]))
+        args += ["-f", str(extra)]
+    for p in helm.get("parameters", []):
+        args += ["--set-string" if p.get("forceString") else "--set", f"{p['name']}={p['value']}"]
+    return args
+
+
+# -- main -----------------------------------------------------------------------------------
+
+
+def validate(helm: Path, schemas: Schemas, kube: str, verbose: bool = False) -> Report:
+    """Render every set and check every object; returns the report."""
+    report = Report()
+    manifests = [
+        d for f in sorted(ARGOCD_DIR.glob("*.yaml")) for d in yaml.safe_load_all(f.read_text()) if d
+    ]
+    projects = {d["metadata"]["name"]: d for d in manifests if d["kind"] == "AppProject"}
+    apps = [d for d in manifests if d["kind"] == "Application"]
+    with tempfile.TemporaryDirectory() as tmp:
+        notes = notes_chart(Path(tmp))
+        sets: list[tuple[str, str, str, list[str], dict[str, Any] | None]] = [
+            ("default", "category-match", "category-match", [], None)
+        ]
+        sets += [
+            (f"ci:{f.stem}", "category-match", "category-match-ci", ["-f", str(f)], None)
+            for f in sorted((CHART / "ci").glob("*-values.yaml"))
+        ]
+        for app in apps:
+            helm_src = app["spec"]["source"].get("helm") or {}
+            sets.append(
+                (
+                    f"argocd:{app['metadata']['name']}",
+                    helm_src.get("releaseName", app["metadata"]["name"]),
+                    app["spec"]["destination"]["namespace"],
+                    app_render_args(app, Path(tmp)),
+                    app,
+                )
+            )
+        for label, release, ns, args, app in sets:
+            before = len(report.errors)
+            objs = helm_render(helm, release, ns, args, kube, report)
+            if objs:
+                try:
+                    if not helm_notes(helm, notes, release, ns, args).strip():
+                        report.errors.append("NOTES.txt renders empty")
+                except subprocess.CalledProcessError as exc:
+                    report.errors.append(f"NOTES.txt: {exc.stderr.strip()}")
+            for o in objs:
+                where = f"{o.get('kind')}/{(o.get('metadata') or {}).get('name')}"
+                report.errors += [f"{where}: {e}" for e in check_object(o, schemas)]
+                if o.get("kind") == "ConfigMap" and "config.yaml" in (o.get("data") or {}):
+                    report.errors += [f"{where}: {e}" for e in check_settings(o)]
+            report.errors += check_references(objs)
+            if app is not None:
+                report.errors += check_application(app, projects, objs)
+            report.errors[before:] = [f"[{label}] {e}" for e in report.errors[before:]]
+            report.kinds[label] = Counter(o["kind"] for o in objs)
+        report.kinds["gitops"] = Counter(d["kind"] for d in manifests)
+        for d in manifests:
+            where = f"[gitops] {d['kind']}/{d['metadata']['name']}"
+            report.errors += [f"{where}: {e}" for e in check_object(d, schemas)]
+    if verbose:
+        for label, kinds in report.kinds.items():
+            print(f"  {label}: {dict(sorted(kinds.items()))}")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--helm", type=Path, help="helm binary (default: scripts/install_helm.sh)")
+    parser.add_argument("--kube-version", default="1.31", help="Kubernetes schema version")
+    parser.add_argument("--crd-schemas", help="custom-resource schema dir (../shared/k8s-schemas)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="list kinds per render set")
+    args = parser.parse_args(argv)
+    helm = args.helm or install_helm()
+    schemas = Schemas(args.kube_version, crd_schema_dir(args.crd_schemas))
+    report = validate(helm, schemas, args.kube_version, args.verbose)
+    total = sum(sum(k.values()) for k in report.kinds.values())
+    sets = ", ".join(f"{label}={sum(k.values())}" for label, k in report.kinds.items())
+    for err in report.errors:
+        print(f"ERROR {err}", file=sys.stderr)
+    status = f"{len(report.errors)} error(s)" if report.errors else "all valid"
+    print(f"validated {total} objects (Kubernetes {args.kube_version}; {sets}): {status}")
+    return 1 if report.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

