@@ -124,6 +124,7 @@ class ServeSettings(BaseModel):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     max_length: int = Field(default=128, ge=8, le=512)
     top_k: int = Field(default=3, ge=1)
+    max_batch_size: int = Field(default=1024, ge=1, description="Larger requests get HTTP 400.")
 
 
 class BrokerSettings(BaseModel):

@@ -1,0 +1,111 @@
+"""Load a model directory into a ready :class:`~predictor.inference.Classifier`.
+
+A model directory is what ``save_pretrained`` writes for a sequence classifier
+(``config.json`` with ``id2label``, ``model.safetensors``) plus ``tokenizer.json`` and our
+``catmatch.json``. Loading never touches the network (``HF_HUB_OFFLINE=1``). Issue #4's
+versioned model store resolves a directory first, then calls :func:`load_classifier`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from predictor.metadata import DEFAULT_VERSION, read_metadata
+from predictor.tokenization import effective_max_length, load_tokenizer
+
+log = logging.getLogger(__name__)
+
+Device = Literal["auto", "cpu", "cuda"]
+REQUIRED_FILES = ("config.json", "tokenizer.json")
+
+
+def force_offline() -> None:
+    """Make Hugging Face libraries fail instead of downloading (call before importing them)."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+def check_model_dir(model_dir: Path) -> Path:
+    """Raise ``FileNotFoundError`` unless ``model_dir`` looks like a model directory."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise FileNotFoundError(f"model directory not found: {model_dir}")
+    missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
+    if not any(model_dir.glob("*.safetensors")) and not (model_dir / "pytorch_model.bin").is_file():
+        missing.append("model.safetensors")
+    if missing:
+        raise FileNotFoundError(f"{model_dir} is not a model directory: missing {missing}")
+    return model_dir
+
+
+def resolve_device(device: Device) -> Any:
+    """``auto`` → CUDA when available, else CPU. Asking for ``cuda`` without one is an error."""
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' requested but torch sees no CUDA device")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(device)
+
+
+def labels_from_config(config: Any) -> list[str]:
+    """Class names in id order from ``config.id2label`` (ids must be 0..n-1)."""
+    id2label = {int(k): str(v) for k, v in (config.id2label or {}).items()}
+    if sorted(id2label) != list(range(len(id2label))) or not id2label:
+        raise ValueError(f"config.json id2label must map 0..n-1, got {sorted(id2label)}")
+    return [id2label[i] for i in range(len(id2label))]
+
+
+def load_classifier(model_dir: Path, device: Device = "auto", max_length: int = 128) -> Any:
+    """Load weights, config, tokenizer and ``catmatch.json`` into a ready Classifier.
+
+    On CUDA the weights are cast to fp16; on CPU they stay fp32.
+    """
+    force_offline()
+    import torch
+    from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
+
+    from predictor.inference import Classifier
+
+    hf_logging.disable_progress_bar()
+    model_dir = check_model_dir(model_dir)
+    torch_device = resolve_device(device)
+    dtype = torch.float16 if torch_device.type == "cuda" else torch.float32
+    model = AutoModelForSequenceClassification.from_pretrained(
+        model_dir, local_files_only=True, dtype=dtype
+    )
+    model.to(torch_device).eval()
+    config = model.config
+    labels = labels_from_config(config)
+    metadata = read_metadata(model_dir)
+    if metadata is not None and metadata.labels and list(metadata.labels) != labels:
+        raise ValueError(
+            f"{model_dir}: catmatch.json labels {metadata.labels} differ from config.json "
+            f"id2label {labels}"
+        )
+    version = metadata.version if metadata is not None else DEFAULT_VERSION
+    max_positions = int(getattr(config, "max_position_embeddings", 512) or 512)
+    length = effective_max_length(max_length, max_positions)
+    classifier = Classifier(
+        model,
+        load_tokenizer(model_dir, length),
+        labels,
+        device=torch_device,
+        version=version,
+        max_length=length,
+        max_positions=max_positions,
+        vocab_size=int(config.vocab_size),
+        type_vocab_size=int(getattr(config, "type_vocab_size", 1) or 1),
+    )
+    log.info(
+        "loaded %s version=%s labels=%d device=%s dtype=%s max_length=%d",
+        model_dir, version, len(labels), torch_device, dtype, length,
+    )
+    return classifier

@@ -1,0 +1,198 @@
+"""Start the predictor on KServe's own ``ModelServer``: ``python -m predictor``, ``catmatch serve``.
+
+The command line is KServe's parser (``--http_port``, ``--workers``, ``--enable_grpc``, ...)
+extended with ours (``--model-dir``, ``--model-name``, ``--http-port``, ``--host``,
+``--device``, ...); defaults come from ``settings.serve``. Differences from a plain
+``ModelServer``, all deliberate:
+
+- REST listens on ``--host`` (``settings.serve.host``, 127.0.0.1 by default); kserve 0.21
+  hard-codes ``0.0.0.0``. Containers set ``CATMATCH_SERVE__HOST=0.0.0.0``.
+- gRPC is off unless ``--enable_grpc true`` (kserve then binds it on ``[::]``).
+- Per-request log lines (uvicorn access log, kserve latency lines) are off unless
+  ``--access-log``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from catmatch.errors import UserError
+
+log = logging.getLogger(__name__)
+
+_PER_REQUEST_LOGGERS = ("uvicorn.access", "kserve.trace")
+
+
+def _import_model_server() -> Any:
+    """Import ``kserve.model_server`` without letting it parse our command line.
+
+    kserve parses ``sys.argv`` at import (with prefix matching, so ``--config`` would be read
+    as its ``--configure_logging``); we parse the real arguments ourselves afterwards.
+    """
+    saved = sys.argv
+    sys.argv = saved[:1]
+    try:
+        from kserve import model_server
+    finally:
+        sys.argv = saved
+    return model_server
+
+
+def build_parser(settings: Any, prog: str | None = None) -> argparse.ArgumentParser:
+    """KServe's ``ModelServer`` parser plus the predictor's own options."""
+    model_server = _import_model_server()
+    serve = settings.serve
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Serve the category classifier with kserve.ModelServer (REST V1 + V2).",
+        parents=[model_server.parser],
+        allow_abbrev=False,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    own = parser.add_argument_group("category-match")
+    own.add_argument("--config", help="YAML settings file (default: $CATMATCH_CONFIG)")
+    own.add_argument("--log-level", help="root log level: DEBUG, INFO, WARNING, ERROR")
+    own.add_argument("--model-dir", type=Path, default=serve.model_dir,
+                     help="Hugging Face model directory (config.json, weights, tokenizer.json)")
+    own.add_argument("--model-name", dest="model_name", help="alias of --model_name")
+    own.add_argument("--http-port", dest="http_port", type=int, help="alias of --http_port")
+    own.add_argument("--host", default=serve.host, help="address the REST server binds")
+    own.add_argument("--device", choices=("auto", "cpu", "cuda"), default=serve.device)
+    own.add_argument("--max-length", type=int, default=serve.max_length,
+                     help="truncation length for texts the predictor tokenizes")
+    own.add_argument("--top-k", type=int, default=serve.top_k, help="default top_k")
+    own.add_argument("--max-batch-size", type=int,
+                     default=serve.max_batch_size,
+                     help="larger requests are rejected with HTTP 400")
+    own.add_argument("--access-log", action="store_true",
+                     help="log every request (uvicorn access log and kserve latency lines)")
+    # Note: the parent's actions are shared objects, so these also change kserve's defaults.
+    parser.set_defaults(
+        model_name=serve.model_name,
+        http_port=serve.http_port,
+        enable_grpc=False,
+        enable_latency_logging=False,
+    )
+    return parser
+
+
+def _settings_for(argv: Sequence[str], settings: Any) -> Any:
+    """Settings from ``--config`` when given, else the ones passed in (or the default tree)."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config")
+    known, _ = pre.parse_known_args(list(argv))
+    if known.config or settings is None:
+        from catmatch.settings import load_settings
+
+        try:
+            return load_settings(known.config)
+        except FileNotFoundError as exc:
+            raise UserError(str(exc)) from None
+    return settings
+
+
+def main(
+    argv: Sequence[str] | None = None, settings: Any = None, prog: str | None = None
+) -> int:
+    """Parse arguments, load the model, and serve until SIGTERM/SIGINT. Returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    settings = _settings_for(argv, settings)
+    ns = build_parser(settings, prog).parse_args(argv)
+    _configure_logging(ns.log_level)
+    if ns.access_log:
+        ns.enable_latency_logging = True
+    if ns.max_batch_size < 1 or ns.top_k < 1 or ns.max_length < 1:
+        raise UserError("--max-batch-size, --top-k and --max-length must be positive")
+    if ns.workers > 1:
+        # Each uvicorn worker process runs its own torch; one OpenMP thread each.
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+    model = _load_model(ns)
+    return _serve(ns, model)
+
+
+def _load_model(ns: argparse.Namespace) -> Any:
+    from predictor.model import CategoryModel
+
+    model = CategoryModel(
+        ns.model_name,
+        ns.model_dir,
+        device=ns.device,
+        max_length=ns.max_length,
+        top_k=ns.top_k,
+        max_batch_size=ns.max_batch_size,
+    )
+    try:
+        model.load()
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise UserError(f"cannot load model from {ns.model_dir}: {exc}") from exc
+    return model
+
+
+def _serve(ns: argparse.Namespace, model: Any) -> int:
+    from predictor.loopback import LoopbackModelServer
+
+    model_server = _import_model_server()
+    # ModelServer reads some options straight from kserve's import-time namespace.
+    for key, value in vars(ns).items():
+        if hasattr(model_server.args, key):
+            setattr(model_server.args, key, value)
+    # Children of ModelServer(workers=N) re-import kserve, which re-parses sys.argv.
+    sys.argv = sys.argv[:1]
+    server = LoopbackModelServer(
+        host=ns.host,
+        http_port=ns.http_port,
+        grpc_port=ns.grpc_port,
+        workers=ns.workers,
+        max_threads=ns.max_threads,
+        max_asyncio_workers=ns.max_asyncio_workers,
+        enable_grpc=ns.enable_grpc,
+        enable_docs_url=ns.enable_docs_url,
+        enable_latency_logging=ns.enable_latency_logging,
+        access_log_format=ns.access_log_format,
+        event_loop=ns.event_loop,
+        timeout_keep_alive=ns.timeout_keep_alive,
+        ssl_certfile=ns.ssl_certfile,
+        ssl_keyfile=ns.ssl_keyfile,
+    )
+    if not ns.access_log:
+        for name in _PER_REQUEST_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("kserve").addFilter(ShortInvalidInputLog())
+    warnings.filterwarnings("ignore", message="ORJSONResponse is deprecated")
+    log.info(
+        "serving model %r version %s on http://%s:%d (gRPC %s)",
+        model.name, model.model_version, ns.host, ns.http_port,
+        f"on port {ns.grpc_port}" if ns.enable_grpc else "off",
+    )
+    server.start([model])
+    log.info("predictor stopped")
+    return 0
+
+
+class ShortInvalidInputLog(logging.Filter):
+    """kserve logs every HTTP 400 as an ERROR with a traceback; make it one WARNING line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from kserve.errors import InvalidInput
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, InvalidInput):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg, record.args, record.exc_info = "invalid request: %s", (exc,), None
+        return True
+
+
+def _configure_logging(level: str | None) -> None:
+    logging.basicConfig(
+        level=(level or "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s",
+    )
+    if level:
+        logging.getLogger().setLevel(level.upper())
