@@ -100,6 +100,9 @@ class WorkerSettings(BaseModel):
     batch_size: int = Field(default=64, ge=1, le=4096)
     batch_wait_ms: int = Field(default=20, ge=0, description="Longest wait to fill a batch.")
     max_inflight_batches: int = Field(default=2, ge=1)
+    pause_after_s: float = Field(
+        default=5.0, ge=0, description="At capacity this long: pause partitions, keep polling."
+    )
     tokenizer_path: Path = Path("var/models/seed/tokenizer.json")
     max_length: int = Field(default=128, ge=8, le=512)
     max_message_bytes: int = Field(default=64 * 1024, ge=256)

@@ -1,4 +1,4 @@
-"""Shared fixtures: a real Kafka broker once per session, a real KServe ModelServer, a tiny model."""
+"""Shared fixtures: one real Kafka broker per session, a real KServe ModelServer, a tiny model."""
 
 pytest_plugins = [
     "tests.fixtures.kafka",

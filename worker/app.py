@@ -85,6 +85,7 @@ class Worker:
         self._subscribed = False
         self._heartbeat = time.monotonic()
         self._fatal: BaseException | None = None
+        self.paused = False
         self.health: HealthServer | None = None
 
     @property
@@ -161,6 +162,7 @@ class Worker:
             "assigned": sorted(f"{t}[{p}]" for t, p in self._assigned),
             "predictor": self.predictor_state,
             "inflight_batches": len(self._tasks),
+            "paused": self.paused,
         }
 
     # -- main loop ---------------------------------------------------------------------
@@ -225,25 +227,40 @@ class Worker:
         wait_s = max(s.batch_wait_ms, 1) / 1000
         commit_every_s = s.commit_interval_ms / 1000
         last_commit = time.monotonic()
-        paused = False
+        full_since: float | None = None
         while not self.stop_event.is_set():
-            self._heartbeat = time.monotonic()
-            full = len(self._tasks) >= s.max_inflight_batches
-            if full != paused:
-                await (self._consumer.pause_all() if full else self._consumer.resume_all())
-                paused = full
-                METRICS.paused.set(int(paused))
-            if full:
-                # Wait for capacity, but keep calling consume() to serve the group protocol.
-                await asyncio.wait(self._tasks, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
-                messages = await self._consumer.consume(s.batch_size, 0)
-            else:
+            now = self._heartbeat = time.monotonic()
+            if len(self._tasks) < s.max_inflight_batches:
+                full_since = None
+                if self.paused:
+                    await self._consumer.resume_all()
+                    self._set_paused(False)
                 messages = await self._consumer.consume(s.batch_size, wait_s)
-            if messages:
-                self._dispatch(processor, messages)
+                if messages:
+                    self._dispatch(processor, messages)
+            else:
+                # At capacity: wait for a batch to finish. librdkafka stops fetching on its own
+                # once its queue is full. Only when this lasts (a cold or failing predictor) are
+                # the partitions paused, so consume() can serve rebalances and stay within
+                # max.poll.interval.ms without taking more work. Pause/resume is kept rare on
+                # purpose: it drops prefetched messages and is racy when done constantly.
+                full_since = full_since or now
+                await asyncio.wait(self._tasks, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+                if not self.paused and time.monotonic() - full_since >= s.pause_after_s:
+                    await self._consumer.pause_all()
+                    self._set_paused(True)
+                if self.paused:
+                    messages = await self._consumer.consume(s.batch_size, 0)
+                    if messages:  # fetched before the pause took effect
+                        self._dispatch(processor, messages)
             if time.monotonic() - last_commit >= commit_every_s:
                 await self._commit()
                 last_commit = time.monotonic()
+
+    def _set_paused(self, paused: bool) -> None:
+        self.paused = paused
+        METRICS.paused.set(int(paused))
+        log.info("%s %s consumption", self.worker_id, "paused" if paused else "resumed")
 
     def _dispatch(self, processor: BatchProcessor, messages: list[Message]) -> None:
         batch: list[Message] = []

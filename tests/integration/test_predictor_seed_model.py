@@ -57,8 +57,10 @@ def test_seed_model_is_served(quick_seed: Path, predictor_factory):
     from tests.fixtures.predictor import post_json
 
     server = predictor_factory(quick_seed, model_name="seed")
-    status, body = post_json(f"{server.url}/v1/models/seed:predict",
-                             {"instances": ["Horses; live, pure-bred breeding animals"]})
+    status, body = post_json(
+        f"{server.url}/v1/models/seed:predict",
+        {"instances": ["Horses; live, pure-bred breeding animals"]},
+    )
     assert status == 200, body
     assert body["model_version"] == read_metadata(quick_seed).version
     assert body["predictions"][0]["label"] in LABELS

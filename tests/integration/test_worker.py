@@ -150,7 +150,13 @@ def test_a_cold_predictor_delays_work_but_loses_none(
 ):
     predictor = predictor_factory(start=False)  # scaled to zero: nothing listens yet
     settings = pipeline_settings(
-        kafka_bootstrap, topics, predictor.url, tiny_model_dir, model_name=predictor.model_name
+        kafka_bootstrap,
+        topics,
+        predictor.url,
+        tiny_model_dir,
+        model_name=predictor.model_name,
+        batch_size=8,
+        pause_after_s=0.5,
     )
     n = 60
     produce(kafka_bootstrap, topics[0], (product(i) for i in range(n)))
@@ -165,9 +171,12 @@ def test_a_cold_predictor_delays_work_but_loses_none(
             off < 0 for off in committed(kafka_bootstrap, group, topics[0], PARTITIONS).values()
         )
         assert w.worker.predictor_state == "not_ready"
+        # At capacity for a while: partitions are paused, the group is still served.
+        wait_until(lambda: w.worker.paused, 30, "the worker to pause its partitions")
         predictor.start()  # the cold start completes
         out = consume_all(kafka_config, topics[1], expected=n, timeout=120)
         wait_committed(kafka_bootstrap, settings)
+        assert not w.worker.paused
 
     assert sorted(json.loads(m.value())["product_id"] for m in out) == [
         f"p-{i:05d}" for i in range(n)

@@ -37,12 +37,14 @@ def pipeline_settings(
             url=predictor_url, model_name=model_name, backoff_initial_s=0.05, backoff_max_s=0.5
         ),
         worker=WorkerSettings(
-            group_id=f"g-{uuid.uuid4().hex[:8]}",
-            tokenizer_path=model_dir / "tokenizer.json",
-            metrics_port=0,
-            batch_size=32,
-            commit_interval_ms=50,
-            **worker,
+            **{
+                "group_id": f"g-{uuid.uuid4().hex[:8]}",
+                "tokenizer_path": model_dir / "tokenizer.json",
+                "metrics_port": 0,
+                "batch_size": 32,
+                "commit_interval_ms": 50,
+                **worker,
+            }
         ),
     )
 

@@ -33,3 +33,10 @@ def test_secrets_are_not_printed(monkeypatch: pytest.MonkeyPatch):
 def test_missing_config_file_is_reported(tmp_path: Path):
     with pytest.raises(FileNotFoundError, match="config file"):
         load_settings(tmp_path / "nope.yaml")
+
+
+def test_the_shipped_example_config_loads():
+    root = Path(__file__).resolve().parents[2]
+    settings = load_settings(root / "deploy" / "config" / "example.yaml")
+    assert settings.kafka.client_config()["socket.keepalive.enable"] is True
+    assert settings.worker.batch_size == 64

@@ -1,0 +1,163 @@
+"""Benchmark: worker throughput end to end, on a real broker and a real KServe predictor.
+
+For each model (tiny: pipeline-bound; seed MiniLM: model-bound on CPU) and each batch size,
+a fresh input topic is filled with generated products, one worker runs against it, and the
+throughput is taken from the broker timestamps of the first and last result (so start-up
+and group join are not counted). All configurations run side by side in one invocation;
+compare the ratios, not the absolute numbers, on a shared machine.
+
+    .venv/bin/python scripts/bench_pipeline.py [--count 2000] [--batch-sizes 1,8,32,64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from catmatch.broker import EmbeddedKafka  # noqa: E402
+from catmatch.generator import generate_products  # noqa: E402
+from catmatch.kafka_admin import TopicSpec, ensure_topics  # noqa: E402
+from catmatch.settings import load_settings  # noqa: E402
+from tests.fixtures.kafka import consume_all  # noqa: E402
+from tests.fixtures.predictor import free_port  # noqa: E402
+from tests.integration.worker_harness import WorkerThread, pipeline_settings, produce  # noqa: E402
+
+
+def start_predictor(model_dir: Path, port: int, log: Path) -> subprocess.Popen:
+    cmd = [
+        sys.executable,
+        "-m",
+        "predictor",
+        "--model-dir",
+        str(model_dir),
+        "--http-port",
+        str(port),
+        "--host",
+        "127.0.0.1",
+        "--device",
+        "cpu",
+    ]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/v2/models/category-match/ready"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback
+                if resp.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise SystemExit(f"predictor did not start: {log.read_text()[-2000:]}")
+
+
+def run_config(bootstrap: str, url: str, model_dir: Path, count: int, batch_size: int) -> dict:
+    config = {"bootstrap.servers": bootstrap}
+    topics = tuple(f"bench-{p}-{uuid.uuid4().hex[:8]}" for p in ("in", "out", "dlq"))
+    ensure_topics(config, [TopicSpec(t, partitions=1) for t in topics], timeout=30)
+    records = (
+        (p.message["product_id"].encode(), json.dumps(p.message).encode())
+        for p in generate_products(count, seed=1)
+    )
+    produce(bootstrap, topics[0], records)
+    settings = pipeline_settings(
+        bootstrap,
+        topics,
+        url,
+        model_dir,
+        batch_size=batch_size,
+        batch_wait_ms=20,
+        max_inflight_batches=2,
+        commit_interval_ms=200,
+    )
+    worker = WorkerThread(settings).start()
+    try:
+        out = consume_all(config, topics[1], expected=count, timeout=900)
+    finally:
+        worker.stop()
+    assert len(out) >= count, f"only {len(out)} of {count} results"
+    stamps = sorted(m.timestamp()[1] for m in out)
+    span_s = (stamps[-1] - stamps[0]) / 1000
+    return {
+        "batch_size": batch_size,
+        "count": count,
+        "seconds": span_s,
+        "per_s": (count - 1) / span_s if span_s else float("inf"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=2000, help="products per tiny-model run")
+    parser.add_argument("--seed-count", type=int, default=600, help="products per seed run")
+    parser.add_argument("--batch-sizes", default="1,8,32,64")
+    parser.add_argument("--models", default="tiny,seed")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.batch_sizes.split(",")]
+    settings = load_settings()
+    rows = []
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        EmbeddedKafka(
+            settings.broker, data_dir=Path(tmp) / "kafka", port=0, controller_port=0
+        ) as kafka,
+    ):
+        for model in args.models.split(","):
+            if model == "tiny":
+                from predictor.builders import build_tiny_model
+
+                model_dir = build_tiny_model(Path(tmp) / "tiny")
+                count = args.count
+            else:
+                model_dir = settings.serve.model_dir
+                if not (model_dir / "config.json").exists():
+                    from predictor.builders import build_seed_model
+
+                    build_seed_model(model_dir)
+                count = args.seed_count
+            port = free_port()
+            proc = start_predictor(model_dir, port, Path(tmp) / f"{model}.log")
+            try:
+                for size in sizes:
+                    row = run_config(
+                        kafka.bootstrap_servers, f"http://127.0.0.1:{port}", model_dir, count, size
+                    )
+                    row["model"] = model
+                    rows.append(row)
+                    print(
+                        f"{model:5} batch {size:3}: {row['per_s']:8.0f} products/s "
+                        f"({count} in {row['seconds']:.2f}s)",
+                        flush=True,
+                    )
+            finally:
+                proc.terminate()
+                proc.wait(60)
+    print(
+        f"\n{datetime.now(UTC):%Y-%m-%d}, {platform.node()}, {os.cpu_count()} cores, "
+        f"{platform.processor() or platform.machine()}"
+    )
+    print("| model | batch size | products/s | vs batch 1 |")
+    print("| --- | ---: | ---: | ---: |")
+    for row in rows:
+        base = next(r for r in rows if r["model"] == row["model"] and r["batch_size"] == sizes[0])
+        print(
+            f"| {row['model']} | {row['batch_size']} | {row['per_s']:.0f} | "
+            f"{row['per_s'] / base['per_s']:.2f}x |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Prepare a fresh machine: system tools (Java 17, Maven), the project virtualenv, the Kafka jars.
+# Idempotent and quiet when everything is already there. Used by `make demo` and `make test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${VENV:-.venv}
+PY=${PYTHON:-python3}
+
+need_apt=()
+command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
+if ((${#need_apt[@]})); then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing ${need_apt[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "bootstrap: please install ${need_apt[*]} (Java 17+ and Maven run the embedded Kafka broker)" >&2
+    exit 1
+  fi
+fi
+
+# The virtualenv is reinstalled only when pyproject.toml or the constraints change.
+stamp="$VENV/.catmatch-installed"
+want=$(cat pyproject.toml requirements/constraints.txt 2>/dev/null | sha256sum | cut -d' ' -f1)
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "bootstrap: creating $VENV"
+  "$PY" -m venv "$VENV"
+fi
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "bootstrap: installing Python packages into $VENV (first time: a few minutes, torch is large)"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  constraints=()
+  [ -f requirements/constraints.txt ] && constraints=(-c requirements/constraints.txt)
+  "$VENV/bin/python" -m pip install -q "${constraints[@]}" -e '.[all,dev]'
+  echo "$want" > "$stamp"
+fi
+
+# Kafka jars from Maven Central (pinned in catmatch/broker/pom.xml), cached under ~/.cache/catmatch.
+"$VENV/bin/catmatch" --log-level WARNING broker --fetch-only
