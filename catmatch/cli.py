@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "catmatch.commands.serve",
     "catmatch.commands.work",
     "catmatch.commands.model",
+    "catmatch.modelstore.command",
     "catmatch.commands.schemas",
     "catmatch.demo",
 )

@@ -130,6 +130,13 @@ class ServeSettings(BaseModel):
     max_batch_size: int = Field(default=1024, ge=1, description="Larger requests get HTTP 400.")
 
 
+class ModelStoreSettings(BaseModel):
+    """Where versioned models live (``catmatch models``, ``catmatch train``)."""
+
+    store_uri: str = "models"
+    name: str = "category-match"
+
+
 class BrokerSettings(BaseModel):
     """The embedded single-node Apache Kafka (``catmatch broker``)."""
 
@@ -164,6 +171,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    models: ModelStoreSettings = Field(default_factory=ModelStoreSettings)
 
     @classmethod
     def settings_customise_sources(
