@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from catmatch.modelstore.backends import StorageBackend, backend_for_uri
 from catmatch.modelstore.cards import CARD_FILE, card_bytes, check_model_dir, digests
@@ -51,18 +51,10 @@ def store_settings(settings: Any) -> tuple[str, str]:
     return str(uri), str(name)
 
 
-class ModelVersion(BaseModel):
+class ModelVersion(VersionEntry):
     """One published version, as the registry lists it, plus where it lives."""
 
-    model_config = ConfigDict(frozen=True, protected_namespaces=())
-
     name: str
-    version: str
-    created: AwareDatetime
-    runtime: str
-    metrics: dict[str, Any] = Field(default_factory=dict)
-    info: dict[str, Any] = Field(default_factory=dict)
-    files: dict[str, FileEntry] = Field(default_factory=dict)
     uri: str
     path: Path | None = Field(default=None, description="Local directory (local backends).")
 
