@@ -268,6 +268,12 @@ class Worker:
             err = msg.error()
             if err is not None:
                 METRICS.kafka_errors.inc()
+                if err.fatal():
+                    # e.g. FENCED_INSTANCE_ID: another worker uses our group.instance.id.
+                    log.error("fatal consumer error, stopping: %s", err)
+                    self._fatal = KafkaException(err)
+                    self.stop_event.set()
+                    return
                 log.warning("consume error: %s", err)
                 continue
             batch.append(msg)
