@@ -13,7 +13,7 @@ import logging
 import time
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from catmatch.settings import Settings
 from worker.health import HealthServer
@@ -212,10 +212,12 @@ class Worker:
                 await self._loop(processor)
                 await self._drain()
         finally:
-            await self._commit()
-            await producer.close()
-            await self._consumer.close()
-            await self.health.stop()
+            # Each step runs even if an earlier one fails (e.g. a fenced consumer).
+            for step in (self._commit, producer.close, self._consumer.close, self.health.stop):
+                try:
+                    await step()
+                except Exception:
+                    log.exception("shutdown step %s failed", step.__qualname__)
         if self._fatal is not None:
             raise RuntimeError(
                 f"{self.worker_id} stopped after an unexpected error"
@@ -268,7 +270,7 @@ class Worker:
             err = msg.error()
             if err is not None:
                 METRICS.kafka_errors.inc()
-                if err.fatal():
+                if err.fatal() or err.code() == KafkaError._FATAL:
                     # e.g. FENCED_INSTANCE_ID: another worker uses our group.instance.id.
                     log.error("fatal consumer error, stopping: %s", err)
                     self._fatal = KafkaException(err)

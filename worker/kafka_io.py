@@ -159,6 +159,8 @@ class AsyncProducer:
             log.warning("producer closed with %d undelivered messages", remaining)
         self._stopping.set()
         await asyncio.to_thread(self._poller.join)
+        # Drop the handle so librdkafka tears the client down now, not at garbage collection.
+        del self._producer
 
 
 def _settle(fut: asyncio.Future[Message], err: KafkaError | None, msg: Message) -> None:

@@ -12,6 +12,7 @@ from schemas import CategoryResult, DeadLetter
 from schemas.dead_letter import HEADER_ERROR_CLASS, HEADER_ERROR_REASON
 from tests.fixtures.kafka import consume_all
 from tests.integration.worker_harness import (
+    WorkerThread,
     committed,
     end_offsets,
     pipeline_settings,
@@ -182,3 +183,29 @@ def test_a_cold_predictor_delays_work_but_loses_none(
         f"p-{i:05d}" for i in range(n)
     ]
     assert consume_all(kafka_config, topics[2], expected=1, timeout=2) == []
+
+
+def test_a_fenced_static_member_stops_with_an_error(
+    kafka_bootstrap, topics, predictor_server, tiny_model_dir
+):
+    settings = pipeline_settings(
+        kafka_bootstrap,
+        topics,
+        predictor_server.url,
+        tiny_model_dir,
+        model_name=predictor_server.model_name,
+    )
+    first = WorkerThread(settings, "worker-a", instance_id="same-id").start()
+    try:
+        wait_until(lambda: first.worker._assigned, 60, "the first worker's assignment")
+        second = WorkerThread(settings, "worker-b", instance_id="same-id").start()
+        try:
+            # The broker hands the id to the newcomer and fences the old member.
+            assert first.join(60), "the fenced worker kept running"
+            assert isinstance(first.error, RuntimeError)
+            wait_until(lambda: second.worker._assigned, 60, "the second worker's assignment")
+        finally:
+            second.stop()
+    finally:
+        if not first.join(0):
+            first.stop()

@@ -52,8 +52,10 @@ def pipeline_settings(
 class WorkerThread:
     """A Worker running its own event loop on a thread."""
 
-    def __init__(self, settings: Settings, worker_id: str = "worker-0") -> None:
-        self.worker = Worker(settings, worker_id, instance_id=None, metrics_port=0)
+    def __init__(
+        self, settings: Settings, worker_id: str = "worker-0", instance_id: str | None = None
+    ) -> None:
+        self.worker = Worker(settings, worker_id, instance_id=instance_id, metrics_port=0)
         self.error: BaseException | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -63,6 +65,11 @@ class WorkerThread:
             self._loop.run_until_complete(self.worker.run())
         except BaseException as exc:  # noqa: BLE001 - reported to the test
             self.error = exc
+
+    def join(self, timeout: float) -> bool:
+        """Wait for the worker to exit on its own; ``True`` if it did."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def start(self) -> WorkerThread:
         self._thread.start()
