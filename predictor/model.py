@@ -4,6 +4,10 @@
 → HTTP 400), ``predict`` runs tokenization and the forward pass on ONE dedicated thread so
 the event loop (and the health endpoints) never block, and ``postprocess`` encodes the
 response for the protocol the request came in on.
+
+Each request grabs the live version once, in ``preprocess`` (a :class:`Job` carries it to
+``postprocess``), so a hot swap (:mod:`predictor.live`) never mixes two versions in one
+request, and the response reports the version that actually served it.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +27,18 @@ from predictor.batches import (
     DEFAULT_MAX_BATCH_SIZE,
     ClassifyRequest,
     Limits,
-    Outcome,
     Prediction,
 )
+from predictor.live import (
+    DEFAULT_CACHE_SIZE,
+    DEFAULT_POLL_INTERVAL_S,
+    Served,
+    VersionManager,
+    VersionNotLoaded,
+)
 from predictor.loading import Device, load_classifier
+from predictor.metadata import DEFAULT_VERSION
+from predictor.pinning import VersionConflict, requested_version
 from predictor.protocol import (
     INPUT_SPECS,
     OUTPUT_SPECS,
@@ -34,43 +47,131 @@ from predictor.protocol import (
     encode_v1,
     encode_v2,
 )
+from predictor.store_source import StoreSource
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """A loaded classifier (with its tokenizer) and the request limits it implies."""
+
+    classifier: Any
+    limits: Limits
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One request from ``preprocess`` to ``postprocess``, bound to the version serving it."""
+
+    request: ClassifyRequest
+    served: Served[Loaded]
+    prediction: Prediction | None = None
+
+
 class CategoryModel(Model):
-    """A Hugging Face sequence classifier loaded from a local model directory."""
+    """A Hugging Face sequence classifier from a model directory or a model-store reference.
+
+    With ``model_dir`` the directory is loaded once (its ``catmatch.json`` version is
+    reported). With ``source`` (a :class:`~predictor.live.StoreSource`) the version the
+    reference resolves to is served, and :meth:`watch` follows promotions and rollbacks
+    with a background load and an atomic swap (:class:`~predictor.live.VersionManager`).
+    """
 
     def __init__(
         self,
         name: str,
-        model_dir: Path,
+        model_dir: Path | None = None,
         *,
+        source: StoreSource | None = None,
         device: Device = "auto",
         max_length: int = 128,
         top_k: int = 3,
         max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+        poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
     ) -> None:
         super().__init__(name)
-        self.model_dir = Path(model_dir)
+        if (model_dir is None) == (source is None):
+            raise ValueError("give exactly one of model_dir and source")
+        self.model_dir = Path(model_dir) if model_dir is not None else None
+        self.source = source
         self.device = device
         self.max_length = max_length
         self.top_k = top_k
         self.max_batch_size = max_batch_size
-        self.classifier: Any = None
-        self.limits: Limits | None = None
+        self.poll_interval_s = poll_interval_s
+        self.live: VersionManager[Loaded] | None = None
+        if source is not None:
+            self.live = VersionManager(
+                source.name,
+                source.resolve,
+                self._load_version,
+                change_token=source.change_token,
+                cache_size=cache_size,
+                on_evict=self._unloaded,
+            )
+        self._static: Served[Loaded] | None = None
         self._executor: ThreadPoolExecutor | None = None
+
+    # -- what is served now ----------------------------------------------------------------
+
+    @property
+    def served(self) -> Served[Loaded] | None:
+        """The live snapshot (``None`` before :meth:`load`)."""
+        if self.live is not None:
+            return self.live.current if self.live.loaded else None
+        return self._static
+
+    @property
+    def classifier(self) -> Any:
+        served = self.served
+        return served.model.classifier if served is not None else None
+
+    @property
+    def limits(self) -> Limits | None:
+        served = self.served
+        return served.model.limits if served is not None else None
 
     @property
     def model_version(self) -> str:
-        return self.classifier.version if self.classifier is not None else "0"
+        served = self.served
+        return served.version if served is not None else DEFAULT_VERSION
+
+    # -- loading ---------------------------------------------------------------------------
 
     def load(self) -> bool:
         """Load weights and tokenizer, warm up, then mark the model ready."""
-        classifier = load_classifier(self.model_dir, self.device, self.max_length)
+        if self.live is not None:
+            self.live.start()
+        else:
+            assert self.model_dir is not None
+            loaded = self._load_dir(self.model_dir)
+            self._static = Served(self.name, loaded.classifier.version, loaded)
+        self.ready = True
+        return self.ready
+
+    def watch(self) -> bool:
+        """Follow the store reference in the background (True when it can move)."""
+        if self.live is None or self.source is None or not self.source.follows:
+            return False
+        self.live.watch(self.poll_interval_s)
+        return True
+
+    def _load_version(self, version: str) -> Loaded:
+        assert self.source is not None
+        loaded = self._load_dir(self.source.local_path(version))
+        if loaded.classifier.version != version:
+            log.warning(
+                "%s %s: catmatch.json says version %r; reporting the store's %s",
+                self.source.name, version, loaded.classifier.version, version,
+            )
+        return loaded
+
+    def _load_dir(self, model_dir: Path) -> Loaded:
+        classifier = load_classifier(model_dir, self.device, self.max_length)
         classifier.warm_up()
-        self.classifier = classifier
-        self.limits = Limits(
+        limits = Limits(
             max_batch_size=self.max_batch_size,
             max_positions=classifier.max_positions,
             vocab_size=classifier.vocab_size,
@@ -78,15 +179,25 @@ class CategoryModel(Model):
             num_labels=len(classifier.labels),
             default_top_k=self.top_k,
         )
-        self.ready = True
-        return self.ready
+        return Loaded(classifier, limits)
+
+    def _unloaded(self, served: Served[Loaded]) -> None:
+        # In-flight requests may still hold it; memory is freed when the last one finishes.
+        if getattr(served.model.classifier.device, "type", "cpu") == "cuda":
+            import torch
+
+            torch.cuda.empty_cache()
 
     def stop(self) -> None:
-        """Release the torch thread (kserve calls this when the model is unloaded)."""
+        """Release the torch thread and the watcher (kserve calls this when unloading)."""
         self.ready = False
+        if self.live is not None:
+            self.live.close()
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+
+    # -- the request path ------------------------------------------------------------------
 
     def validate(self, payload: Any) -> Any:
         # preprocess already validated; kserve's own check assumes a dict or InferRequest.
@@ -94,43 +205,63 @@ class CategoryModel(Model):
 
     async def preprocess(
         self, payload: dict | InferRequest, headers: dict[str, str] | None = None
-    ) -> ClassifyRequest:
-        """Decode a V1 dict or a V2 ``InferRequest``; malformed → ``InvalidInput`` (400)."""
-        if self.limits is None:
-            raise InvalidInput("model is not loaded")
+    ) -> Job:
+        """Pick the version (once per request), then decode against its limits.
+
+        Malformed → ``InvalidInput`` (400); a pinned version that is not loaded →
+        ``VersionConflict`` (409).
+        """
+        served = self._select(payload, headers)
+        limits = served.model.limits
         if isinstance(payload, InferRequest):
-            return decode_v2(payload, self.limits)
+            return Job(decode_v2(payload, limits), served)
         if isinstance(payload, dict | list):
-            return decode_v1(payload, self.limits)
+            return Job(decode_v1(payload, limits), served)
         raise InvalidInput(
             f"unsupported request body ({type(payload).__name__}); send JSON with "
             "Content-Type: application/json"
         )
 
-    async def predict(
-        self, payload: ClassifyRequest, headers: dict[str, str] | None = None
-    ) -> Outcome:
+    def _select(self, payload: Any, headers: dict[str, str] | None) -> Served[Loaded]:
+        served = self.served
+        if served is None:
+            raise InvalidInput("model is not loaded")
+        wanted = requested_version(payload, headers)
+        if wanted is None or wanted == served.version:
+            return served
+        if self.live is None:
+            raise VersionConflict(self.name, wanted, served.version)
+        try:
+            return self.live.lookup(wanted)
+        except VersionNotLoaded as exc:
+            raise VersionConflict(self.name, wanted, exc.live) from None
+
+    async def predict(self, payload: Job, headers: dict[str, str] | None = None) -> Job:
         """Run the model on the torch thread and wait for it without blocking the loop."""
         loop = asyncio.get_running_loop()
         prediction = await loop.run_in_executor(self._torch_thread(), self._run, payload)
-        return Outcome(request=payload, prediction=prediction)
+        return replace(payload, prediction=prediction)
 
-    def _run(self, request: ClassifyRequest) -> Prediction:
+    @staticmethod
+    def _run(job: Job) -> Prediction:
+        request, classifier = job.request, job.served.model.classifier
         if request.texts is not None:
-            return self.classifier.classify_texts(request.texts, request.top_k)
-        return self.classifier.classify(request.encoded, request.top_k)
+            return classifier.classify_texts(request.texts, request.top_k)
+        return classifier.classify(request.encoded, request.top_k)
 
     async def postprocess(
         self,
-        result: Outcome,
+        result: Job,
         headers: dict[str, str] | None = None,
         response_headers: dict[str, str] | None = None,
     ) -> dict | InferResponse:
-        """Encode for the protocol the request came in on."""
-        labels = self.classifier.labels
+        """Encode for the protocol the request came in on, with the version that served it."""
+        assert result.prediction is not None
+        labels = result.served.model.classifier.labels
+        version = result.served.version
         if result.request.protocol == "v1":
-            return encode_v1(result.prediction, labels, self.name, self.model_version)
-        return encode_v2(result.request, result.prediction, labels, self.name, self.model_version)
+            return encode_v1(result.prediction, labels, self.name, version)
+        return encode_v2(result.request, result.prediction, labels, self.name, version)
 
     def get_input_types(self) -> list[dict]:
         return [dict(spec) for spec in INPUT_SPECS]
@@ -149,3 +280,18 @@ class CategoryModel(Model):
         state = self.__dict__.copy()
         state["_executor"] = None
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # In a ModelServer(workers=N) child: its own watcher, and the pinning routes on the
+        # child's FastAPI app (which is built after the models are unpickled).
+        self.__dict__.update(state)
+        if self.live is not None and self.ready:
+            self.watch()
+        try:
+            from kserve import model_server
+
+            from predictor.pinning import install
+
+            install(model_server.app)
+        except Exception as exc:  # noqa: BLE001 - pinning still works via the parameter
+            log.warning("version pinning URL/409 handler not installed: %s", exc)

@@ -10,6 +10,10 @@ extended with ours (``--model-dir``, ``--model-name``, ``--http-port``, ``--host
 - gRPC is off unless ``--enable_grpc true`` (kserve then binds it on ``[::]``).
 - Per-request log lines (uvicorn access log, kserve latency lines) are off unless
   ``--access-log``.
+
+Two ways to say what to serve: ``--model-dir DIR`` (a plain model directory, the default) or
+``--model-ref REF`` with ``--store URI`` (a model-store version; an alias such as ``dev`` or
+``production`` is followed with background loads and atomic swaps, see ``predictor.live``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from catmatch.errors import UserError
+from predictor.live import DEFAULT_CACHE_SIZE, DEFAULT_POLL_INTERVAL_S
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +78,20 @@ def build_parser(settings: Any, prog: str | None = None) -> argparse.ArgumentPar
                      help="larger requests are rejected with HTTP 400")
     own.add_argument("--access-log", action="store_true",
                      help="log every request (uvicorn access log and kserve latency lines)")
+    store_uri, store_name = _store_defaults(settings)
+    store = parser.add_argument_group("model store (issue #4)")
+    store.add_argument("--model-ref", default=getattr(serve, "model_ref", None),
+                       help="serve a model-store version instead of --model-dir: an alias "
+                       "(dev, ops/production, latest: followed with hot swaps) or v<N>")
+    store.add_argument("--store", default=store_uri, help="model store URI (with --model-ref)")
+    store.add_argument("--store-name", default=store_name,
+                       help="model name in the store (with --model-ref)")
+    store.add_argument("--poll-interval", type=float,
+                       default=getattr(serve, "poll_interval_s", DEFAULT_POLL_INTERVAL_S),
+                       help="seconds between registry checks when --model-ref is an alias")
+    store.add_argument("--cache-size", type=int,
+                       default=getattr(serve, "cache_size", DEFAULT_CACHE_SIZE),
+                       help="loaded versions kept in memory (the live one included)")
     # Note: the parent's actions are shared objects, so these also change kserve's defaults.
     parser.set_defaults(
         model_name=serve.model_name,
@@ -110,6 +129,8 @@ def main(
         ns.enable_latency_logging = True
     if ns.max_batch_size < 1 or ns.top_k < 1 or ns.max_length < 1:
         raise UserError("--max-batch-size, --top-k and --max-length must be positive")
+    if ns.cache_size < 1 or not ns.poll_interval > 0:
+        raise UserError("--cache-size and --poll-interval must be positive")
     if ns.workers > 1:
         # Each uvicorn worker process runs its own torch; one OpenMP thread each.
         os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -117,21 +138,42 @@ def main(
     return _serve(ns, model)
 
 
+def _store_defaults(settings: Any) -> tuple[str, str]:
+    try:
+        from catmatch.modelstore import store_settings
+    except ImportError:  # pragma: no cover - the store ships with catmatch
+        return "models", "category-match"
+    return store_settings(settings)
+
+
 def _load_model(ns: argparse.Namespace) -> Any:
     from predictor.model import CategoryModel
 
-    model = CategoryModel(
-        ns.model_name,
-        ns.model_dir,
-        device=ns.device,
-        max_length=ns.max_length,
-        top_k=ns.top_k,
-        max_batch_size=ns.max_batch_size,
-    )
+    options = {
+        "device": ns.device,
+        "max_length": ns.max_length,
+        "top_k": ns.top_k,
+        "max_batch_size": ns.max_batch_size,
+    }
+    if ns.model_ref:
+        from predictor.store_source import StoreSource
+
+        source = StoreSource.from_uri(ns.store, ns.store_name, ns.model_ref)
+        model = CategoryModel(
+            ns.model_name,
+            source=source,
+            cache_size=ns.cache_size,
+            poll_interval_s=ns.poll_interval,
+            **options,
+        )
+        where = f"{ns.store_name} {ns.model_ref} from the store {ns.store}"
+    else:
+        model = CategoryModel(ns.model_name, ns.model_dir, **options)
+        where = str(ns.model_dir)
     try:
         model.load()
     except (OSError, ValueError, RuntimeError) as exc:
-        raise UserError(f"cannot load model from {ns.model_dir}: {exc}") from exc
+        raise UserError(f"cannot load model {where}: {exc}") from exc
     return model
 
 
@@ -165,13 +207,24 @@ def _serve(ns: argparse.Namespace, model: Any) -> int:
         for name in _PER_REQUEST_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("kserve").addFilter(ShortInvalidInputLog())
+    from predictor.pinning import install
+
+    install(model_server.app)
     warnings.filterwarnings("ignore", message="ORJSONResponse is deprecated")
     log.info(
         "serving model %r version %s on http://%s:%d (gRPC %s)",
         model.name, model.model_version, ns.host, ns.http_port,
         f"on port {ns.grpc_port}" if ns.enable_grpc else "off",
     )
-    server.start([model])
+    if ns.workers == 1 and model.watch():
+        log.info(
+            "following %s %s in %s (poll every %g s, cache %d versions)",
+            ns.store_name, ns.model_ref, ns.store, ns.poll_interval, ns.cache_size,
+        )
+    try:
+        server.start([model])
+    finally:
+        model.stop()
     log.info("predictor stopped")
     return 0
 
