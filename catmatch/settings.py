@@ -128,6 +128,12 @@ class ServeSettings(BaseModel):
     max_length: int = Field(default=128, ge=8, le=512)
     top_k: int = Field(default=3, ge=1)
     max_batch_size: int = Field(default=1024, ge=1, description="Larger requests get HTTP 400.")
+    model_ref: str | None = Field(
+        default=None,
+        description="Model-store ref to serve instead of model_dir: dev, ops/production, v<N>.",
+    )
+    poll_interval_s: float = Field(default=5.0, gt=0, description="Registry check interval.")
+    cache_size: int = Field(default=2, ge=1, description="Loaded versions kept, live included.")
 
 
 class ModelStoreSettings(BaseModel):

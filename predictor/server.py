@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from catmatch.errors import UserError
-from predictor.live import DEFAULT_CACHE_SIZE, DEFAULT_POLL_INTERVAL_S
 
 log = logging.getLogger(__name__)
 
@@ -79,18 +78,18 @@ def build_parser(settings: Any, prog: str | None = None) -> argparse.ArgumentPar
     own.add_argument("--access-log", action="store_true",
                      help="log every request (uvicorn access log and kserve latency lines)")
     store_uri, store_name = _store_defaults(settings)
-    store = parser.add_argument_group("model store (issue #4)")
-    store.add_argument("--model-ref", default=getattr(serve, "model_ref", None),
+    store = parser.add_argument_group("model store")
+    store.add_argument("--model-ref", default=serve.model_ref,
                        help="serve a model-store version instead of --model-dir: an alias "
                        "(dev, ops/production, latest: followed with hot swaps) or v<N>")
     store.add_argument("--store", default=store_uri, help="model store URI (with --model-ref)")
     store.add_argument("--store-name", default=store_name,
                        help="model name in the store (with --model-ref)")
     store.add_argument("--poll-interval", type=float,
-                       default=getattr(serve, "poll_interval_s", DEFAULT_POLL_INTERVAL_S),
+                       default=serve.poll_interval_s,
                        help="seconds between registry checks when --model-ref is an alias")
     store.add_argument("--cache-size", type=int,
-                       default=getattr(serve, "cache_size", DEFAULT_CACHE_SIZE),
+                       default=serve.cache_size,
                        help="loaded versions kept in memory (the live one included)")
     # Note: the parent's actions are shared objects, so these also change kserve's defaults.
     parser.set_defaults(
