@@ -104,6 +104,11 @@ class WorkerSettings(BaseModel):
         default=5.0, ge=0, description="At capacity this long: pause partitions, keep polling."
     )
     tokenizer_path: Path = Path("var/models/seed/tokenizer.json")
+    model_ref: str | None = Field(
+        default=None,
+        description="Take tokenizers from the model store (models.*) for this ref, e.g. "
+        "production, and pin requests to their version (instead of tokenizer_path).",
+    )
     max_length: int = Field(default=128, ge=8, le=512)
     max_message_bytes: int = Field(default=64 * 1024, ge=256)
     top_k: int = Field(default=3, ge=1)

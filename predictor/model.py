@@ -164,7 +164,10 @@ class CategoryModel(Model):
         if loaded.classifier.version != version:
             log.warning(
                 "%s %s: catmatch.json says version %r; reporting the store's %s",
-                self.source.name, version, loaded.classifier.version, version,
+                self.source.name,
+                version,
+                loaded.classifier.version,
+                version,
             )
         return loaded
 
@@ -261,7 +264,15 @@ class CategoryModel(Model):
         version = result.served.version
         if result.request.protocol == "v1":
             return encode_v1(result.prediction, labels, self.name, version)
-        return encode_v2(result.request, result.prediction, labels, self.name, version)
+        live = self.served
+        return encode_v2(
+            result.request,
+            result.prediction,
+            labels,
+            self.name,
+            version,
+            live_version=live.version if live is not None else None,
+        )
 
     def get_input_types(self) -> list[dict]:
         return [dict(spec) for spec in INPUT_SPECS]

@@ -23,7 +23,7 @@ from worker.offsets import OffsetTracker
 from worker.pipeline import BatchAbandoned, BatchProcessor
 from worker.predictor_client import PredictorClient, PredictorUnavailable
 from worker.retry import RetryPolicy
-from worker.tokenization import BatchTokenizer
+from worker.tokenizer_source import TokenizerSource
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,19 @@ def producer_config(settings: Settings) -> dict[str, Any]:
     }
     conf.update(settings.worker.producer_config)
     return conf
+
+
+def tokenizer_source(settings: Settings) -> TokenizerSource:
+    """A fixed tokenizer.json, or the model store's when ``worker.model_ref`` is set."""
+    w = settings.worker
+    if w.model_ref:
+        return TokenizerSource(
+            w.max_length,
+            store_uri=settings.models.store_uri,
+            model_name=settings.models.name,
+            ref=w.model_ref,
+        )
+    return TokenizerSource(w.max_length, path=w.tokenizer_path)
 
 
 class Worker:
@@ -170,7 +183,7 @@ class Worker:
     async def run(self) -> None:
         """Run until :meth:`stop`; raises if a batch failed unexpectedly."""
         s = self.settings
-        tokenizer = BatchTokenizer(s.worker.tokenizer_path, s.worker.max_length)
+        tokenizers = tokenizer_source(s)
         self.health = HealthServer(
             s.worker.metrics_host, self._metrics_port, self._liveness, self._readiness
         )
@@ -197,7 +210,7 @@ class Worker:
                     self.worker_id,
                     producer,
                     self._client,
-                    tokenizer,
+                    tokenizers,
                     self.tracker,
                     retry,
                     self.stop_event,

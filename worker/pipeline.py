@@ -25,12 +25,16 @@ from worker.predictor_client import (
     PredictorClient,
     PredictorRejected,
     PredictorServerError,
+    PredictResult,
+    VersionMismatch,
 )
 from worker.retry import RetryPolicy
-from worker.tokenization import BatchTokenizer
+from worker.tokenizer_source import TokenizerSource
 from worker.validation import Invalid, parse_product
 
 log = logging.getLogger(__name__)
+
+MAX_VERSION_SWITCHES = 3
 
 
 class BatchAbandoned(Exception):
@@ -65,7 +69,7 @@ class BatchProcessor:
         worker_id: str,
         producer: AsyncProducer,
         client: PredictorClient,
-        tokenizer: BatchTokenizer,
+        tokenizers: TokenizerSource,
         tracker: OffsetTracker,
         retry: RetryPolicy,
         stop: asyncio.Event,
@@ -74,7 +78,7 @@ class BatchProcessor:
         self._worker_id = worker_id
         self._producer = producer
         self._client = client
-        self._tokenizer = tokenizer
+        self._tokenizers = tokenizers
         self._tracker = tracker
         self._retry = retry
         self._stop = stop
@@ -102,13 +106,34 @@ class BatchProcessor:
         self._tracker.done(tickets)
         METRICS.batch_seconds.observe(time.perf_counter() - started)
 
+    async def _predict(self, texts: list[str]) -> PredictResult:
+        """One request, tokenized and pinned with the same model version.
+
+        A 409 means the predictor moved to another version: switch to that version's
+        tokenizer and encode again (a few times at most, in case versions move on).
+        """
+        top_k = self._settings.worker.top_k
+        for _ in range(MAX_VERSION_SWITCHES):
+            version, tokenizer = self._tokenizers.current()
+            batch = tokenizer.encode(texts)
+            try:
+                result = await self._retry.call(
+                    lambda b=batch, v=version: self._client.infer(b, top_k, v)
+                )
+            except VersionMismatch as exc:
+                self._tokenizers.switch(exc.live_version)
+                continue
+            if self._tokenizers.pinned and result.live_version not in (None, version):
+                # Served by our (still cached) version; the next batches use the live one.
+                self._tokenizers.switch(result.live_version)
+            return result
+        raise PredictorServerError(f"model version kept changing ({MAX_VERSION_SWITCHES} tries)")
+
     async def _classify(self, products: list[ProductMessage]) -> list[Labelled | Invalid]:
         """Predict labels; a rejected batch is split until the offending product is alone."""
         texts = [product_text(p) for p in products]
-        batch = self._tokenizer.encode(texts)
-        top_k = self._settings.worker.top_k
         try:
-            result = await self._retry.call(lambda: self._client.infer(batch, top_k))
+            result = await self._predict(texts)
         except (PredictorRejected, PredictorServerError) as exc:
             if len(products) == 1:
                 log.warning("predictor refused a product: %s", exc)

@@ -52,6 +52,14 @@ class PredictorRejected(PredictorError):
     """The predictor refused the request (4xx); retrying cannot help."""
 
 
+class VersionMismatch(PredictorError):
+    """The pinned model version is not loaded (409); the predictor names its live version."""
+
+    def __init__(self, live_version: str, message: str) -> None:
+        super().__init__(message)
+        self.live_version = live_version
+
+
 @dataclass(frozen=True, slots=True)
 class Prediction:
     """One row of a V2 response."""
@@ -67,6 +75,7 @@ class PredictResult:
     model_name: str
     model_version: str
     predictions: list[Prediction]
+    live_version: str | None = None  # the predictor's live version, when it says so
 
 
 class PredictorClient:
@@ -124,10 +133,12 @@ class PredictorClient:
         except (aiohttp.ClientError, TimeoutError):
             return False
 
-    async def infer(self, batch: EncodedBatch, top_k: int) -> PredictResult:
-        """Classify one tokenized batch."""
+    async def infer(
+        self, batch: EncodedBatch, top_k: int, model_version: str | None = None
+    ) -> PredictResult:
+        """Classify one tokenized batch, pinned to ``model_version`` when given."""
         assert self._session is not None, "use 'async with PredictorClient(...)'"
-        body = _request_body(batch, top_k)
+        body = _request_body(batch, top_k, model_version)
         started = time.perf_counter()
         outcome = "error"
         try:
@@ -145,6 +156,10 @@ class PredictorClient:
             if status in UNAVAILABLE_STATUSES:
                 self._set_state(PredictorState.NOT_READY)
                 raise PredictorUnavailable(f"HTTP {status}: {text[:200]}")
+            if status == 409:
+                live = _live_version(text)
+                if live:
+                    raise VersionMismatch(live, f"HTTP 409: {text[:200]}")
             if status >= 500:
                 self._set_state(PredictorState.FAILING)
                 raise PredictorServerError(f"HTTP {status}: {text[:500]}")
@@ -163,12 +178,23 @@ class PredictorClient:
             )
 
 
-def _request_body(batch: EncodedBatch, top_k: int) -> bytes:
+def _live_version(text: str) -> str | None:
+    try:
+        live = json.loads(text).get("live_version")
+    except (ValueError, AttributeError):
+        return None
+    return str(live) if live else None
+
+
+def _request_body(batch: EncodedBatch, top_k: int, model_version: str | None = None) -> bytes:
     shape = [batch.rows, batch.length]
+    parameters: dict[str, Any] = {"top_k": top_k}
+    if model_version:
+        parameters["model_version"] = model_version
     return json.dumps(
         {
             "id": uuid.uuid4().hex,
-            "parameters": {"top_k": top_k},
+            "parameters": parameters,
             "inputs": [
                 {"name": "input_ids", "datatype": "INT64", "shape": shape, "data": batch.input_ids},
                 {
@@ -209,4 +235,5 @@ def parse_response(payload: dict[str, Any], rows: int) -> PredictResult:
         model_name=str(payload.get("model_name", "")),
         model_version=str(payload.get("model_version") or "0"),
         predictions=predictions,
+        live_version=(payload.get("parameters") or {}).get("live_version"),
     )

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         tokenizer = Path(args.tokenizer)
         updates["worker"] = settings.worker.model_copy(update={"tokenizer_path": tokenizer})
     settings = settings.model_copy(update=updates)
-    if not settings.worker.tokenizer_path.is_file():
+    if not settings.worker.model_ref and not settings.worker.tokenizer_path.is_file():
         raise UserError(
             f"tokenizer not found at {settings.worker.tokenizer_path}: build a model first "
             "(catmatch model seed) or set CATMATCH_WORKER__TOKENIZER_PATH"

@@ -174,8 +174,13 @@ def encode_v2(
     labels: Sequence[str],
     model_name: str,
     model_version: str,
+    live_version: str | None = None,
 ) -> InferResponse:
-    """Build the V2 response for ``request``."""
+    """Build the V2 response for ``request``.
+
+    ``live_version`` (a response parameter) tells a client that pinned an older, still
+    cached version which version is live now, so it can move to that version's tokenizer.
+    """
     names = label_array(labels)
     rows, k = prediction.top_ids.shape
     tensors: list[tuple[str, str, np.ndarray]] = [
@@ -200,6 +205,7 @@ def encode_v2(
         infer_outputs=outputs,
         model_version=model_version,
         from_grpc=from_grpc,
+        parameters={"live_version": live_version} if live_version else None,
         use_binary_outputs=bool(source is not None and source.use_binary_outputs),
         requested_outputs=source.request_outputs if source is not None else None,
     )

@@ -115,3 +115,23 @@ def test_stopping_ends_the_wait_for_an_unavailable_predictor():
         return calls
 
     assert len(run(go())) == 1
+
+
+def test_the_live_version_is_read_from_response_parameters():
+    payload = {**v2_response(1), "parameters": {"live_version": "v9"}}
+    assert parse_response(payload, rows=1).live_version == "v9"
+    assert parse_response(v2_response(1), rows=1).live_version is None
+
+
+def test_pinned_requests_carry_the_version_they_were_tokenized_for():
+    import json as _json
+
+    from worker.predictor_client import _request_body
+    from worker.tokenization import EncodedBatch
+
+    batch = EncodedBatch(input_ids=[1, 2], attention_mask=[1, 1], rows=1, length=2)
+    assert _json.loads(_request_body(batch, 3, "v4"))["parameters"] == {
+        "top_k": 3,
+        "model_version": "v4",
+    }
+    assert "model_version" not in _json.loads(_request_body(batch, 3))["parameters"]

@@ -1,0 +1,80 @@
+"""Which ``tokenizer.json`` the worker encodes with, and for which model version.
+
+Two modes:
+
+- a fixed file (``worker.tokenizer_path``): requests are not pinned to a version;
+- the model store (``worker.model_ref``, e.g. ``production``): the worker loads the
+  tokenizer of a store version and pins every request to that version, so the predictor
+  either serves it with the same version or answers 409 naming its live version, and the
+  worker switches to that version's tokenizer and sends the batch again. Tokenizer and
+  model always come from the same version.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from worker.tokenization import BatchTokenizer
+
+log = logging.getLogger(__name__)
+
+
+class TokenizerSource:
+    """The current (version, tokenizer) pair; thread-safe, loaded tokenizers are cached."""
+
+    def __init__(
+        self,
+        max_length: int,
+        *,
+        path: Path | None = None,
+        store_uri: str | None = None,
+        model_name: str | None = None,
+        ref: str | None = None,
+    ) -> None:
+        self._max_length = max_length
+        self._lock = threading.Lock()
+        self._cache: dict[str, BatchTokenizer] = {}
+        self._store = None
+        self._name = model_name
+        if ref is None:
+            if path is None:
+                raise ValueError("either a tokenizer path or a model-store ref is needed")
+            self._version: str | None = None
+            self._tokenizer = BatchTokenizer(path, max_length)
+            return
+        from catmatch.modelstore import ModelStore
+
+        self._store = ModelStore.from_uri(store_uri or "models")
+        version = self._store.resolve(model_name or "category-match", ref).version
+        self._version = version
+        self._tokenizer = self._load(version)
+        log.info("tokenizer of %s %s (ref %s)", model_name, version, ref)
+
+    @property
+    def pinned(self) -> bool:
+        """Whether requests are pinned to a model version."""
+        return self._store is not None
+
+    def current(self) -> tuple[str | None, BatchTokenizer]:
+        with self._lock:
+            return self._version, self._tokenizer
+
+    def _load(self, version: str) -> BatchTokenizer:
+        tok = self._cache.get(version)
+        if tok is None:
+            assert self._store is not None and self._name is not None
+            path = self._store.local_path(self._name, version) / "tokenizer.json"
+            tok = self._cache[version] = BatchTokenizer(path, self._max_length)
+        return tok
+
+    def switch(self, version: str) -> None:
+        """Use ``version``'s tokenizer from now on (the predictor's live version)."""
+        if self._store is None:
+            return
+        tok = self._load(version)
+        with self._lock:
+            if version != self._version:
+                log.info("model version %s -> %s: switching tokenizer", self._version, version)
+            self._version, self._tokenizer = version, tok
