@@ -25,6 +25,8 @@ COMMAND_MODULES = (
     "catmatch.commands.work",
     "catmatch.commands.model",
     "catmatch.modelstore.command",
+    "catmatch.commands.data",
+    "catmatch.commands.train",
     "catmatch.commands.schemas",
     "catmatch.demo",
 )

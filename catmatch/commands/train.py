@@ -1,0 +1,98 @@
+"""``catmatch train``: fine-tune MiniLM and a TF-IDF baseline, evaluate, publish both.
+
+Prepares ``--data`` first when it is missing. On success the transformer is published as the
+next version of ``--name`` and the baseline as ``<name>-tfidf`` in the model store
+(``--store``); ``--no-publish`` keeps the model directory under ``var/runs/`` instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from catmatch.commands.data import DEFAULT_DATA_DIR, add_data_arguments, data_config
+from catmatch.errors import UserError
+from catmatch.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="fine-tune the classifier (+ baseline) and publish it")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR,
+                   help=f"prepared data directory (default {DEFAULT_DATA_DIR}; made if missing)")
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--max-length", type=int, default=48, help="tokens per text (default 48)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-4, help="peak AdamW learning rate")
+    p.add_argument("--head-steps", type=int, default=300,
+                   help="linear-probe steps on frozen features before fine-tuning (0: none)")
+    p.add_argument("--seed", type=int, default=13, help="torch and shuffling seed")
+    p.add_argument("--limit", type=int, help="train on N rows (and small eval sets): smoke tests")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--store", help="model store path or URI (default: settings models.store_uri)")
+    p.add_argument("--name", help="model name (default: settings models.name)")
+    p.add_argument("--no-publish", dest="publish", action="store_false",
+                   help="keep the model directory under var/runs/ instead of publishing")
+    p.add_argument("--runs-dir", type=Path, default=Path("var/runs"), help=argparse.SUPPRESS)
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+    data = p.add_argument_group("data (used only when --data must be prepared)")
+    add_data_arguments(data, "--data-seed")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from catmatch.modelstore import StoreError, store_settings
+    from training.finetune import FinetuneConfig
+    from training.run import TrainOptions, run_training
+
+    bad_numbers = args.epochs < 1 or args.batch_size < 1 or args.head_steps < 0 or args.lr <= 0
+    if bad_numbers or not 8 <= args.max_length <= 512:
+        raise UserError(
+            "need --epochs >= 1, --batch-size >= 1, --head-steps >= 0, "
+            "8 <= --max-length <= 512, --lr > 0"
+        )
+    if args.limit is not None and args.limit < 21:
+        raise UserError("--limit must be at least 21 (one row per class)")
+    store_uri, name = store_settings(settings)
+    options = TrainOptions(
+        data_dir=args.data,
+        store_uri=args.store or store_uri,
+        name=args.name or name,
+        publish=args.publish,
+        runs_dir=args.runs_dir,
+        limit=args.limit,
+        progress=args.progress,
+        finetune=FinetuneConfig(
+            epochs=args.epochs, max_length=args.max_length, batch_size=args.batch_size,
+            learning_rate=args.lr, seed=args.seed, device=args.device, threads=args.threads,
+            head_steps=args.head_steps,
+        ),
+        data=data_config(args),
+    )
+    try:
+        report = run_training(options)
+    except (StoreError, FileNotFoundError) as exc:
+        raise UserError(str(exc)) from None
+    print_summary(report)
+    return 0
+
+
+def print_summary(report: Any, out: Any = None) -> None:
+    """The comparison table and where the models went."""
+    out = out or sys.stdout
+    m = report.metrics
+    print(f"\n{'model':<26}{'eval set':<11}{'accuracy':>9}{'macro-F1':>10}{'ms/text':>9}", file=out)
+    models = (("MiniLM fine-tuned", "transformer"), ("TF-IDF char 2-4 + LogReg", "baseline"))
+    for label, key in models:
+        res = m[key]
+        for split in ("hs_test", "shop_eval"):
+            print(f"{label:<26}{split:<11}{res[split]['accuracy']:>9.4f}"
+                  f"{res[split]['macro_f1']:>10.4f}{res['latency_ms_per_text']:>9.2f}", file=out)
+    print(f"data hash {m['data']['data_hash'][:16]}…  train {m['transformer']['train_seconds']} s,"
+          f" total {report.seconds:.0f} s", file=out)
+    for name, version, uri in report.published:
+        print(f"published {name} {version} -> {uri}", file=out)
+    if report.model_dir is not None:
+        print(f"not published; model directory: {report.model_dir}", file=out)
