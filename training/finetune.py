@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from catmatch.categories import LABELS
-from predictor.builders.artifacts import base_model_dir
+from predictor.builders.artifacts import base_model_dir, load_base_classifier
 from predictor.builders.hs_data import accuracy_and_macro_f1
-from predictor.loading import force_offline, resolve_device
+from predictor.loading import resolve_device
 from predictor.tokenization import load_tokenizer
 
 log = logging.getLogger(__name__)
@@ -85,25 +85,7 @@ def encode(tokenizer: Any, texts: Sequence[str], device: Any) -> dict[str, Any]:
 
 def load_base_model(labels: Sequence[str] = LABELS) -> Any:
     """MiniLM with a new classification head for ``labels`` (offline, from the package)."""
-    force_offline()
-    from transformers import AutoModelForSequenceClassification
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()  # the head is new by design; checked below
-    model, info = AutoModelForSequenceClassification.from_pretrained(
-        base_model_dir(),
-        num_labels=len(labels),
-        id2label=dict(enumerate(labels)),
-        label2id={name: i for i, name in enumerate(labels)},
-        problem_type="single_label_classification",
-        local_files_only=True,
-        output_loading_info=True,
-    )
-    missing = set(info["missing_keys"]) - {"classifier.weight", "classifier.bias"}
-    if missing:
-        raise RuntimeError(f"base checkpoint lacks weights the classifier needs: {missing}")
-    return model
+    return load_base_classifier(labels)
 
 
 def train_classifier(

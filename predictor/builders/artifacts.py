@@ -9,9 +9,10 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from tokenizers import Tokenizer
 
@@ -112,3 +113,32 @@ def atomic_model_dir(out: Path) -> Iterator[Path]:
 
 def _replaceable(path: Path) -> bool:
     return path.is_dir() and (not any(path.iterdir()) or (path / METADATA_FILE).is_file())
+
+
+def load_base_classifier(labels: Sequence[str]) -> Any:
+    """The offline MiniLM base with a new, untrained classification head for ``labels``.
+
+    Raises:
+        RuntimeError: the checkpoint lacks encoder weights (only the head may be new).
+    """
+    from predictor.loading import force_offline
+
+    force_offline()
+    from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()  # the head is new by design; checked below
+    model, info = AutoModelForSequenceClassification.from_pretrained(
+        base_model_dir(),
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={name: i for i, name in enumerate(labels)},
+        problem_type="single_label_classification",
+        local_files_only=True,
+        output_loading_info=True,
+    )
+    missing = set(info["missing_keys"]) - {"classifier.weight", "classifier.bias"}
+    if missing:
+        raise RuntimeError(f"base checkpoint lacks weights the classifier needs: {missing}")
+    return model

@@ -24,6 +24,7 @@ from predictor.builders.artifacts import (
     SHIPPED_MAX_LENGTH,
     atomic_model_dir,
     base_model_dir,
+    load_base_classifier,
     write_tokenizer,
 )
 from predictor.builders.hs_data import (
@@ -64,11 +65,6 @@ def build_seed_model(
     """
     force_offline()
     import torch
-    from transformers import AutoModelForSequenceClassification
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()  # the classifier is new by design; we check keys below
     torch.manual_seed(seed)
     data = load_hs_examples()
     texts, label_ids, data_hash = data.texts, data.label_ids, data.data_hash
@@ -79,18 +75,7 @@ def build_seed_model(
     train, test = stratified_split(label_ids, test_fraction, seed)
     labels = data.labels
     base = base_model_dir()
-    model, info = AutoModelForSequenceClassification.from_pretrained(
-        base,
-        num_labels=len(labels),
-        id2label=dict(enumerate(labels)),
-        label2id={name: i for i, name in enumerate(labels)},
-        problem_type="single_label_classification",
-        local_files_only=True,
-        output_loading_info=True,
-    )
-    missing = set(info["missing_keys"])
-    if missing - {"classifier.weight", "classifier.bias"}:
-        raise RuntimeError(f"base checkpoint lacks weights the classifier needs: {missing}")
+    model = load_base_classifier(labels)
     model.eval()
     log.info("seed model: %d examples (%d train, %d held out), %d labels",
              len(texts), len(train), len(test), len(labels))
