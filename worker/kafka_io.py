@@ -82,9 +82,6 @@ class AsyncConsumer:
     async def resume_all(self) -> None:
         await self.call(lambda: self._consumer.resume(self._consumer.assignment()))
 
-    async def assignment(self) -> list[TopicPartition]:
-        return await self.call(self._consumer.assignment)
-
     async def close(self) -> None:
         """Leave the group (commits are done by the caller before this)."""
         if self._closed:
@@ -102,10 +99,6 @@ class DeliveryError(Exception):
     def __init__(self, error: KafkaError) -> None:
         super().__init__(str(error))
         self.error = error
-
-    @property
-    def retriable(self) -> bool:
-        return not self.error.fatal()
 
 
 class AsyncProducer:

@@ -122,17 +122,6 @@ class PredictorClient:
             self.state = state
             METRICS.predictor_state.state(state.value)
 
-    async def ready(self) -> bool:
-        """KServe model readiness (``GET /v2/models/{model}/ready``)."""
-        assert self._session is not None
-        try:
-            async with self._session.get(
-                f"{self.base_url}/v2/models/{self.model_name}/ready"
-            ) as resp:
-                return resp.status == 200
-        except (aiohttp.ClientError, TimeoutError):
-            return False
-
     async def infer(
         self, batch: EncodedBatch, top_k: int, model_version: str | None = None
     ) -> PredictResult:
