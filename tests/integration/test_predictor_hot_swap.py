@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 
 from catmatch.modelstore import ModelStore
-from tests.fixtures.predictor import PredictorServer, post_json
+from tests.fixtures.predictor import BETA_LABELS, PredictorServer, post_json
 
 pytestmark = pytest.mark.integration
 
 NAME = "category-match"
-B_LABELS = ["beta-one", "beta-two", "beta-three"]
+B_LABELS = BETA_LABELS
 SWITCH_TIMEOUT_S = 30.0
 TEXTS = ["Stainless steel kettle 1.7 l", "Cotton t-shirt", "LEGO fire station", "Dark chocolate"]
 BODY = {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [4], "data": TEXTS}]}
@@ -71,16 +71,10 @@ def metric(server: PredictorServer, name: str, **labels: str) -> float:
 
 
 @pytest.fixture
-def store(tiny_model_dir: Path, tmp_path: Path) -> ModelStore:
-    from predictor.builders import build_tiny_model
-
-    other = build_tiny_model(tmp_path / "beta", labels=B_LABELS, seed=1)
-    store = ModelStore.from_uri(tmp_path / "store")
-    store.publish(NAME, tiny_model_dir, runtime="transformers", metrics={}, info={})  # v1
-    store.publish(NAME, other, runtime="transformers", metrics={}, info={})  # v2
-    store.publish(NAME, tiny_model_dir, runtime="transformers", metrics={}, info={})  # v3
-    store.promote(NAME, "v1", "dev", actor="test")
-    return store
+def store(two_version_store: ModelStore, tiny_model_dir: Path) -> ModelStore:
+    """v1, v2 (other labels) and v3, never loaded; dev serves v1."""
+    two_version_store.publish(NAME, tiny_model_dir, runtime="transformers", metrics={}, info={})
+    return two_version_store
 
 
 def test_promote_and_rollback_swap_without_a_failed_request(

@@ -10,38 +10,30 @@ from __future__ import annotations
 import json
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from catmatch.modelstore import ModelStore
 from catmatch.settings import ModelStoreSettings
 from schemas import CategoryResult
 from tests.fixtures.kafka import consume_all
+from tests.fixtures.predictor import BETA_LABELS
 from tests.integration.worker_harness import pipeline_settings, produce, running_worker
 
 pytestmark = pytest.mark.integration
 
 NAME = "category-match"
-B_LABELS = ["beta-one", "beta-two", "beta-three"]
 N = 400
 
 
-@pytest.fixture
-def store(tiny_model_dir: Path, tmp_path: Path) -> ModelStore:
-    from predictor.builders import build_tiny_model
-
-    other = build_tiny_model(tmp_path / "beta", labels=B_LABELS, seed=1)
-    store = ModelStore.from_uri(tmp_path / "store")
-    store.publish(NAME, tiny_model_dir, runtime="transformers", metrics={}, info={})  # v1
-    store.publish(NAME, other, runtime="transformers", metrics={}, info={})  # v2
-    store.promote(NAME, "v1", "dev", actor="test")
-    return store
-
-
 def test_promotion_while_messages_flow(
-    kafka_bootstrap, kafka_config, topic_factory, store, tiny_model_dir, predictor_factory
+    kafka_bootstrap,
+    kafka_config,
+    topic_factory,
+    two_version_store,
+    tiny_model_dir,
+    predictor_factory,
 ):
+    store = two_version_store
     topics = tuple(topic_factory(partitions=2, prefix=p) for p in ("in", "out", "dlq"))
     predictor = predictor_factory(
         model_name=NAME,
@@ -67,7 +59,7 @@ def test_promotion_while_messages_flow(
     ).model_copy(update={"models": ModelStoreSettings(store_uri=store.uri, name=NAME)})
     labels = {
         "v1": set(json.loads((tiny_model_dir / "config.json").read_text())["id2label"].values()),
-        "v2": set(B_LABELS),
+        "v2": set(BETA_LABELS),
     }
     records = [
         (
