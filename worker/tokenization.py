@@ -14,9 +14,9 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
-log = logging.getLogger(__name__)
+from predictor.tokenization import HARD_MAX_LENGTH, configure, effective_max_length
 
-HARD_MAX_LENGTH = 512
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,20 +30,18 @@ class EncodedBatch:
 
 
 class BatchTokenizer:
-    """Pads to the longest text of a batch, truncates at the model's limit."""
+    """Pads to the longest text of a batch, truncates at the model's limit.
+
+    Padding and truncation are set by :func:`predictor.tokenization.configure`, the same
+    function the predictor uses for texts it tokenizes itself (it needs only ``tokenizers``).
+    """
 
     def __init__(self, path: Path, max_length: int) -> None:
         if not path.is_file():
             raise FileNotFoundError(f"tokenizer.json not found: {path}")
         self.path = path
-        self.max_length = min(max_length, _model_max_positions(path.parent), HARD_MAX_LENGTH)
-        tok = Tokenizer.from_file(str(path))
-        tok.no_padding()
-        tok.enable_truncation(max_length=self.max_length)
-        pad_token = "[PAD]" if tok.token_to_id("[PAD]") is not None else "<pad>"
-        pad_id = tok.token_to_id(pad_token)
-        tok.enable_padding(pad_id=pad_id if pad_id is not None else 0, pad_token=pad_token)
-        self._tok = tok
+        self.max_length = effective_max_length(max_length, _model_max_positions(path.parent))
+        self._tok = configure(Tokenizer.from_file(str(path)), self.max_length)
 
     def encode(self, texts: list[str]) -> EncodedBatch:
         encodings = self._tok.encode_batch_fast(texts)
