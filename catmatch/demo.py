@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 
+from catmatch.broker.config import free_ports
 from catmatch.errors import UserError
 from catmatch.settings import KafkaSettings, Settings
 
@@ -50,11 +51,7 @@ def _say(text: str) -> None:
 
 
 def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports("127.0.0.1", 1)[0]
 
 
 def ensure_model(settings: Settings) -> Path:
