@@ -103,6 +103,12 @@ class WorkerSettings(BaseModel):
     pause_after_s: float = Field(
         default=5.0, ge=0, description="At capacity this long: pause partitions, keep polling."
     )
+    input_mode: Literal["tokens", "text"] = Field(
+        default="tokens",
+        description="tokens: tokenize with tokenizer_path and send INT64 ids (transformer "
+        "predictor); text: send raw texts (sklearn predictor). With model_ref each store "
+        "version decides (its runtime).",
+    )
     tokenizer_path: Path = Path("var/models/seed/tokenizer.json")
     model_ref: str | None = Field(
         default=None,
@@ -127,6 +133,10 @@ class ServeSettings(BaseModel):
 
     model_dir: Path = Path("var/models/seed")
     model_name: str = "category-match"
+    runtime: Literal["auto", "transformers", "sklearn"] = Field(
+        default="auto",
+        description="Model runtime; auto reads each model directory's catmatch.json.",
+    )
     host: str = "127.0.0.1"
     http_port: int = 8080
     device: Literal["auto", "cpu", "cuda"] = "auto"

@@ -6,7 +6,11 @@
 #
 # Build args:
 #   MODEL_DIR        model directory inside the build context (HF sequence-classification
-#                    dir: config.json, model.safetensors, tokenizer.json, catmatch.json).
+#                    dir: config.json, model.safetensors, tokenizer.json, catmatch.json; or
+#                    with RUNTIME=sklearn a joblib model: model.joblib, catmatch.json).
+#   RUNTIME          transformers (default) or sklearn: what MODEL_DIR must contain. The
+#                    image serves both runtimes; in the chart's store mode the baked model
+#                    is not used at all.
 #   MODEL_VERSION    recorded as an image label.
 #   BASE_IMAGE       python:3.11-slim (default) or a CUDA runtime image such as
 #                    nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04 (Python is added).
@@ -43,13 +47,19 @@ RUN --mount=type=cache,target=/root/.cache/pip \
     && pip install ".[predictor]" \
     && python -c "import kserve, torch, transformers, predictor"
 ARG MODEL_DIR=var/models/seed
+ARG RUNTIME=transformers
 COPY ${MODEL_DIR}/ /models/category-match/
 # save_pretrained writes model.safetensors as 0600: make the model world-readable for the
-# non-root user, and fail early if the directory is not a model.
+# non-root user, and fail early if the directory is not a model of that runtime.
 RUN chmod -R a+rX /models \
-    && test -f /models/category-match/config.json \
-    && test -f /models/category-match/model.safetensors \
-    && test -f /models/category-match/tokenizer.json
+    && python -c "import sys; from predictor.runtimes import detect_runtime; \
+got = detect_runtime('/models/category-match'); \
+sys.exit(0 if got == '${RUNTIME}' else f'MODEL_DIR holds a {got} model, RUNTIME is ${RUNTIME}')" \
+    && if [ "${RUNTIME}" = transformers ]; then \
+      test -f /models/category-match/config.json \
+      && test -f /models/category-match/model.safetensors \
+      && test -f /models/category-match/tokenizer.json; \
+    fi
 
 FROM base
 ARG MODEL_VERSION=seed

@@ -8,7 +8,11 @@ from typing import Literal
 import numpy as np
 
 Protocol = Literal["v1", "v2"]
+Task = Literal["classification", "regression"]
 DEFAULT_MAX_BATCH_SIZE = 1024
+
+# What a runtime accepts: raw ``text``, client-made ``tokens`` (input ids), numeric ``features``.
+TEXT_INPUT, TOKEN_INPUT, FEATURE_INPUT = "text", "tokens", "features"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +30,11 @@ class EncodedBatch:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """What a request may ask of the loaded model."""
+    """What a request may ask of the loaded model, and what it answers.
+
+    The token fields matter only when ``inputs`` has ``tokens``; ``num_features`` only with
+    ``features``. A regression model has no labels (``num_labels`` 0).
+    """
 
     max_batch_size: int
     max_positions: int
@@ -34,6 +42,10 @@ class Limits:
     type_vocab_size: int
     num_labels: int
     default_top_k: int
+    inputs: frozenset[str] = frozenset({TEXT_INPUT, TOKEN_INPUT})
+    task: Task = "classification"
+    num_features: int | None = None
+    probabilities: bool = False  # classification answers carry every class's probability
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,15 +56,27 @@ class Prediction:
     scores: np.ndarray  # float32 [B]
     top_ids: np.ndarray  # int64 [B, K]
     top_scores: np.ndarray  # float32 [B, K]
+    probabilities: np.ndarray | None = None  # float32 [B, C], label order (sklearn runtime)
 
     @property
     def rows(self) -> int:
         return int(self.label_ids.shape[0])
 
 
+@dataclass(frozen=True, slots=True)
+class Regression:
+    """Per row: the predicted value(s), float32 ``[B]`` (or ``[B, T]`` for T targets)."""
+
+    values: np.ndarray
+
+    @property
+    def rows(self) -> int:
+        return int(self.values.shape[0])
+
+
 @dataclass(slots=True)
 class ClassifyRequest:
-    """A decoded request: either ``texts`` or ``encoded`` is set.
+    """A decoded request: exactly one of ``texts``, ``encoded`` and ``features`` is set.
 
     ``source`` keeps the original V2 request (id, requested outputs, binary flags) so the
     response can honour it.
@@ -62,6 +86,7 @@ class ClassifyRequest:
     top_k: int
     texts: list[str] | None = None
     encoded: EncodedBatch | None = None
+    features: np.ndarray | None = None  # float64 [B, F]
     request_id: str | None = None
     source: object | None = None
 
@@ -69,13 +94,7 @@ class ClassifyRequest:
     def rows(self) -> int:
         if self.texts is not None:
             return len(self.texts)
+        if self.features is not None:
+            return int(self.features.shape[0])
         assert self.encoded is not None
         return self.encoded.rows
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What ``predict`` hands to ``postprocess``."""
-
-    request: ClassifyRequest
-    prediction: Prediction

@@ -13,13 +13,16 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
-from predictor.batches import EncodedBatch, Prediction
+from predictor.batches import ClassifyRequest, EncodedBatch, Limits, Prediction
 
 log = logging.getLogger(__name__)
 
 
 class Classifier:
-    """A loaded sequence classifier with its tokenizer and label names."""
+    """A loaded sequence classifier with its tokenizer and label names (runtime "transformers")."""
+
+    runtime = "transformers"
+    task = "classification"
 
     def __init__(
         self,
@@ -47,6 +50,25 @@ class Classifier:
     @property
     def dtype(self) -> torch.dtype:
         return next(self.model.parameters()).dtype
+
+    def limits(self, max_batch_size: int, default_top_k: int) -> Limits:
+        """What requests may send: texts, or token ids within the model's vocabulary."""
+        return Limits(
+            max_batch_size=max_batch_size,
+            max_positions=self.max_positions,
+            vocab_size=self.vocab_size,
+            type_vocab_size=self.type_vocab_size,
+            num_labels=len(self.labels),
+            default_top_k=default_top_k,
+        )
+
+    def run(self, request: ClassifyRequest) -> Prediction:
+        """Classify a decoded request's texts or token ids."""
+        if request.texts is not None:
+            return self.classify_texts(request.texts, request.top_k)
+        if request.encoded is None:
+            raise ValueError("a transformer classifier takes texts or token ids")
+        return self.classify(request.encoded, request.top_k)
 
     def encode(self, texts: Sequence[str]) -> EncodedBatch:
         """Tokenize texts (truncated at ``max_length``, padded to the longest)."""

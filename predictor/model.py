@@ -1,9 +1,10 @@
-"""``CategoryModel``: the ``kserve.Model`` that serves the classifier over V1 and V2.
+"""``CategoryModel``: the ``kserve.Model`` that serves a deployment's model over V1 and V2.
 
-``preprocess`` decodes and validates (cheap, on the event loop; bad input → ``InvalidInput``
-→ HTTP 400), ``predict`` runs tokenization and the forward pass on ONE dedicated thread so
-the event loop (and the health endpoints) never block, and ``postprocess`` encodes the
-response for the protocol the request came in on.
+The model is a transformer classifier or a scikit-learn estimator (:mod:`predictor.runtimes`);
+both answer the same protocol. ``preprocess`` decodes and validates (cheap, on the event loop;
+bad input → ``InvalidInput`` → HTTP 400), ``predict`` runs tokenization and the forward pass
+on ONE dedicated thread so the event loop (and the health endpoints) never block, and
+``postprocess`` encodes the response for the protocol the request came in on.
 
 Each request grabs the live version once, in ``preprocess`` (a :class:`Job` carries it to
 ``postprocess``), so a hot swap (:mod:`predictor.live`) never mixes two versions in one
@@ -28,6 +29,7 @@ from predictor.batches import (
     ClassifyRequest,
     Limits,
     Prediction,
+    Regression,
 )
 from predictor.live import (
     DEFAULT_CACHE_SIZE,
@@ -36,17 +38,18 @@ from predictor.live import (
     VersionManager,
     VersionNotLoaded,
 )
-from predictor.loading import Device, load_classifier
+from predictor.loading import Device
 from predictor.metadata import DEFAULT_VERSION
 from predictor.pinning import VersionConflict, requested_version
 from predictor.protocol import (
-    INPUT_SPECS,
-    OUTPUT_SPECS,
     decode_v1,
     decode_v2,
     encode_v1,
     encode_v2,
+    input_specs,
+    output_specs,
 )
+from predictor.runtimes import RuntimeName, load_runtime
 from predictor.store_source import StoreSource
 
 log = logging.getLogger(__name__)
@@ -54,7 +57,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Loaded:
-    """A loaded classifier (with its tokenizer) and the request limits it implies."""
+    """A loaded model (a runtime object, see :mod:`predictor.runtimes`) and its limits."""
 
     classifier: Any
     limits: Limits
@@ -66,16 +69,17 @@ class Job:
 
     request: ClassifyRequest
     served: Served[Loaded]
-    prediction: Prediction | None = None
+    prediction: Prediction | Regression | None = None
 
 
 class CategoryModel(Model):
-    """A Hugging Face sequence classifier from a model directory or a model-store reference.
+    """A model from a model directory or a model-store reference, in either runtime.
 
     With ``model_dir`` the directory is loaded once (its ``catmatch.json`` version is
     reported). With ``source`` (a :class:`~predictor.live.StoreSource`) the version the
     reference resolves to is served, and :meth:`watch` follows promotions and rollbacks
     with a background load and an atomic swap (:class:`~predictor.live.VersionManager`).
+    ``runtime`` picks the loader (``auto``: each directory's ``catmatch.json``).
     """
 
     def __init__(
@@ -84,6 +88,7 @@ class CategoryModel(Model):
         model_dir: Path | None = None,
         *,
         source: StoreSource | None = None,
+        runtime: RuntimeName = "auto",
         device: Device = "auto",
         max_length: int = 128,
         top_k: int = 3,
@@ -96,6 +101,7 @@ class CategoryModel(Model):
             raise ValueError("give exactly one of model_dir and source")
         self.model_dir = Path(model_dir) if model_dir is not None else None
         self.source = source
+        self.runtime = runtime
         self.device = device
         self.max_length = max_length
         self.top_k = top_k
@@ -148,6 +154,10 @@ class CategoryModel(Model):
             assert self.model_dir is not None
             loaded = self._load_dir(self.model_dir)
             self._static = Served(self.name, loaded.classifier.version, loaded)
+        log.info(
+            "model %s: %s runtime, %s", self.name, self.classifier.runtime,
+            self.classifier.task,
+        )
         self.ready = True
         return self.ready
 
@@ -172,21 +182,15 @@ class CategoryModel(Model):
         return loaded
 
     def _load_dir(self, model_dir: Path) -> Loaded:
-        classifier = load_classifier(model_dir, self.device, self.max_length)
-        classifier.warm_up()
-        limits = Limits(
-            max_batch_size=self.max_batch_size,
-            max_positions=classifier.max_positions,
-            vocab_size=classifier.vocab_size,
-            type_vocab_size=classifier.type_vocab_size,
-            num_labels=len(classifier.labels),
-            default_top_k=self.top_k,
+        classifier = load_runtime(
+            model_dir, self.runtime, device=self.device, max_length=self.max_length
         )
-        return Loaded(classifier, limits)
+        classifier.warm_up()
+        return Loaded(classifier, classifier.limits(self.max_batch_size, self.top_k))
 
     def _unloaded(self, served: Served[Loaded]) -> None:
         # In-flight requests may still hold it; memory is freed when the last one finishes.
-        if getattr(served.model.classifier.device, "type", "cpu") == "cuda":
+        if getattr(served.model.classifier.device, "type", None) == "cuda":
             import torch
 
             torch.cuda.empty_cache()
@@ -246,11 +250,8 @@ class CategoryModel(Model):
         return replace(payload, prediction=prediction)
 
     @staticmethod
-    def _run(job: Job) -> Prediction:
-        request, classifier = job.request, job.served.model.classifier
-        if request.texts is not None:
-            return classifier.classify_texts(request.texts, request.top_k)
-        return classifier.classify(request.encoded, request.top_k)
+    def _run(job: Job) -> Prediction | Regression:
+        return job.served.model.classifier.run(job.request)
 
     async def postprocess(
         self,
@@ -275,15 +276,17 @@ class CategoryModel(Model):
         )
 
     def get_input_types(self) -> list[dict]:
-        return [dict(spec) for spec in INPUT_SPECS]
+        limits = self.limits
+        return input_specs(limits) if limits is not None else []
 
     def get_output_types(self) -> list[dict]:
-        return [dict(spec) for spec in OUTPUT_SPECS]
+        limits = self.limits
+        return output_specs(limits) if limits is not None else []
 
     def _torch_thread(self) -> ThreadPoolExecutor:
-        # One thread: several torch threads would each start an OpenMP team and fight.
+        # One thread: several torch (or BLAS) threads would each start a thread team and fight.
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="torch")
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
         return self._executor
 
     def __getstate__(self) -> dict[str, Any]:

@@ -64,7 +64,12 @@ def build_parser(settings: Any, prog: str | None = None) -> argparse.ArgumentPar
     own.add_argument("--config", help="YAML settings file (default: $CATMATCH_CONFIG)")
     own.add_argument("--log-level", help="root log level: DEBUG, INFO, WARNING, ERROR")
     own.add_argument("--model-dir", type=Path, default=serve.model_dir,
-                     help="Hugging Face model directory (config.json, weights, tokenizer.json)")
+                     help="model directory: Hugging Face files (config.json, weights, "
+                     "tokenizer.json) or a joblib scikit-learn model")
+    own.add_argument("--runtime", choices=("auto", "transformers", "sklearn"),
+                     default=serve.runtime,
+                     help="model runtime: a transformer classifier or a joblib scikit-learn "
+                     "estimator (auto: from each model directory's catmatch.json)")
     own.add_argument("--model-name", dest="model_name", help="alias of --model_name")
     own.add_argument("--http-port", dest="http_port", type=int, help="alias of --http_port")
     own.add_argument("--host", default=serve.host, help="address the REST server binds")
@@ -153,6 +158,7 @@ def _load_model(ns: argparse.Namespace) -> Any:
         "max_length": ns.max_length,
         "top_k": ns.top_k,
         "max_batch_size": ns.max_batch_size,
+        "runtime": ns.runtime,
     }
     if ns.model_ref:
         from predictor.store_source import StoreSource

@@ -1,6 +1,7 @@
 """``catmatch model``: build model directories offline (nothing is downloaded).
 
-- ``catmatch model tiny --out DIR [--labels a,b,c]``: a tiny random BERT for tests (seconds).
+- ``catmatch model tiny --out DIR [--labels a,b,c] [--runtime sklearn [--task regression]]``:
+  a tiny random BERT, or a tiny TF-IDF scikit-learn model, for tests (seconds).
 - ``catmatch model seed [--out DIR]``: MiniLM + a head fitted on HS descriptions (minutes).
 - ``catmatch model info [DIR]``: print a model directory's ``catmatch.json``.
 """
@@ -19,10 +20,16 @@ from catmatch.settings import Settings
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("model", help="build the tiny test model or the seed model; show one")
     kinds = p.add_subparsers(dest="model_command", metavar="KIND", required=True)
-    tiny = kinds.add_parser("tiny", help="tiny random BERT + MiniLM tokenizer, for tests")
+    tiny = kinds.add_parser(
+        "tiny", help="tiny random BERT + MiniLM tokenizer (or a tiny sklearn model), for tests"
+    )
     tiny.add_argument("--out", type=Path, required=True, help="model directory to write")
     tiny.add_argument("--labels", help="comma-separated class names (default: 5 generic ones)")
     tiny.add_argument("--seed", type=int, default=0)
+    tiny.add_argument("--runtime", choices=("transformers", "sklearn"), default="transformers",
+                      help="sklearn: TF-IDF + logistic/ridge regression in model.joblib")
+    tiny.add_argument("--task", choices=("classification", "regression"),
+                      default="classification", help="job of the sklearn model")
     tiny.set_defaults(func=run_tiny)
     seed = kinds.add_parser("seed", help="MiniLM + head fitted on HS goods descriptions")
     seed.add_argument("--out", type=Path, help="model directory (default: serve.model_dir)")
@@ -38,12 +45,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_tiny(args: argparse.Namespace, settings: Settings) -> int:
-    from predictor.builders import build_tiny_model
+    from predictor.builders import build_tiny_model, build_tiny_sklearn
 
     labels = [s for s in args.labels.split(",")] if args.labels else None
     started = time.perf_counter()
     try:
-        out = build_tiny_model(args.out, labels, seed=args.seed)
+        if args.runtime == "sklearn":
+            out = build_tiny_sklearn(args.out, labels, task=args.task)
+        else:
+            out = build_tiny_model(args.out, labels, seed=args.seed)
     except (ValueError, FileExistsError, FileNotFoundError) as exc:
         raise UserError(str(exc)) from None
     print(f"tiny model written to {out} in {time.perf_counter() - started:.1f} s")

@@ -13,7 +13,7 @@ from catmatch.modelstore.errors import StoreError
 from catmatch.modelstore.registry import RUNTIMES, FileEntry
 
 CARD_FILE = "catmatch.json"
-SKLEARN_SUFFIXES = (".joblib", ".pkl", ".skops")
+SKLEARN_SUFFIXES = (".joblib", ".pkl")  # predictor.sklearn_runtime.MODEL_SUFFIXES
 
 
 def check_model_dir(src: Path, runtime: str) -> dict[str, Any]:

@@ -1,7 +1,8 @@
-"""Build model directories offline: a tiny random model for tests, the seed model for the demo.
+"""Build model directories offline: tiny models for tests, the seed model for the demo.
 
-Both write a directory the predictor loads (``config.json``, ``model.safetensors``,
-``tokenizer.json``, ``catmatch.json``), atomically and world-readable.
+The transformer builders write ``config.json``, ``model.safetensors``, ``tokenizer.json`` and
+``catmatch.json``; the tiny sklearn builder writes ``model.joblib`` and ``catmatch.json``.
+Every directory is written atomically and world-readable.
 """
 
 from __future__ import annotations
@@ -20,6 +21,13 @@ def build_tiny_model(out: Path, labels: Sequence[str] | None = None, **kwargs: A
     return build(out, labels, **kwargs)
 
 
+def build_tiny_sklearn(out: Path, labels: Sequence[str] | None = None, **kwargs: Any) -> Path:
+    """See :func:`predictor.builders.tiny_sklearn.build_tiny_sklearn`."""
+    from predictor.builders.tiny_sklearn import build_tiny_sklearn as build
+
+    return build(out, labels, **kwargs)
+
+
 def build_seed_model(out: Path, **kwargs: Any) -> Path:
     """See :func:`predictor.builders.seed.build_seed_model`."""
     from predictor.builders.seed import build_seed_model as build
@@ -27,4 +35,4 @@ def build_seed_model(out: Path, **kwargs: Any) -> Path:
     return build(out, **kwargs)
 
 
-__all__ = ["build_seed_model", "build_tiny_model"]
+__all__ = ["build_seed_model", "build_tiny_model", "build_tiny_sklearn"]

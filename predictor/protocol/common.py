@@ -55,6 +55,22 @@ def check_texts(texts: Sequence[object]) -> list[str]:
     return out
 
 
+def check_features(array: np.ndarray, limits: Limits) -> np.ndarray:
+    """A ``[B, F]`` matrix of finite numbers with the model's feature count, as float64."""
+    try:
+        matrix = np.asarray(array, dtype=np.float64)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput(f"features must be numbers: {exc}") from None
+    if matrix.ndim != 2:
+        raise InvalidInput(f"features must be a [B, F] matrix, got {matrix.ndim} dimensions")
+    width = limits.num_features
+    if width is not None and matrix.shape[1] != width:
+        raise InvalidInput(f"each row needs {width} features, got {matrix.shape[1]}")
+    if not np.isfinite(matrix).all():
+        raise InvalidInput("features must be finite (no NaN or infinity)")
+    return np.ascontiguousarray(matrix)
+
+
 def label_array(labels: Sequence[str]) -> np.ndarray:
     """Labels as a numpy object array, for fancy indexing by class id."""
     arr = np.empty(len(labels), dtype=object)

@@ -10,6 +10,11 @@ Response::
     {"predictions": [{"label": "Base metals", "label_id": 14, "score": 0.91,
                       "top_k": [{"label": "Base metals", "label_id": 14, "score": 0.91}, ...]}],
      "model_name": "category-match", "model_version": "seed-1a2b3c4d"}
+
+An sklearn classifier adds ``"probabilities"`` (every class, in label-id order) to each
+prediction. A model on numeric features takes rows of numbers as instances
+(``{"instances": [[5.1, 3.5, 1.4, 0.2]]}``); a regression model answers
+``{"predictions": [2.5, ...]}``.
 """
 
 from __future__ import annotations
@@ -19,12 +24,17 @@ from typing import Any
 
 from kserve.errors import InvalidInput
 
-from predictor.batches import ClassifyRequest, Limits, Prediction
-from predictor.protocol.common import check_batch_size, check_texts, parse_top_k
+from predictor.batches import TEXT_INPUT, ClassifyRequest, Limits, Prediction, Regression
+from predictor.protocol.common import (
+    check_batch_size,
+    check_features,
+    check_texts,
+    parse_top_k,
+)
 
 
 def decode_v1(body: Any, limits: Limits) -> ClassifyRequest:
-    """Decode a V1 body (already JSON-parsed by kserve) into texts."""
+    """Decode a V1 body (already JSON-parsed by kserve) into texts or feature rows."""
     parameters = None
     if isinstance(body, dict):
         if "instances" not in body:
@@ -40,8 +50,15 @@ def decode_v1(body: Any, limits: Limits) -> ClassifyRequest:
     if not isinstance(instances, list):
         raise InvalidInput('"instances" must be a list')
     check_batch_size(len(instances), limits)
+    top_k = parse_top_k(parameters, limits)
+    if TEXT_INPUT not in limits.inputs:
+        if not all(isinstance(row, list) for row in instances):
+            raise InvalidInput("this model takes rows of numbers: instances must be lists")
+        return ClassifyRequest(
+            protocol="v1", top_k=top_k, features=check_features(instances, limits)
+        )
     texts = check_texts([_instance_text(i, item) for i, item in enumerate(instances)])
-    return ClassifyRequest(protocol="v1", top_k=parse_top_k(parameters, limits), texts=texts)
+    return ClassifyRequest(protocol="v1", top_k=top_k, texts=texts)
 
 
 def _instance_text(index: int, item: Any) -> Any:
@@ -53,9 +70,15 @@ def _instance_text(index: int, item: Any) -> Any:
 
 
 def encode_v1(
-    prediction: Prediction, labels: Sequence[str], model_name: str, model_version: str
+    prediction: Prediction | Regression,
+    labels: Sequence[str],
+    model_name: str,
+    model_version: str,
 ) -> dict[str, Any]:
     """Build the V1 response body."""
+    head = {"model_name": model_name, "model_version": model_version}
+    if isinstance(prediction, Regression):
+        return {"predictions": prediction.values.tolist(), **head}
     label_ids = prediction.label_ids.tolist()
     scores = prediction.scores.tolist()
     top_ids = prediction.top_ids.tolist()
@@ -72,4 +95,7 @@ def encode_v1(
         }
         for r in range(len(label_ids))
     ]
-    return {"predictions": predictions, "model_name": model_name, "model_version": model_version}
+    if prediction.probabilities is not None:
+        for row, probs in zip(predictions, prediction.probabilities.tolist(), strict=True):
+            row["probabilities"] = probs
+    return {"predictions": predictions, **head}

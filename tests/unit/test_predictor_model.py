@@ -144,7 +144,7 @@ def test_predict_runs_on_one_torch_thread_without_blocking_the_loop(model: Categ
         model.classifier.classify_texts = original
     assert ticks > 1, "the event loop was blocked while the model ran"
     assert len(threads) == 2 and len(set(threads)) == 1
-    assert threads[0].startswith("torch") and threads[0] != threading.main_thread().name
+    assert threads[0].startswith("model") and threads[0] != threading.main_thread().name
 
 
 def test_pickles_without_its_executor(model: CategoryModel):

@@ -153,8 +153,8 @@ def test_v2_int64_with_token_type_ids_and_int32():
         (lambda: text_request([]), "empty"),
         (lambda: text_request(["a"] * 5), "exceeds"),
         (lambda: text_request(["a"], parameters={"top_k": -1}), "top_k"),
-        (lambda: InferRequest("m", [InferInput("foo", [1], "BYTES", ["a"])]), "expected input"),
-        (lambda: InferRequest("m", []), "expected input"),
+        (lambda: InferRequest("m", [InferInput("foo", [1], "BYTES", ["a"])]), "takes input"),
+        (lambda: InferRequest("m", []), "takes input"),
         (lambda: InferRequest("m", [InferInput("text", [1], "INT64", [1])]), "BYTES"),
         (lambda: InferRequest("m", [InferInput("text", [1], "BYTES", [5])]), "string"),
         (lambda: ids_request([[1, 2]], [[1, 1]], shape=[1, 3]), "values"),
@@ -191,7 +191,7 @@ def test_v2_mismatched_shapes_between_inputs():
 def test_v2_text_mixed_with_ids_is_rejected():
     request = ids_request([[1, 2]], [[1, 1]])
     request.inputs.append(InferInput("text", [1], "BYTES", ["a"]))
-    with pytest.raises(InvalidInput, match="expected input"):
+    with pytest.raises(InvalidInput, match="takes input"):
         decode_v2(request, LIMITS)
 
 
