@@ -63,7 +63,8 @@ def producer_config(settings: Settings) -> dict[str, Any]:
 
 
 def tokenizer_source(settings: Settings) -> TokenizerSource:
-    """A fixed tokenizer.json, or the model store's when ``worker.model_ref`` is set."""
+    """The model store's tokenizers when ``worker.model_ref`` is set, else a fixed
+    tokenizer.json, or none at all (``worker.input_mode: text``)."""
     w = settings.worker
     if w.model_ref:
         return TokenizerSource(
@@ -72,6 +73,8 @@ def tokenizer_source(settings: Settings) -> TokenizerSource:
             model_name=settings.models.name,
             ref=w.model_ref,
         )
+    if w.input_mode == "text":
+        return TokenizerSource(w.max_length, text=True)
     return TokenizerSource(w.max_length, path=w.tokenizer_path)
 
 

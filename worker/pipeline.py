@@ -110,12 +110,13 @@ class BatchProcessor:
         """One request, tokenized and pinned with the same model version.
 
         A 409 means the predictor moved to another version: switch to that version's
-        tokenizer and encode again (a few times at most, in case versions move on).
+        tokenizer and encode again (a few times at most, in case versions move on). A
+        version without a tokenizer (a text model) gets the texts themselves.
         """
         top_k = self._settings.worker.top_k
         for _ in range(MAX_VERSION_SWITCHES):
             version, tokenizer = self._tokenizers.current()
-            batch = tokenizer.encode(texts)
+            batch = tokenizer.encode(texts) if tokenizer is not None else texts
             try:
                 result = await self._retry.call(
                     lambda b=batch, v=version: self._client.infer(b, top_k, v)

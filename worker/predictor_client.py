@@ -25,6 +25,8 @@ from worker.tokenization import EncodedBatch
 log = logging.getLogger(__name__)
 
 UNAVAILABLE_STATUSES = {404, 408, 429, 502, 503, 504}
+# What a result needs; asking for just these leaves out e.g. an sklearn model's probabilities.
+OUTPUTS = ("label", "label_id", "score", "top_k_label", "top_k_label_id", "top_k_score")
 
 
 class PredictorState(enum.StrEnum):
@@ -79,7 +81,8 @@ class PredictResult:
 
 
 class PredictorClient:
-    """Calls ``POST {url}/v2/models/{model}/infer`` with INT64 ``input_ids``/``attention_mask``."""
+    """Calls ``POST {url}/v2/models/{model}/infer`` with INT64 ``input_ids``/``attention_mask``
+    (a transformer predictor) or a BYTES ``text`` input (a model that takes text)."""
 
     def __init__(
         self,
@@ -123,11 +126,12 @@ class PredictorClient:
             METRICS.predictor_state.state(state.value)
 
     async def infer(
-        self, batch: EncodedBatch, top_k: int, model_version: str | None = None
+        self, batch: EncodedBatch | list[str], top_k: int, model_version: str | None = None
     ) -> PredictResult:
-        """Classify one tokenized batch, pinned to ``model_version`` when given."""
+        """Classify one tokenized batch (or raw texts), pinned to ``model_version`` if given."""
         assert self._session is not None, "use 'async with PredictorClient(...)'"
         body = _request_body(batch, top_k, model_version)
+        rows = len(batch) if isinstance(batch, list) else batch.rows
         started = time.perf_counter()
         outcome = "error"
         try:
@@ -138,7 +142,7 @@ class PredictorClient:
                 status = resp.status
             if status == 200:
                 outcome = "ok"
-                result = parse_response(json.loads(text), batch.rows)
+                result = parse_response(json.loads(text), rows)
                 self._set_state(PredictorState.READY)
                 return result
             outcome = str(status)
@@ -175,24 +179,27 @@ def _live_version(text: str) -> str | None:
     return str(live) if live else None
 
 
-def _request_body(batch: EncodedBatch, top_k: int, model_version: str | None = None) -> bytes:
-    shape = [batch.rows, batch.length]
+def _request_body(
+    batch: EncodedBatch | list[str], top_k: int, model_version: str | None = None
+) -> bytes:
     parameters: dict[str, Any] = {"top_k": top_k}
     if model_version:
         parameters["model_version"] = model_version
+    if isinstance(batch, list):
+        inputs = [{"name": "text", "datatype": "BYTES", "shape": [len(batch)], "data": batch}]
+    else:
+        shape = [batch.rows, batch.length]
+        inputs = [
+            {"name": "input_ids", "datatype": "INT64", "shape": shape, "data": batch.input_ids},
+            {"name": "attention_mask", "datatype": "INT64", "shape": shape,
+             "data": batch.attention_mask},
+        ]
     return json.dumps(
         {
             "id": uuid.uuid4().hex,
             "parameters": parameters,
-            "inputs": [
-                {"name": "input_ids", "datatype": "INT64", "shape": shape, "data": batch.input_ids},
-                {
-                    "name": "attention_mask",
-                    "datatype": "INT64",
-                    "shape": shape,
-                    "data": batch.attention_mask,
-                },
-            ],
+            "inputs": inputs,
+            "outputs": [{"name": name} for name in OUTPUTS],
         },
         separators=(",", ":"),
     ).encode()

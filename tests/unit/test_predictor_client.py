@@ -135,3 +135,16 @@ def test_pinned_requests_carry_the_version_they_were_tokenized_for():
         "model_version": "v4",
     }
     assert "model_version" not in _json.loads(_request_body(batch, 3))["parameters"]
+
+
+def test_texts_go_as_one_bytes_input_and_only_the_result_outputs_are_asked_for():
+    import json as _json
+
+    from worker.predictor_client import OUTPUTS, _request_body
+
+    body = _json.loads(_request_body(["usb cable", "teddy bear"], 2, "v3"))
+    assert body["inputs"] == [
+        {"name": "text", "datatype": "BYTES", "shape": [2], "data": ["usb cable", "teddy bear"]}
+    ]
+    assert [o["name"] for o in body["outputs"]] == list(OUTPUTS)
+    assert body["parameters"] == {"top_k": 2, "model_version": "v3"}

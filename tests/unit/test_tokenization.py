@@ -37,3 +37,29 @@ def test_truncation_respects_the_models_position_limit(tokenizer_dir: Path):
 def test_missing_tokenizer_is_a_clear_error(tmp_path: Path):
     with pytest.raises(FileNotFoundError, match="tokenizer.json"):
         BatchTokenizer(tmp_path / "tokenizer.json", max_length=64)
+
+
+def test_text_mode_has_no_tokenizer_and_pins_nothing():
+    from worker.tokenizer_source import TokenizerSource
+
+    source = TokenizerSource(128, text=True)
+    assert source.current() == (None, None)
+    assert not source.pinned
+
+
+def test_store_versions_of_the_sklearn_runtime_are_sent_as_text(tiny_model_dir, tmp_path: Path):
+    from catmatch.modelstore import ModelStore
+    from predictor.builders import build_tiny_sklearn
+    from worker.tokenizer_source import TokenizerSource
+
+    store = ModelStore.from_uri(tmp_path / "store")
+    store.publish("m", tiny_model_dir, runtime="transformers", metrics={}, info={})
+    store.publish("m", build_tiny_sklearn(tmp_path / "sk"), runtime="sklearn", metrics={}, info={})
+    store.promote("m", "v1", "dev", actor="test")
+    source = TokenizerSource(128, store_uri=str(tmp_path / "store"), model_name="m", ref="dev")
+    version, tok = source.current()
+    assert version == "v1" and isinstance(tok, BatchTokenizer)
+    source.switch("v2")
+    assert source.current() == ("v2", None)
+    source.switch("v1")
+    assert source.current() == ("v1", tok)  # cached, the same object
