@@ -5,6 +5,8 @@
 #   docker build -f docker/worker.Dockerfile \
 #     --build-arg MODEL_DIR=var/models/seed -t ghcr.io/category-match/category-match-worker:0.1.0-seed .
 #
+# A worker for an sklearn predictor needs no tokenizer: build it from any transformer
+# model dir and run it with CATMATCH_WORKER__INPUT_MODE=text (the chart sets it).
 # Build args: MODEL_DIR (only tokenizer.json and catmatch.json are copied), MODEL_VERSION,
 # BASE_IMAGE (default python:3.11-slim).
 ARG BASE_IMAGE=python:3.11-slim

@@ -55,16 +55,18 @@ def schemas(vm: ModuleType) -> Any:
     return vm.Schemas(KUBE, vm.crd_schema_dir(None))
 
 
-def render(helm: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def render(
+    helm: Path, *args: str, release: str = "category-match", namespace: str = "ns"
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(helm), "template", "category-match", str(CHART), "-n", "ns", *args],
+        [str(helm), "template", release, str(CHART), "-n", namespace, *args],
         capture_output=True,
         text=True,
     )
 
 
-def objects(helm: Path, *args: str) -> dict[str, list[dict[str, Any]]]:
-    out = render(helm, *args)
+def objects(helm: Path, *args: str, **where: str) -> dict[str, list[dict[str, Any]]]:
+    out = render(helm, *args, **where)
     assert out.returncode == 0, out.stderr
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for doc in yaml.safe_load_all(out.stdout):
@@ -79,13 +81,15 @@ def objects(helm: Path, *args: str) -> dict[str, list[dict[str, Any]]]:
 def test_every_render_set_and_gitops_manifest_is_valid(vm, helm, schemas) -> None:
     report = vm.validate(helm, schemas, KUBE)
     assert report.errors == []
-    assert {"default", "ci:all-features-values", "gitops"} <= set(report.kinds)
+    assert {"default", "ci:all-features-values", "ci:sklearn-store-values", "gitops"} <= set(
+        report.kinds
+    )
     assert {"argocd:category-match-dev", "argocd:category-match-ops"} <= set(report.kinds)
     assert report.kinds["gitops"] == Counter(AppProject=1, Application=2)
     rendered = sum(report.kinds.values(), Counter())
     for kind in ("InferenceService", "Deployment", "StatefulSet", "ConfigMap", "Service",
                  "PodDisruptionBudget", "ScaledObject", "TriggerAuthentication", "KafkaTopic",
-                 "ServiceMonitor", "PodMonitor"):  # fmt: skip
+                 "ServiceMonitor", "PodMonitor", "PersistentVolumeClaim"):  # fmt: skip
         assert rendered[kind] > 0, f"no render set covers {kind}"
 
 
@@ -121,9 +125,124 @@ def test_ops_values_gpu_keda_monitoring(helm) -> None:
     assert "ServiceMonitor" in objs
 
 
+# -- the model store --------------------------------------------------------------------------
+
+STORE = "/mnt/models"
+STORE_ON = ["--set", "modelStore.enabled=true", "--set", "modelStore.existingClaim=s"]
+
+
+def flag(args: list[str], name: str) -> str:
+    """The value after ``name`` in a container's args."""
+    assert name in args, f"{name} not in {args}"
+    return args[args.index(name) + 1]
+
+
+def app_objects(helm: Path, vm: ModuleType, env: str, tmp: Path) -> dict[str, list[dict]]:
+    """The chart rendered as the Argo CD Application of ``env`` renders it."""
+    app = yaml.safe_load((REPO / "gitops" / "argocd" / f"{env}.yaml").read_text())
+    return objects(
+        helm,
+        *vm.app_render_args(app, tmp),
+        release=app["spec"]["source"]["helm"]["releaseName"],
+        namespace=app["spec"]["destination"]["namespace"],
+    )
+
+
+def predictor_container(objs: dict[str, list[dict]]) -> dict[str, Any]:
+    (isvc,) = objs["InferenceService"]
+    (container,) = isvc["spec"]["predictor"]["containers"]
+    return container
+
+
+def worker_pod(objs: dict[str, list[dict]]) -> dict[str, Any]:
+    (workload,) = objs.get("Deployment", []) + objs.get("StatefulSet", [])
+    return workload["spec"]["template"]["spec"]
+
+
+def store_wiring(objs: dict[str, list[dict]]) -> dict[str, Any]:
+    """What the predictor and the worker see of the store; asserts that they share it."""
+    pred = predictor_container(objs)
+    env = {e["name"]: e.get("value") for e in pred["env"]}
+    uri = env["STORAGE_URI"]
+    assert uri.startswith("pvc://")
+    claim, _, sub_path = uri.removeprefix("pvc://").partition("/")
+    args = pred["args"]
+    assert "--model-dir" not in args and "--runtime" not in args
+    assert flag(args, "--store") == STORE
+    pod = worker_pod(objs)
+    (volume,) = [v for v in pod["volumes"] if "persistentVolumeClaim" in v]
+    assert volume["persistentVolumeClaim"] == {"claimName": claim, "readOnly": True}
+    (worker,) = pod["containers"]
+    (mount,) = [m for m in worker["volumeMounts"] if m["name"] == volume["name"]]
+    assert mount["mountPath"] == STORE and mount["readOnly"] is True
+    assert mount.get("subPath", "") == sub_path  # the same folder as the predictor's
+    wenv = {e["name"]: e.get("value") for e in worker["env"]}
+    assert wenv["CATMATCH_MODELS__STORE_URI"] == STORE
+    assert "CATMATCH_WORKER__INPUT_MODE" not in wenv  # the store version says
+    assert wenv["CATMATCH_MODELS__NAME"] == flag(args, "--store-name")
+    assert wenv["CATMATCH_WORKER__MODEL_REF"] == flag(args, "--model-ref")
+    return {"claim": claim, "sub_path": sub_path, "ref": flag(args, "--model-ref"),
+            "name": flag(args, "--store-name"), "predictor": pred}  # fmt: skip
+
+
+@pytest.mark.parametrize(("env", "ref"), [("dev", "dev"), ("ops", "production")])
+def test_gitops_apps_serve_the_store_ref_of_their_environment(
+    vm, helm, tmp_path: Path, env: str, ref: str
+) -> None:
+    objs = app_objects(helm, vm, env, tmp_path)
+    wiring = store_wiring(objs)
+    assert wiring["ref"] == ref
+    assert wiring["name"] == "category-match"
+    assert wiring["claim"] == "category-match-models"
+    assert "PersistentVolumeClaim" not in objs  # shared by both namespaces, made outside Git
+    (isvc,) = objs["InferenceService"]
+    assert isvc["metadata"]["annotations"]["storage.kserve.io/readonly"] == "true"
+
+
+def test_sklearn_store_ci_values_serve_tfidf_without_gpu(helm) -> None:
+    objs = objects(helm, "-f", str(CHART / "ci" / "sklearn-store-values.yaml"))
+    wiring = store_wiring(objs)
+    assert wiring["name"] == "category-match-tfidf"
+    assert wiring["sub_path"] == "stores/main"
+    assert flag(wiring["predictor"]["args"], "--poll-interval") == "2.5"
+    limits = wiring["predictor"]["resources"].get("limits", {})
+    assert not any("gpu" in key for key in limits)
+    (isvc,) = objs["InferenceService"]
+    assert "nodeSelector" not in isvc["spec"]["predictor"]
+    (pvc,) = objs["PersistentVolumeClaim"]
+    assert pvc["metadata"]["name"] == wiring["claim"]
+    assert pvc["spec"]["accessModes"] == ["ReadWriteMany", "ReadOnlyMany"]
+    assert pvc["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert "Delete=false" in pvc["metadata"]["annotations"]["argocd.argoproj.io/sync-options"]
+
+
+@pytest.mark.parametrize(("runtime", "mode"), [("transformers", "tokens"), ("sklearn", "text")])
+def test_baked_model_mode_is_the_default(helm, runtime: str, mode: str) -> None:
+    objs = objects(helm, "--set", f"model.runtime={runtime}")
+    pred = predictor_container(objs)
+    assert flag(pred["args"], "--model-dir") == "/models/category-match"
+    assert flag(pred["args"], "--runtime") == runtime
+    assert "--model-ref" not in pred["args"]
+    assert "STORAGE_URI" not in {e["name"] for e in pred["env"]}
+    (worker,) = worker_pod(objs)["containers"]
+    env = {e["name"]: e.get("value") for e in worker["env"]}
+    assert env["CATMATCH_WORKER__INPUT_MODE"] == mode
+    assert "CATMATCH_WORKER__MODEL_REF" not in env
+    assert not any("persistentVolumeClaim" in v for v in worker_pod(objs)["volumes"])
+    assert "PersistentVolumeClaim" not in objs
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
+        (["--set", "modelStore.enabled=true"], "needs modelStore.existingClaim"),
+        ([*STORE_ON, "--set", "modelStore.persistence.create=true"], "not both"),
+        ([*STORE_ON, "--set", "worker.tokenizerConfigMap.name=tok"], "tokenizerConfigMap is"),
+        (["--set", "model.runtime=sklearn", "--set", "predictor.gpu.enabled=true"], "CPU"),
+        (["--set", "modelStore.ref=staging"], "/modelStore/ref"),
+        (["--set", "modelStore.subPath=../up"], "/modelStore/subPath"),
+        (["--set", "modelStore.persistence.accessModes={ReadWriteOnce}"], "accessModes"),
+        (["--set", "modelStore.claim=s"], "additional properties 'claim' not allowed"),
         (["--set", "worker.replicas=3"], "exceeds topics.partitions"),
         (
             ["--set", "keda.enabled=true", "--set", "keda.maxReplicas=5"],

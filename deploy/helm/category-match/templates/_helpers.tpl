@@ -116,6 +116,42 @@ Args: dict "image" <component image values> "root" <root context>. */}}
 {{- end }}
 {{- end }}
 
+{{/* Model store ------------------------------------------------------------------- */}}
+
+{{/* Where the store root is in the predictor and worker containers. KServe mounts a
+pvc:// storage URI at /mnt/models; the workers use the same path. */}}
+{{- define "catmatch.storeMountPath" -}}
+/mnt/models
+{{- end }}
+
+{{/* Model name in the store: model.storeName, else derived from the runtime. */}}
+{{- define "catmatch.storeName" -}}
+{{- if .Values.model.storeName }}
+{{- .Values.model.storeName }}
+{{- else if eq .Values.model.runtime "sklearn" }}
+{{- "category-match-tfidf" }}
+{{- else }}
+{{- "category-match" }}
+{{- end }}
+{{- end }}
+
+{{- define "catmatch.modelStoreClaim" -}}
+{{- if .Values.modelStore.existingClaim }}
+{{- .Values.modelStore.existingClaim }}
+{{- else }}
+{{- printf "%s-model-store" (include "catmatch.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/* The predictor's KServe storage URI: the claim, plus the store's folder in it. */}}
+{{- define "catmatch.storageUri" -}}
+{{- $uri := printf "pvc://%s" (include "catmatch.modelStoreClaim" .) }}
+{{- with .Values.modelStore.subPath }}
+{{- $uri = printf "%s/%s" $uri . }}
+{{- end }}
+{{- $uri }}
+{{- end }}
+
 {{- define "catmatch.kafkaCaPath" -}}
 /etc/catmatch/kafka-ca/{{ .Values.kafka.tls.caKey }}
 {{- end }}
