@@ -1,12 +1,18 @@
 """Benchmark: worker throughput end to end, on a real broker and a real KServe predictor.
 
-For each model (tiny: pipeline-bound; seed MiniLM: model-bound on CPU) and each batch size,
-a fresh input topic is filled with generated products, one worker runs against it, and the
-throughput is taken from the broker timestamps of the first and last result (so start-up
-and group join are not counted). All configurations run side by side in one invocation;
-compare the ratios, not the absolute numbers, on a shared machine.
+For each model and each batch size, a fresh input topic is filled with generated products,
+one worker runs against it, and the throughput is taken from the broker timestamps of the
+first and last result (so start-up and group join are not counted). All configurations run
+side by side in one invocation; compare the ratios, not the absolute numbers, on a shared
+machine. Models:
+
+- ``tiny``: random 2-layer BERT (pipeline-bound), ``seed``: the seed MiniLM (model-bound);
+- ``trained``/``tfidf``: the newest ``category-match`` / ``category-match-tfidf`` versions
+  in ``--store`` (what ``catmatch train`` publishes); ``tfidf`` is served by the sklearn
+  runtime and the worker sends raw texts (``worker.input_mode: text``).
 
     .venv/bin/python scripts/bench_pipeline.py [--count 2000] [--batch-sizes 1,8,32,64]
+        [--models tiny,seed] [--store models]
 """
 
 from __future__ import annotations
@@ -64,7 +70,9 @@ def start_predictor(model_dir: Path, port: int, log: Path) -> subprocess.Popen:
     raise SystemExit(f"predictor did not start: {log.read_text()[-2000:]}")
 
 
-def run_config(bootstrap: str, url: str, model_dir: Path, count: int, batch_size: int) -> dict:
+def run_config(
+    bootstrap: str, url: str, model_dir: Path, count: int, batch_size: int, input_mode: str
+) -> dict:
     config = {"bootstrap.servers": bootstrap}
     topics = tuple(f"bench-{p}-{uuid.uuid4().hex[:8]}" for p in ("in", "out", "dlq"))
     ensure_topics(config, [TopicSpec(t, partitions=1) for t in topics], timeout=30)
@@ -82,6 +90,7 @@ def run_config(bootstrap: str, url: str, model_dir: Path, count: int, batch_size
         batch_wait_ms=20,
         max_inflight_batches=2,
         commit_interval_ms=200,
+        input_mode=input_mode,
     )
     worker = WorkerThread(settings).start()
     try:
@@ -104,7 +113,8 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=2000, help="products per tiny-model run")
     parser.add_argument("--seed-count", type=int, default=600, help="products per seed run")
     parser.add_argument("--batch-sizes", default="1,8,32,64")
-    parser.add_argument("--models", default="tiny,seed")
+    parser.add_argument("--models", default="tiny,seed", help="tiny, seed, trained, tfidf")
+    parser.add_argument("--store", default=None, help="model store (default models.store_uri)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.batch_sizes.split(",")]
     settings = load_settings()
@@ -116,11 +126,20 @@ def main() -> None:
         ) as kafka,
     ):
         for model in args.models.split(","):
+            input_mode = "tokens"
             if model == "tiny":
                 from predictor.builders import build_tiny_model
 
                 model_dir = build_tiny_model(Path(tmp) / "tiny")
                 count = args.count
+            elif model in ("trained", "tfidf"):
+                from catmatch.modelstore import ModelStore
+
+                store = ModelStore.from_uri(args.store or settings.models.store_uri)
+                name = settings.models.name + ("-tfidf" if model == "tfidf" else "")
+                model_dir = store.local_path(name, store.resolve(name, "latest").version)
+                count = args.count if model == "tfidf" else args.seed_count
+                input_mode = "text" if model == "tfidf" else "tokens"
             else:
                 model_dir = settings.serve.model_dir
                 if not (model_dir / "config.json").exists():
@@ -133,12 +152,13 @@ def main() -> None:
             try:
                 for size in sizes:
                     row = run_config(
-                        kafka.bootstrap_servers, f"http://127.0.0.1:{port}", model_dir, count, size
+                        kafka.bootstrap_servers, f"http://127.0.0.1:{port}", model_dir, count,
+                        size, input_mode,
                     )
                     row["model"] = model
                     rows.append(row)
                     print(
-                        f"{model:5} batch {size:3}: {row['per_s']:8.0f} products/s "
+                        f"{model:7} batch {size:3}: {row['per_s']:8.0f} products/s "
                         f"({count} in {row['seconds']:.2f}s)",
                         flush=True,
                     )
