@@ -174,3 +174,68 @@ def model_card(name: str, metrics: dict[str, Any], config: dict[str, Any]) -> st
         "",
     ]
     return "\n".join(lines)
+
+
+def read_labelled(path: Path) -> tuple[list[str], list[str | int]]:
+    """Texts and gold labels from JSONL rows with ``text`` and ``label`` (a name) or
+    ``label_id`` (an id); ``label`` wins when both are there."""
+    import json
+
+    texts: list[str] = []
+    gold: list[str | int] = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            text = row["text"]
+            label = row["label"] if "label" in row else int(row["label_id"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(
+                f"{path}:{n}: need JSON with text and label or label_id ({exc})"
+            ) from None
+        texts.append(str(text))
+        gold.append(label)
+    if not texts:
+        raise ValueError(f"{path}: no rows")
+    return texts, gold
+
+
+def evaluate_served(
+    model: Any, texts: Sequence[str], gold: Sequence[str | int], *, batch_size: int = 64,
+    show_errors: int = 20,
+) -> dict[str, Any]:
+    """Score a loaded predictor runtime (:func:`predictor.runtimes.load_runtime`) the way it
+    serves: the same tokenization, truncation and forward pass as behind V1/V2."""
+    from predictor.batches import ClassifyRequest
+
+    labels = list(getattr(model, "labels", ()))
+    if getattr(model, "task", "classification") != "classification" or not labels:
+        raise ValueError("only classifiers can be scored on labelled titles")
+    index = {name: i for i, name in enumerate(labels)}
+    truth: list[int] = []
+    for g in gold:
+        if isinstance(g, str):
+            if g not in index:
+                raise ValueError(f"label {g!r} is not one of the model's {len(labels)} labels")
+            truth.append(index[g])
+        elif not 0 <= g < len(labels):
+            raise ValueError(f"label_id {g} outside the model's 0..{len(labels) - 1}")
+        else:
+            truth.append(int(g))
+
+    def predict(batch: list[str]) -> np.ndarray:
+        request = ClassifyRequest(protocol="v1", top_k=1, texts=batch)
+        return model.run(request).label_ids
+
+    predicted: list[int] = []
+    for start in range(0, len(texts), batch_size):
+        predicted.extend(int(i) for i in predict(list(texts[start : start + batch_size])))
+    metrics = classification_metrics(truth, predicted, labels)
+    metrics["latency_ms_per_text"] = latency_ms_per_text(predict, texts)
+    metrics["errors"] = [
+        {"text": t, "label": labels[g], "predicted": labels[p]}
+        for t, g, p in zip(texts, truth, predicted, strict=True)
+        if g != p
+    ][:show_errors]
+    return metrics

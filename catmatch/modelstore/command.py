@@ -6,6 +6,8 @@
 - ``catmatch models promote REF --env dev|ops [--note TEXT]``: deploy a version.
 - ``catmatch models rollback --env dev|ops``: redeploy the version before the current one.
 - ``catmatch models history [--env E]``: deployment events, oldest first.
+- ``catmatch models evaluate REF --data FILE.jsonl``: score a version on labelled titles,
+  loaded and run exactly as the predictor serves it (either runtime).
 
 ``REF`` is ``v3``/``3``, ``latest``, ``dev``, ``ops`` or ``production``. Every subcommand
 takes ``--store URI`` and ``--name NAME`` (defaults: ``models.store_uri``/``models.name``).
@@ -52,6 +54,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     history = cmds.add_parser("history", parents=[common], help="deployment events")
     history.add_argument("--env", choices=ENV_CHOICES, help="one environment only")
     history.set_defaults(func=run_history)
+    evaluate = cmds.add_parser(
+        "evaluate", parents=[common], help="score a version on labelled titles (JSONL)"
+    )
+    evaluate.add_argument("ref", nargs="?", default="latest", help="v3, 3, latest, dev, ops")
+    evaluate.add_argument("--data", type=Path, required=True,
+                          help="JSONL rows with text and label (name) or label_id")
+    evaluate.add_argument("--json", type=Path, help="write the full metrics here")
+    evaluate.add_argument("--errors", type=int, default=10, help="mistakes to print")
+    evaluate.set_defaults(func=run_evaluate)
 
 
 def _deploy_options(p: argparse.ArgumentParser) -> None:
@@ -170,6 +181,33 @@ def run_history(args: argparse.Namespace, settings: Settings) -> int:
         if event.note:
             line += f"  {event.note!r}"
         print(line)
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from predictor.runtimes import load_runtime
+    from training.evaluate import evaluate_served, read_labelled
+
+    store, name = _open(args, settings)
+    mv = store.resolve(name, args.ref)
+    try:
+        texts, gold = read_labelled(args.data)
+        model = load_runtime(store.local_path(name, mv.version), device="cpu")
+        metrics = evaluate_served(model, texts, gold, show_errors=max(args.errors, 0))
+    except (OSError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    print(
+        f"{name} {mv.version} ({model.runtime}) on {args.data}: {metrics['examples']} titles, "
+        f"accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}, "
+        f"{metrics['latency_ms_per_text']:.2f} ms/text (CPU, batch 32)"
+    )
+    scored = [(f, c) for c, f in metrics["per_class_f1"].items() if metrics["support"][c]]
+    print("lowest F1: " + ", ".join(f"{c} {f:.2f}" for f, c in sorted(scored)[:5]))
+    for err in metrics["errors"]:
+        print(f"  {err['text'][:60]!r}: {err['label']} -> predicted {err['predicted']}")
+    if args.json:
+        args.json.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        print(f"metrics written to {args.json}")
     return 0
 
 

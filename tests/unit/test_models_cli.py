@@ -145,3 +145,43 @@ def test_main_runs_the_command_with_settings_defaults(main, root, staged, capsys
     (root.parent / "models").symlink_to(root)
     assert main(["models", "promote", "latest", "--env", "dev"]) == 0
     assert capsys.readouterr().out == f"promoted {NAME} v1 to dev (was none)\n"
+
+
+def test_evaluate_scores_a_version_as_it_is_served(root, tmp_path, capsys):
+    import joblib
+
+    from predictor.builders import build_tiny_sklearn
+
+    model_dir = build_tiny_sklearn(tmp_path / "sk")
+    run(root, "publish", str(model_dir), "--runtime", "sklearn", "--name", "tfidf")
+    pipeline = joblib.load(model_dir / "model.joblib")
+    labels = json.loads((model_dir / "catmatch.json").read_text())["labels"]
+    rows = [("usb charger fast", "electronics"), ("teddy bear", "toys"), ("oak table", "home"),
+            ("green tea", "food"), ("cotton shirt", "toys"), ("laptop sleeve", "apparel")]
+    data = tmp_path / "titles.jsonl"
+    data.write_text("".join(json.dumps({"text": t, "label": g}) + "\n" for t, g in rows[:-1])
+                    + json.dumps({"text": rows[-1][0], "label_id": 0}) + "\n")
+    predicted = [labels[i] for i in pipeline.predict([t for t, _ in rows])]
+    right = sum(p == g for p, (_, g) in zip(predicted, rows, strict=True))
+    assert 0 < right < len(rows)  # the set has mistakes to report
+    out_json = tmp_path / "metrics.json"
+    capsys.readouterr()
+    assert run(root, "evaluate", "v1", "--name", "tfidf", "--data", str(data),
+               "--json", str(out_json)) == 0
+    out = capsys.readouterr().out
+    assert f"accuracy {right / len(rows):.4f}" in out
+    assert "'cotton shirt': toys -> predicted apparel" in out
+    metrics = json.loads(out_json.read_text())
+    assert metrics["examples"] == len(rows)
+    assert len(metrics["errors"]) == len(rows) - right
+
+
+def test_evaluate_refuses_labels_the_model_does_not_have(root, tmp_path):
+    from catmatch.errors import UserError
+    from predictor.builders import build_tiny_sklearn
+
+    run(root, "publish", str(build_tiny_sklearn(tmp_path / "sk")), "--runtime", "sklearn")
+    data = tmp_path / "titles.jsonl"
+    data.write_text(json.dumps({"text": "x", "label": "Works of art"}) + "\n")
+    with pytest.raises(UserError, match="not one of the model's 5 labels"):
+        run(root, "evaluate", "--data", str(data))
