@@ -16,12 +16,17 @@ PNG_SHOP_FILE = "confusion_matrix_shop_eval.png"
 
 
 def headline(res: dict[str, Any]) -> dict[str, Any]:
-    """The numbers the registry lists: HS-test and shop_eval accuracy/macro-F1, latency."""
+    """The numbers the registry lists: accuracy/macro-F1 per eval set, latency."""
     return {
         "accuracy": res["hs_test"]["accuracy"],
         "macro_f1": res["hs_test"]["macro_f1"],
         "shop_eval_accuracy": res["shop_eval"]["accuracy"],
         "shop_eval_macro_f1": res["shop_eval"]["macro_f1"],
+        **(
+            {"handwritten_accuracy": res["handwritten"]["accuracy"],
+             "handwritten_macro_f1": res["handwritten"]["macro_f1"]}
+            if "handwritten" in res else {}
+        ),
         "latency_ms_per_text": res["latency_ms_per_text"],
     }
 
@@ -66,7 +71,8 @@ def write_model_dir(
     write_metadata(base_dir, ModelMetadata(
         name=f"{name}-tfidf", version=version, base_model=None,
         metrics=headline(metrics["baseline"]), runtime="sklearn",
-        model_file=baseline.BASELINE_FILE, predicts="label_id", **common,
+        model_file=baseline.BASELINE_FILE, predicts="label_id", task="classification",
+        input="text", **common,
     ))
     _write_json(base_dir / "metrics.json", {
         "data": metrics["data"], "limit": metrics["limit"], "baseline": metrics["baseline"],

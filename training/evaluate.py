@@ -122,7 +122,8 @@ def model_card(name: str, metrics: dict[str, Any], config: dict[str, Any]) -> st
         f"| {model} | {split} | {_fmt(res[split]['accuracy'])} | {_fmt(res[split]['macro_f1'])} "
         f"| {_fmt(res['latency_ms_per_text'])} |"
         for model, res in (("MiniLM fine-tuned", tr), ("TF-IDF char 2-4 + LogReg", bl))
-        for split in ("hs_test", "shop_eval")
+        for split in ("hs_test", "shop_eval", "handwritten")
+        if split in res
     ]
     ft = config["finetune"]
     lines = [
@@ -142,6 +143,11 @@ def model_card(name: str, metrics: dict[str, Any], config: dict[str, Any]) -> st
         f"{counts['validation']['synthetic']} to validation; never in the HS test split.",
         f"- `shop_eval`: {counts['shop_eval']['total']} synthetic titles from another seed and "
         "id range, none identical to a training title.",
+        *(
+            [f"- `handwritten`: {tr['handwritten']['examples']} shop titles written by hand "
+             f"for evaluation only (`{metrics.get('handwritten_file')}`), never trained on."]
+            if "handwritten" in tr else []
+        ),
         f"- Data hash (sha256 of the exact splits): `{metrics['data']['data_hash']}`"
         + (f"; trained on a subset (`--limit {metrics['limit']}`)." if metrics["limit"] else "."),
         "",

@@ -22,11 +22,14 @@ from typing import Any
 from catmatch.categories import LABELS
 from training import baseline, data, finetune
 from training.artifacts import headline, write_model_dir
-from training.evaluate import classification_metrics, latency_ms_per_text
+from training.evaluate import classification_metrics, latency_ms_per_text, read_labelled
 
 log = logging.getLogger(__name__)
 
 EVAL_SETS = {"hs_test": "test", "shop_eval": "shop_eval"}
+# Titles written by hand for evaluation only (never trained on, not from the generator).
+HANDWRITTEN = "handwritten"
+DEFAULT_HANDWRITTEN = Path("data/eval/shop_titles_handwritten.jsonl")
 
 
 @dataclass
@@ -40,6 +43,7 @@ class TrainOptions:
     runs_dir: Path = Path("var/runs")
     limit: int | None = None
     progress: bool = True
+    handwritten: Path | None = DEFAULT_HANDWRITTEN  # scored when the file exists
     finetune: finetune.FinetuneConfig = field(default_factory=finetune.FinetuneConfig)
     data: data.DataConfig = field(default_factory=data.DataConfig)
 
@@ -88,12 +92,25 @@ def _texts(rows: list[dict]) -> tuple[list[str], list[int]]:
     return [r["text"] for r in rows], [int(r["label_id"]) for r in rows]
 
 
-def _evaluate(predict: Any, splits: dict[str, list[dict]]) -> dict[str, Any]:
-    results: dict[str, Any] = {}
-    for key, split in EVAL_SETS.items():
-        texts, truth = _texts(splits[split])
-        results[key] = classification_metrics(truth, predict(texts), LABELS)
-    return results
+def _eval_sets(
+    options: TrainOptions, splits: dict[str, list[dict]]
+) -> dict[str, tuple[list[str], list[int]]]:
+    """Texts and label ids per evaluation set: HS test, shop_eval, and the hand-written
+    titles when ``options.handwritten`` exists."""
+    sets = {key: _texts(splits[split]) for key, split in EVAL_SETS.items()}
+    path = options.handwritten
+    if path is not None and Path(path).is_file():
+        texts, gold = read_labelled(Path(path))
+        index = {name: i for i, name in enumerate(LABELS)}
+        sets[HANDWRITTEN] = (texts, [index[g] if isinstance(g, str) else g for g in gold])
+    return sets
+
+
+def _evaluate(predict: Any, sets: dict[str, tuple[list[str], list[int]]]) -> dict[str, Any]:
+    return {
+        key: classification_metrics(truth, predict(texts), LABELS)
+        for key, (texts, truth) in sets.items()
+    }
 
 
 def _cpu_predictor(result: finetune.FinetuneResult) -> Any:
@@ -114,9 +131,10 @@ def run_training(options: TrainOptions) -> TrainReport:
     train_texts, train_ids = _texts(splits["train"])
     latency_texts = [r["text"] for r in splits["test"]]
     seed = options.finetune.seed
+    sets = _eval_sets(options, splits)
 
     pipeline = baseline.fit_baseline(train_texts, train_ids, seed)
-    base_res = _evaluate(lambda t: baseline.predict_baseline(pipeline, t), splits)
+    base_res = _evaluate(lambda t: baseline.predict_baseline(pipeline, t), sets)
     base_res["latency_ms_per_text"] = latency_ms_per_text(
         lambda t: baseline.predict_baseline(pipeline, t), latency_texts
     )
@@ -126,12 +144,12 @@ def run_training(options: TrainOptions) -> TrainReport:
         validation=_texts(splits["validation"]), progress=options.progress,
     )
     cpu_predict = _cpu_predictor(tuned)
-    tr_res = _evaluate(lambda t: finetune.predict(tuned.model, tuned.tokenizer, t), splits)
+    tr_res = _evaluate(lambda t: finetune.predict(tuned.model, tuned.tokenizer, t), sets)
     tr_res["latency_ms_per_text"] = latency_ms_per_text(cpu_predict, latency_texts)
     tr_res["train_seconds"] = round(tuned.seconds, 1)
     tr_res["validation_history"] = tuned.history
 
-    metrics = _metrics(options, manifest, splits, tr_res, base_res)
+    metrics = _metrics(options, manifest, splits, tr_res, base_res, sets)
     config = _training_config(options, tuned, manifest)
     runs_dir = Path(options.runs_dir)
     runs_dir.mkdir(parents=True, exist_ok=True)
@@ -155,6 +173,7 @@ def run_training(options: TrainOptions) -> TrainReport:
 def _metrics(
     options: TrainOptions, manifest: dict, splits: dict[str, list[dict]],
     tr_res: dict[str, Any], base_res: dict[str, Any],
+    sets: dict[str, tuple[list[str], list[int]]],
 ) -> dict[str, Any]:
     from predictor.builders.artifacts import BASE_MODEL_NAME
 
@@ -173,8 +192,10 @@ def _metrics(
         "transformer": tr_res,
         "baseline": base_res,
         "transformer_beats_baseline": {
-            key: tr_res[key]["accuracy"] > base_res[key]["accuracy"] for key in EVAL_SETS
+            key: tr_res[key]["accuracy"] > base_res[key]["accuracy"] for key in sets
         },
+        "eval_sets": list(sets),
+        "handwritten_file": str(options.handwritten) if HANDWRITTEN in sets else None,
     }
 
 

@@ -37,6 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="keep the model directory under var/runs/ instead of publishing")
     p.add_argument("--runs-dir", type=Path, default=Path("var/runs"), help=argparse.SUPPRESS)
     p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--handwritten", type=Path,
+                   default=Path("data/eval/shop_titles_handwritten.jsonl"),
+                   help="labelled JSONL titles to score both models on, never trained on "
+                   "(default: the repo's hand-written set, when it exists)")
     data = p.add_argument_group("data (used only when --data must be prepared)")
     add_data_arguments(data, "--data-seed")
     p.set_defaults(func=run)
@@ -64,6 +68,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         runs_dir=args.runs_dir,
         limit=args.limit,
         progress=args.progress,
+        handwritten=args.handwritten,
         finetune=FinetuneConfig(
             epochs=args.epochs, max_length=args.max_length, batch_size=args.batch_size,
             learning_rate=args.lr, seed=args.seed, device=args.device, threads=args.threads,
@@ -79,6 +84,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+EVAL_KEYS = ("hs_test", "shop_eval", "handwritten")
+
+
 def print_summary(report: Any, out: Any = None) -> None:
     """The comparison table and where the models went."""
     out = out or sys.stdout
@@ -87,7 +95,9 @@ def print_summary(report: Any, out: Any = None) -> None:
     models = (("MiniLM fine-tuned", "transformer"), ("TF-IDF char 2-4 + LogReg", "baseline"))
     for label, key in models:
         res = m[key]
-        for split in ("hs_test", "shop_eval"):
+        for split in EVAL_KEYS:
+            if split not in res:
+                continue
             print(f"{label:<26}{split:<11}{res[split]['accuracy']:>9.4f}"
                   f"{res[split]['macro_f1']:>10.4f}{res['latency_ms_per_text']:>9.2f}", file=out)
     print(f"data hash {m['data']['data_hash'][:16]}…  train {m['transformer']['train_seconds']} s,"

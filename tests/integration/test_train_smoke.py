@@ -94,6 +94,10 @@ def test_train_publishes_both_models(data_dir: Path, tmp_path: Path, capsys):
             assert 0 <= res["accuracy"] <= 1 and 0 <= res["macro_f1"] <= 1
             assert set(res["per_class_f1"]) == set(LABELS) and res["examples"] >= 21
         assert metrics[model]["latency_ms_per_text"] > 0
+    # the repo's hand-written titles are scored too (never trained on)
+    assert metrics["eval_sets"] == ["hs_test", "shop_eval", "handwritten"]
+    assert metrics["transformer"]["handwritten"]["examples"] == 168
+    assert "handwritten" in out and "handwritten_accuracy" in mv.metrics
     assert metrics["data"]["used"]["train"] == 300 and metrics["limit"] == 300
     assert mv.metrics["accuracy"] == metrics["transformer"]["hs_test"]["accuracy"]
     assert json.loads((path / "training_config.json").read_text())["finetune"]["epochs"] == 1
