@@ -14,10 +14,10 @@ from tests.fixtures.kafka import consume_all
 from tests.integration.worker_harness import (
     WorkerThread,
     committed,
-    end_offsets,
     pipeline_settings,
     produce,
     running_worker,
+    wait_committed,
 )
 
 pytestmark = pytest.mark.integration
@@ -42,20 +42,6 @@ def wait_until(predicate, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)
-
-
-def wait_committed(bootstrap, settings, timeout=30.0):
-    """Block until the group's committed positions reach the input's end offsets."""
-    topic = settings.topics.input
-    want = end_offsets(bootstrap, topic, PARTITIONS)
-    deadline = time.monotonic() + timeout
-    got = {}
-    while time.monotonic() < deadline:
-        got = committed(bootstrap, settings.worker.group_id, topic, PARTITIONS)
-        if got == want:
-            return got
-        time.sleep(0.2)
-    raise AssertionError(f"committed {got}, end offsets {want}")
 
 
 def test_every_product_gets_exactly_one_label(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -125,3 +126,19 @@ def end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
         }
     finally:
         consumer.close()
+
+
+def wait_committed(
+    bootstrap: str, settings: Settings, partitions: int = 2, timeout: float = 30.0
+) -> dict[int, int]:
+    """Block until the group's committed positions reach the input's end offsets."""
+    topic = settings.topics.input
+    want = end_offsets(bootstrap, topic, partitions)
+    deadline = time.monotonic() + timeout
+    got: dict[int, int] = {}
+    while time.monotonic() < deadline:
+        got = committed(bootstrap, settings.worker.group_id, topic, partitions)
+        if got == want:
+            return got
+        time.sleep(0.2)
+    raise AssertionError(f"committed {got}, end offsets {want}")
