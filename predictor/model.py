@@ -196,7 +196,7 @@ class CategoryModel(Model):
             torch.cuda.empty_cache()
 
     def stop(self) -> None:
-        """Release the torch thread and the watcher (kserve calls this when unloading)."""
+        """Release the model thread and the watcher (kserve calls this when unloading)."""
         self.ready = False
         if self.live is not None:
             self.live.close()
@@ -244,9 +244,9 @@ class CategoryModel(Model):
             raise VersionConflict(self.name, wanted, exc.live) from None
 
     async def predict(self, payload: Job, headers: dict[str, str] | None = None) -> Job:
-        """Run the model on the torch thread and wait for it without blocking the loop."""
+        """Run the model on the model thread and wait for it without blocking the loop."""
         loop = asyncio.get_running_loop()
-        prediction = await loop.run_in_executor(self._torch_thread(), self._run, payload)
+        prediction = await loop.run_in_executor(self._model_thread(), self._run, payload)
         return replace(payload, prediction=prediction)
 
     @staticmethod
@@ -283,7 +283,7 @@ class CategoryModel(Model):
         limits = self.limits
         return output_specs(limits) if limits is not None else []
 
-    def _torch_thread(self) -> ThreadPoolExecutor:
+    def _model_thread(self) -> ThreadPoolExecutor:
         # One thread: several torch (or BLAS) threads would each start a thread team and fight.
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")

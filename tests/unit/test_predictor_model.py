@@ -119,7 +119,7 @@ def test_invalid_input_raises(model: CategoryModel):
         call(model, b"not json")
 
 
-def test_predict_runs_on_one_torch_thread_without_blocking_the_loop(model: CategoryModel):
+def test_predict_runs_on_one_model_thread_without_blocking_the_loop(model: CategoryModel):
     threads: list[str] = []
     original = model.classifier.classify_texts
 
