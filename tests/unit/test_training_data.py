@@ -143,3 +143,17 @@ def test_data_prepare_command(tmp_path: Path, capsys):
     assert manifest["counts"]["train"]["synthetic"] == 2 * len(CATEGORIES)
     assert manifest["counts"]["test"]["hs"] > 500 and manifest["counts"]["test"]["synthetic"] == 0
     assert manifest["data_hash"] in capsys.readouterr().out
+
+
+def test_handwritten_eval_titles_are_labelled_consistently():
+    from catmatch.categories import LABELS
+    from training.evaluate import read_labelled
+    from training.run import DEFAULT_HANDWRITTEN
+
+    path = Path(__file__).resolve().parents[2] / DEFAULT_HANDWRITTEN
+    texts, gold = read_labelled(path)
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert all(LABELS[r["label_id"]] == r["label"] for r in rows)
+    assert Counter(r["label_id"] for r in rows) == {i: 8 for i in range(len(LABELS))}
+    assert len(set(texts)) == len(texts) == len({r["id"] for r in rows})
+    assert gold == [r["label"] for r in rows]
