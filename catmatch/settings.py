@@ -103,6 +103,14 @@ class WorkerSettings(BaseModel):
     pause_after_s: float = Field(
         default=5.0, ge=0, description="At capacity this long: pause partitions, keep polling."
     )
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
+        default="at_least_once",
+        description="exactly_once: results, dead letters and input offsets are committed in "
+        "one Kafka transaction (read the outputs with isolation.level=read_committed).",
+    )
+    transaction_timeout_s: float = Field(
+        default=30.0, gt=0, description="Timeout of transactional calls (exactly_once)."
+    )
     input_mode: Literal["tokens", "text"] = Field(
         default="tokens",
         description="tokens: tokenize with tokenizer_path and send INT64 ids (transformer "

@@ -3,7 +3,9 @@
 Offsets are committed only up to the first message whose output is not yet acknowledged
 (:mod:`worker.offsets`). When the in-flight limit is reached the assigned partitions are
 paused, so ``consume`` keeps being called (group membership, rebalances) without
-fetching more than the worker can handle.
+fetching more than the worker can handle. With ``processing_guarantee: exactly_once`` the
+commit is a Kafka transaction holding the outputs and the offsets
+(:mod:`worker.transactions`), and every batch holds one partition.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from worker.health import HealthServer
 from worker.kafka_io import AsyncConsumer, AsyncProducer
 from worker.metrics import METRICS
 from worker.offsets import OffsetTracker
-from worker.pipeline import BatchAbandoned, BatchProcessor
+from worker.pipeline import BatchAbandoned, BatchProcessor, count_output
 from worker.predictor_client import PredictorClient, PredictorUnavailable
 from worker.retry import RetryPolicy
 from worker.tokenizer_source import TokenizerSource
+from worker.transactions import TransactionAborted, TransactionalOutbox
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +106,17 @@ class Worker:
         self._fatal: BaseException | None = None
         self.paused = False
         self.health: HealthServer | None = None
+        self.outbox: TransactionalOutbox | None = None
+
+    @property
+    def exactly_once(self) -> bool:
+        return self.settings.worker.processing_guarantee == "exactly_once"
+
+    @property
+    def transactional_id(self) -> str:
+        """``<group>-<worker id>``: stable per slot (``worker-<i>``, a StatefulSet pod name),
+        so a restarted worker fences its predecessor and aborts what it left open."""
+        return f"{self.settings.worker.group_id}-{self.worker_id}"
 
     @property
     def predictor_state(self) -> str:
@@ -132,12 +146,16 @@ class Worker:
         except KafkaException as exc:
             log.warning("commit on revoke failed: %s", exc)
         self.tracker.revoke(revoked)
+        if self.outbox is not None:  # not committed: the next owner consumes them again
+            self.outbox.drop(revoked)
         self._assigned -= revoked
 
     def _on_lost(self, _: Consumer, partitions: list[TopicPartition]) -> None:
         lost = {(p.topic, p.partition) for p in partitions}
         log.warning("%s lost %s (no commit)", self.worker_id, _fmt(partitions))
         self.tracker.revoke(lost)
+        if self.outbox is not None:
+            self.outbox.drop(lost)
         self._assigned -= lost
 
     def _commit_now(self, consumer: Consumer, only: set[tuple[str, int]] | None = None) -> None:
@@ -146,10 +164,16 @@ class Worker:
         positions = self.tracker.commit_positions(only=owned)
         if not positions:
             return
-        consumer.commit(
-            offsets=[TopicPartition(t, p, o) for (t, p), o in positions.items()],
-            asynchronous=False,
-        )
+        if self.outbox is not None:
+            try:  # the outputs below these positions and the positions, in one transaction
+                self.outbox.commit(consumer, positions)
+            except TransactionAborted:
+                return  # nothing committed; the same positions are offered next time
+        else:
+            consumer.commit(
+                offsets=[TopicPartition(t, p, o) for (t, p), o in positions.items()],
+                asynchronous=False,
+            )
         self.tracker.mark_committed(positions)
         METRICS.commits.inc()
         for (topic, part), pos in positions.items():
@@ -161,6 +185,12 @@ class Worker:
         try:
             await self._consumer.call(self._commit_now, consumer)
         except KafkaException as exc:
+            if exc.args and isinstance(exc.args[0], KafkaError) and exc.args[0].fatal():
+                # e.g. the transactional producer was fenced by a newer worker instance
+                log.error("fatal commit error, stopping: %s", exc)
+                self._fatal = exc
+                self.stop_event.set()
+                return
             log.warning("commit failed (will retry): %s", exc)
 
     # -- probes ------------------------------------------------------------------------
@@ -192,7 +222,17 @@ class Worker:
         )
         await self.health.start()
         self._consumer = AsyncConsumer(consumer_config(s, self.instance_id))
-        producer = AsyncProducer(producer_config(s))
+        producer: AsyncProducer | None = None
+        if self.exactly_once:
+            self.outbox = TransactionalOutbox(
+                producer_config(s),
+                self.transactional_id,
+                timeout_s=s.worker.transaction_timeout_s,
+                on_committed=count_output,
+            )
+            await asyncio.to_thread(self.outbox.init)
+        else:
+            producer = AsyncProducer(producer_config(s))
         p = s.predictor
         self._client = PredictorClient(
             p.url,
@@ -217,6 +257,7 @@ class Worker:
                     self.tracker,
                     retry,
                     self.stop_event,
+                    outbox=self.outbox,
                 )
                 await self._consumer.subscribe(
                     [s.topics.input], self._on_assign, self._on_revoke, self._on_lost
@@ -229,7 +270,8 @@ class Worker:
                 await self._drain()
         finally:
             # Each step runs even if an earlier one fails (e.g. a fenced consumer).
-            for step in (self._commit, producer.close, self._consumer.close, self.health.stop):
+            close_output = producer.close if producer is not None else self._close_outbox
+            for step in (self._commit, close_output, self._consumer.close, self.health.stop):
                 try:
                     await step()
                 except Exception:
@@ -275,6 +317,10 @@ class Worker:
                 await self._commit()
                 last_commit = time.monotonic()
 
+    async def _close_outbox(self) -> None:
+        if self.outbox is not None:
+            await asyncio.to_thread(self.outbox.close)
+
     def _set_paused(self, paused: bool) -> None:
         self.paused = paused
         METRICS.paused.set(int(paused))
@@ -298,12 +344,19 @@ class Worker:
         if not batch:
             return
         METRICS.consumed.inc(len(batch))
-        METRICS.batch_size.observe(len(batch))
-        tickets = [self.tracker.track(m.topic(), m.partition(), m.offset()) for m in batch]
-        task = asyncio.create_task(processor.process(batch, tickets))
-        self._tasks.add(task)
+        groups = [batch]
+        if self.exactly_once:  # one partition per batch, so the outbox can drop one partition
+            by_partition: dict[tuple[str, int], list[Message]] = {}
+            for msg in batch:
+                by_partition.setdefault((msg.topic(), msg.partition()), []).append(msg)
+            groups = list(by_partition.values())
+        for group in groups:
+            METRICS.batch_size.observe(len(group))
+            tickets = [self.tracker.track(m.topic(), m.partition(), m.offset()) for m in group]
+            task = asyncio.create_task(processor.process(group, tickets))
+            self._tasks.add(task)
+            task.add_done_callback(self._batch_done)
         METRICS.inflight_batches.set(len(self._tasks))
-        task.add_done_callback(self._batch_done)
 
     def _batch_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

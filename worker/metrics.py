@@ -32,6 +32,8 @@ class WorkerMetrics:
     inflight_batches: Gauge
     paused: Gauge
     end_to_end_seconds: Histogram
+    transactions: Counter
+    transaction_seconds: Histogram
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> WorkerMetrics:
@@ -92,6 +94,18 @@ class WorkerMetrics:
             end_to_end_seconds=Histogram(
                 f"{P}_end_to_end_seconds",
                 "Product event_time to result acknowledged.",
+                buckets=_LATENCY_BUCKETS,
+                registry=r,
+            ),
+            transactions=Counter(
+                f"{P}_transactions_total",
+                "Kafka transactions (exactly_once), by result: committed or aborted.",
+                ["result"],
+                registry=r,
+            ),
+            transaction_seconds=Histogram(
+                f"{P}_transaction_seconds",
+                "Produce + send offsets + commit of one transaction (exactly_once).",
                 buckets=_LATENCY_BUCKETS,
                 registry=r,
             ),

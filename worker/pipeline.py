@@ -1,7 +1,9 @@
 """What happens to one consumed batch: validate, tokenize, predict, produce, acknowledge.
 
 A batch is finished only when every one of its messages has a result or a dead letter
-acknowledged by the broker; only then are its offsets marked done for committing.
+acknowledged by the broker; only then are its offsets marked done for committing. With
+exactly-once processing the outputs go to the transactional outbox instead
+(:mod:`worker.transactions`), which produces them in the same transaction as the offsets.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from worker.predictor_client import (
 )
 from worker.retry import RetryPolicy
 from worker.tokenizer_source import TokenizerSource
+from worker.transactions import TransactionalOutbox
 from worker.validation import Invalid, parse_product
 
 log = logging.getLogger(__name__)
@@ -67,12 +70,13 @@ class BatchProcessor:
         self,
         settings: Settings,
         worker_id: str,
-        producer: AsyncProducer,
+        producer: AsyncProducer | None,
         client: PredictorClient,
         tokenizers: TokenizerSource,
         tracker: OffsetTracker,
         retry: RetryPolicy,
         stop: asyncio.Event,
+        outbox: TransactionalOutbox | None = None,
     ) -> None:
         self._settings = settings
         self._worker_id = worker_id
@@ -82,6 +86,7 @@ class BatchProcessor:
         self._tracker = tracker
         self._retry = retry
         self._stop = stop
+        self._outbox = outbox
 
     async def process(self, messages: list[Message], tickets: list[Ticket]) -> None:
         """Handle one batch end to end; marks its tickets done when all outputs are durable."""
@@ -102,7 +107,13 @@ class BatchProcessor:
                     outgoing.append(self._dead_letter(msg, outcome))
                 else:
                     outgoing.append(self._result(msg, product, outcome))
-        await self._deliver(outgoing)
+        if self._outbox is None:
+            await self._deliver(outgoing)
+        else:  # produced and committed with the offsets later, in one transaction
+            partitions = {(t.topic, t.partition) for t in tickets}
+            if len(partitions) != 1:
+                raise ValueError(f"exactly-once batches hold one partition, got {partitions}")
+            self._outbox.add(partitions.pop(), max(t.offset for t in tickets), outgoing)
         self._tracker.done(tickets)
         METRICS.batch_seconds.observe(time.perf_counter() - started)
 
@@ -187,6 +198,7 @@ class BatchProcessor:
 
     async def _deliver(self, outgoing: list[Outgoing]) -> None:
         """Produce everything and wait for the broker; failed deliveries are produced again."""
+        assert self._producer is not None, "at-least-once needs the producer"
         backoff = 0.1
         todo = outgoing
         while todo:
@@ -202,7 +214,7 @@ class BatchProcessor:
                 elif isinstance(ack, BaseException):
                     raise ack
                 else:
-                    self._count(out)
+                    count_output(out)
             if failed:
                 METRICS.delivery_errors.inc(len(failed))
                 log.warning("%d deliveries failed; producing them again", len(failed))
@@ -212,15 +224,17 @@ class BatchProcessor:
                 backoff = min(backoff * 2, 5.0)
             todo = failed
 
-    @staticmethod
-    def _count(out: Outgoing) -> None:
-        if out.dead_letter is not None:
-            METRICS.dead_letters.labels(error_class=out.dead_letter.value).inc()
-            return
-        METRICS.results.inc()
-        if out.event_time is not None:
-            lag = (datetime.now(UTC) - out.event_time).total_seconds()
-            METRICS.end_to_end_seconds.observe(max(lag, 0.0))
+
+
+def count_output(out: Outgoing) -> None:
+    """Count a durable output: a result (with its end-to-end latency) or a dead letter."""
+    if out.dead_letter is not None:
+        METRICS.dead_letters.labels(error_class=out.dead_letter.value).inc()
+        return
+    METRICS.results.inc()
+    if out.event_time is not None:
+        lag = (datetime.now(UTC) - out.event_time).total_seconds()
+        METRICS.end_to_end_seconds.observe(max(lag, 0.0))
 
 
 def _prob(value: float) -> float:

@@ -1,4 +1,8 @@
-"""Kill a worker process mid-stream; the supervisor restarts it and no product goes missing."""
+"""Kill a worker process mid-stream; the supervisor restarts it and no product goes missing.
+
+At least once, a product may be labelled twice after the crash. Exactly once (Kafka
+transactions), a ``read_committed`` reader sees every product exactly once.
+"""
 
 from __future__ import annotations
 
@@ -46,8 +50,10 @@ def wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
 def test_killed_worker_is_restarted_and_nothing_is_lost(
-    kafka_bootstrap, kafka_config, topic_factory, predictor_server, tiny_model_dir, tmp_path
+    kafka_bootstrap, kafka_config, topic_factory, predictor_server, tiny_model_dir, tmp_path,
+    guarantee,
 ):
     topics = [topic_factory(partitions=PARTITIONS, prefix=p) for p in ("in", "out", "dlq")]
     group = f"g-{uuid.uuid4().hex[:8]}"
@@ -63,6 +69,7 @@ def test_killed_worker_is_restarted_and_nothing_is_lost(
         "CATMATCH_WORKER__GROUP_ID": group,
         "CATMATCH_WORKER__METRICS_PORT": "0",
         "CATMATCH_WORKER__BATCH_SIZE": "16",
+        "CATMATCH_WORKER__PROCESSING_GUARANTEE": guarantee,
     }
     log = (tmp_path / "work.log").open("wb")
     proc = subprocess.Popen(
@@ -106,6 +113,9 @@ def test_killed_worker_is_restarted_and_nothing_is_lost(
             ids = {json.loads(m.value())["product_id"] for m in out}
             expected = len(out) + len(want - ids)
         assert ids == want
+        if guarantee == "exactly_once":  # and nothing twice (consume_all reads committed)
+            out = consume_all(kafka_config, topics[1], expected=N + 1, timeout=5)
+            assert len(out) == N
         end = end_offsets(kafka_bootstrap, topics[0], PARTITIONS)
         wait_for(
             lambda: committed(kafka_bootstrap, group, topics[0], PARTITIONS) == end,
