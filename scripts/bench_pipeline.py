@@ -11,8 +11,11 @@ machine. Models:
   in ``--store`` (what ``catmatch train`` publishes); ``tfidf`` is served by the sklearn
   runtime and the worker sends raw texts (``worker.input_mode: text``).
 
+``--guarantees at_least_once,exactly_once`` runs each configuration under both delivery
+guarantees (exactly once: Kafka transactions, read back with ``read_committed``).
+
     .venv/bin/python scripts/bench_pipeline.py [--count 2000] [--batch-sizes 1,8,32,64]
-        [--models tiny,seed] [--store models]
+        [--models tiny,seed] [--store models] [--guarantees at_least_once]
 """
 
 from __future__ import annotations
@@ -71,7 +74,8 @@ def start_predictor(model_dir: Path, port: int, log: Path) -> subprocess.Popen:
 
 
 def run_config(
-    bootstrap: str, url: str, model_dir: Path, count: int, batch_size: int, input_mode: str
+    bootstrap: str, url: str, model_dir: Path, count: int, batch_size: int, input_mode: str,
+    guarantee: str = "at_least_once",
 ) -> dict:
     config = {"bootstrap.servers": bootstrap}
     topics = tuple(f"bench-{p}-{uuid.uuid4().hex[:8]}" for p in ("in", "out", "dlq"))
@@ -91,6 +95,7 @@ def run_config(
         max_inflight_batches=2,
         commit_interval_ms=200,
         input_mode=input_mode,
+        processing_guarantee=guarantee,
     )
     worker = WorkerThread(settings).start()
     try:
@@ -101,6 +106,7 @@ def run_config(
     stamps = sorted(m.timestamp()[1] for m in out)
     span_s = (stamps[-1] - stamps[0]) / 1000
     return {
+        "guarantee": guarantee,
         "batch_size": batch_size,
         "count": count,
         "seconds": span_s,
@@ -115,6 +121,8 @@ def main() -> None:
     parser.add_argument("--batch-sizes", default="1,8,32,64")
     parser.add_argument("--models", default="tiny,seed", help="tiny, seed, trained, tfidf")
     parser.add_argument("--store", default=None, help="model store (default models.store_uri)")
+    parser.add_argument("--guarantees", default="at_least_once",
+                        help="at_least_once and/or exactly_once, comma-separated")
     args = parser.parse_args()
     sizes = [int(s) for s in args.batch_sizes.split(",")]
     settings = load_settings()
@@ -150,18 +158,19 @@ def main() -> None:
             port = free_port()
             proc = start_predictor(model_dir, port, Path(tmp) / f"{model}.log")
             try:
-                for size in sizes:
-                    row = run_config(
-                        kafka.bootstrap_servers, f"http://127.0.0.1:{port}", model_dir, count,
-                        size, input_mode,
-                    )
-                    row["model"] = model
-                    rows.append(row)
-                    print(
-                        f"{model:7} batch {size:3}: {row['per_s']:8.0f} products/s "
-                        f"({count} in {row['seconds']:.2f}s)",
-                        flush=True,
-                    )
+                for guarantee in args.guarantees.split(","):
+                    for size in sizes:
+                        row = run_config(
+                            kafka.bootstrap_servers, f"http://127.0.0.1:{port}", model_dir,
+                            count, size, input_mode, guarantee,
+                        )
+                        row["model"] = model
+                        rows.append(row)
+                        print(
+                            f"{model:7} {guarantee:13} batch {size:3}: {row['per_s']:8.0f} "
+                            f"products/s ({count} in {row['seconds']:.2f}s)",
+                            flush=True,
+                        )
             finally:
                 proc.terminate()
                 proc.wait(60)
@@ -169,13 +178,20 @@ def main() -> None:
         f"\n{datetime.now(UTC):%Y-%m-%d}, {platform.node()}, {os.cpu_count()} cores, "
         f"{platform.processor() or platform.machine()}"
     )
-    print("| model | batch size | products/s | vs batch 1 |")
-    print("| --- | ---: | ---: | ---: |")
+    print(f"| model | guarantee | batch size | products/s | vs batch {sizes[0]} "
+          "| vs at least once |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
     for row in rows:
-        base = next(r for r in rows if r["model"] == row["model"] and r["batch_size"] == sizes[0])
+        same = [r for r in rows if r["model"] == row["model"]]
+        base = next(
+            r for r in same if r["guarantee"] == row["guarantee"] and r["batch_size"] == sizes[0]
+        )
+        alo = next((r for r in same if r["guarantee"] == "at_least_once"
+                    and r["batch_size"] == row["batch_size"]), None)
+        vs_alo = f"{row['per_s'] / alo['per_s']:.2f}x" if alo else "-"
         print(
-            f"| {row['model']} | {row['batch_size']} | {row['per_s']:.0f} | "
-            f"{row['per_s'] / base['per_s']:.2f}x |"
+            f"| {row['model']} | {row['guarantee']} | {row['batch_size']} | "
+            f"{row['per_s']:.0f} | {row['per_s'] / base['per_s']:.2f}x | {vs_alo} |"
         )
 
 
