@@ -65,6 +65,10 @@ class TransactionAborted(Exception):
     """The transaction was aborted; its batches stay queued for the next commit."""
 
 
+class TransactionStuck(RuntimeError):
+    """A failed transaction could not even be aborted: the worker must restart."""
+
+
 def select(entries: Iterable[Entry], positions: dict[TP, int]) -> list[Entry]:
     """The entries a transaction committing ``positions`` must contain: every queued batch
     whose offsets all lie below its partition's position (and only those)."""
@@ -132,6 +136,7 @@ class TransactionalOutbox:
 
         Raises:
             TransactionAborted: aborted; nothing was committed, the batches stay queued.
+            TransactionStuck: the abort failed too; restart the worker.
             KafkaException: a fatal error (e.g. fenced by a newer producer).
         """
         if not positions:
@@ -139,8 +144,8 @@ class TransactionalOutbox:
         with self._lock:
             chosen = select(self._entries, positions)
         started = time.perf_counter()
-        self._producer.begin_transaction()
         try:
+            self._producer.begin_transaction()
             for entry in chosen:
                 for out in entry.outputs:
                     self._produce(out)
@@ -157,7 +162,10 @@ class TransactionalOutbox:
             # If even the abort fails, the error propagates and the worker restarts.
             log.warning("transaction failed (%s); aborting, its batches go in the next one",
                         error)
-            self._producer.abort_transaction(self._timeout_s)
+            try:
+                self._producer.abort_transaction(self._timeout_s)
+            except KafkaException as abort_exc:
+                raise TransactionStuck(f"abort after {error} failed: {abort_exc}") from exc
             METRICS.transactions.labels(result="aborted").inc()
             raise TransactionAborted(str(error)) from exc
         with self._lock:

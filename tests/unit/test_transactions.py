@@ -103,3 +103,18 @@ def test_a_fatal_error_propagates_and_dropped_partitions_are_forgotten():
     with pytest.raises(KafkaException):
         box.commit(FakeConsumer(), {A: 1})
     assert box.drop([A]) == 1 and box.queued() == 1
+
+
+def test_a_transaction_that_cannot_be_aborted_asks_for_a_restart():
+    from worker.transactions import TransactionStuck
+
+    class NoAbort(FakeProducer):
+        def abort_transaction(self, timeout):
+            raise KafkaException(KafkaError(KafkaError._STATE, "broken"))
+
+    producer = NoAbort(fail_commit=KafkaError(KafkaError._TIMED_OUT, "slow"))
+    box = outbox(producer, [])
+    box.add(A, 0, [Out("out", b"k", b"r0")])
+    with pytest.raises(TransactionStuck):
+        box.commit(FakeConsumer(), {A: 1})
+    assert box.queued() == 1
