@@ -230,7 +230,6 @@ class Worker:
                 timeout_s=s.worker.transaction_timeout_s,
                 on_committed=count_output,
             )
-            await asyncio.to_thread(self.outbox.init)
         else:
             producer = AsyncProducer(producer_config(s))
         p = s.predictor
@@ -247,6 +246,8 @@ class Worker:
             self.stop_event, p.backoff_initial_s, p.backoff_max_s, p.server_error_attempts
         )
         try:
+            if self.outbox is not None:  # fences a predecessor with the same transactional.id
+                await asyncio.to_thread(self.outbox.init)
             async with self._client:
                 processor = BatchProcessor(
                     s,
