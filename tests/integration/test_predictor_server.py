@@ -7,17 +7,11 @@ import json
 import pytest
 
 from predictor.tokenization import load_tokenizer
-from tests.fixtures.predictor import PredictorServer, get_json, post_json
+from tests.fixtures.predictor import SAMPLE_TEXTS, PredictorServer, get_json, post_json
 
 pytestmark = pytest.mark.integration
 
-TEXTS = [
-    "Stainless steel electric kettle 1.7 l",
-    "Men's cotton t-shirt, crew neck, size M",
-    "LEGO City fire station building set",
-    "Organic dark chocolate 85% cocoa 100 g",
-    "USB-C charging cable 2 m braided",
-]
+TEXTS = SAMPLE_TEXTS
 OUTPUTS = ["label", "label_id", "score", "top_k_label", "top_k_label_id", "top_k_score"]
 
 

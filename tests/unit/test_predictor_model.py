@@ -16,15 +16,9 @@ from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
 
 from predictor.model import CategoryModel
 from predictor.tokenization import load_tokenizer
+from tests.fixtures.predictor import SAMPLE_TEXTS
 
-TEXTS = [
-    "Stainless steel electric kettle 1.7 l",
-    "Men's cotton t-shirt, crew neck, size M",
-    "LEGO City fire station building set",
-    "Organic dark chocolate 85% cocoa 100 g",
-    "USB-C charging cable 2 m braided",
-    "Oak dining table, extendable, 6 seats",
-]
+TEXTS = SAMPLE_TEXTS
 
 
 @pytest.fixture(scope="module")
