@@ -13,7 +13,6 @@ from catmatch.modelstore.errors import StoreError
 from catmatch.modelstore.registry import RUNTIMES, FileEntry
 
 CARD_FILE = "catmatch.json"
-SKLEARN_SUFFIXES = (".joblib", ".pkl")  # predictor.sklearn_runtime.MODEL_SUFFIXES
 
 
 def check_model_dir(src: Path, runtime: str) -> dict[str, Any]:
@@ -29,8 +28,11 @@ def check_model_dir(src: Path, runtime: str) -> dict[str, Any]:
             check_model_dir(src)
         except FileNotFoundError as exc:
             raise StoreError(str(exc)) from None
-    elif not any(p.suffix in SKLEARN_SUFFIXES for p in src.iterdir() if p.is_file()):
-        raise StoreError(f"{src} has no sklearn model file ({', '.join(SKLEARN_SUFFIXES)})")
+    else:
+        from predictor.sklearn_runtime import MODEL_SUFFIXES
+
+        if not any(p.suffix in MODEL_SUFFIXES for p in src.iterdir() if p.is_file()):
+            raise StoreError(f"{src} has no sklearn model file ({', '.join(MODEL_SUFFIXES)})")
     card_path = src / CARD_FILE
     if not card_path.is_file():
         return {}
