@@ -148,3 +148,11 @@ def test_texts_go_as_one_bytes_input_and_only_the_result_outputs_are_asked_for()
     ]
     assert [o["name"] for o in body["outputs"]] == list(OUTPUTS)
     assert body["parameters"] == {"top_k": 2, "model_version": "v3"}
+
+
+def test_the_outputs_the_worker_asks_for_are_the_predictors_classification_outputs():
+    from predictor.protocol import OUTPUT_SPECS
+    from worker.predictor_client import OUTPUTS
+
+    # the worker keeps its own copy (it must not import kserve); they must not drift apart
+    assert list(OUTPUTS) == [spec["name"] for spec in OUTPUT_SPECS]
