@@ -80,6 +80,11 @@ class SklearnModel:
         self.num_features = num_features
         self.version = version
         self._proba = task == "classification" and hasattr(estimator, "predict_proba")
+        # without predict_proba: predicted class value -> label id, built once
+        self._class_ids: dict[Any, int] = {}
+        if task == "classification" and not self._proba:
+            classes = np.asarray(estimator.classes_).tolist()
+            self._class_ids = {c: int(i) for c, i in zip(classes, self.class_columns, strict=True)}
 
     def limits(self, max_batch_size: int, default_top_k: int) -> Limits:
         return Limits(
@@ -113,13 +118,9 @@ class SklearnModel:
             probs[:, self.class_columns] = self.estimator.predict_proba(rows)
         else:  # e.g. LinearSVC: no probabilities, the predicted class gets 1.0
             predicted = np.asarray(self.estimator.predict(rows))
-            probs[np.arange(n), self._label_ids(predicted)] = 1.0
+            ids = [self._class_ids[c] for c in predicted.tolist()]
+            probs[np.arange(n), np.asarray(ids, dtype=np.int64)] = 1.0
         return top_k_prediction(probs, top_k)
-
-    def _label_ids(self, predicted: np.ndarray) -> np.ndarray:
-        classes = list(self.estimator.classes_)
-        index = {c: self.class_columns[j] for j, c in enumerate(classes)}
-        return np.asarray([index[c] for c in predicted.tolist()], dtype=np.int64)
 
     def warm_up(self) -> None:
         """One prediction, so a broken estimator fails at load time, not on traffic."""
