@@ -5,3 +5,4 @@ test:  ## install what is needed, lint, run unit + integration + e2e tests
 	bash scripts/test.sh
 lint:
 	.venv/bin/ruff check .
+	.venv/bin/mypy

@@ -1,8 +1,10 @@
 """``catmatch``: the single command line of category-match.
 
-Each subcommand lives in its own module exposing ``register(subparsers)``; a module's heavy
-imports (torch, kserve) happen inside its ``run`` so ``catmatch --help`` stays fast and the
-worker never imports the predictor stack.
+The top layer: nothing imports it. Each subcommand lives in its own module exposing
+``register(subparsers)``; a module's heavy imports (torch, transformers, kserve, sklearn)
+happen inside its ``run``, so ``catmatch --help`` stays fast and the worker image (no
+predictor stack) can run ``catmatch work``. Every library error is a
+:class:`~core.errors.CatmatchError`; this module prints it as one line and exits with 2.
 """
 
 from __future__ import annotations
@@ -13,22 +15,23 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from catmatch.errors import UserError
+from core.errors import CatmatchError
+from core.settings import load_settings
 
 # Subcommand modules, in the order ``--help`` lists them.
 COMMAND_MODULES = (
-    "catmatch.broker.command",
-    "catmatch.topics",
+    "catmatch.commands.broker",
+    "catmatch.commands.topics",
     "catmatch.produce",
-    "catmatch.tail",
+    "catmatch.commands.tail",
     "catmatch.commands.serve",
     "catmatch.commands.work",
     "catmatch.commands.model",
-    "catmatch.modelstore.command",
+    "catmatch.commands.models",
     "catmatch.commands.data",
     "catmatch.commands.train",
     "catmatch.commands.schemas",
-    "catmatch.demo",
+    "catmatch.commands.demo",
 )
 
 
@@ -56,12 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
-    from catmatch.settings import load_settings
-
     try:
         settings = load_settings(args.config)
         return int(args.func(args, settings) or 0)
-    except UserError as exc:
+    except CatmatchError as exc:
         print(f"catmatch: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,5 +1,7 @@
-"""Errors the CLI reports as one clear line (no stack trace)."""
+"""The command line's own error: a bad argument or combination of arguments."""
+
+from core.errors import CatmatchError
 
 
-class UserError(Exception):
-    """Something the user can fix: a missing tool, an unreachable broker, a bad file."""
+class UserError(CatmatchError):
+    """Something the user can fix on the command line (one line, no stack trace)."""

@@ -36,16 +36,17 @@ RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY pyproject.toml README.md ./
-COPY catmatch ./catmatch
-COPY predictor ./predictor
-COPY worker ./worker
+# The predictor's layers only (docs/ARCHITECTURE.md): no CLI, no worker, no training.
+COPY core ./core
 COPY schemas ./schemas
+COPY modelstore ./modelstore
+COPY predictor ./predictor
 RUN --mount=type=cache,target=/root/.cache/pip \
     if [ -n "${TORCH_INDEX_URL}" ]; then \
       pip install --index-url "${TORCH_INDEX_URL}" "torch>=2.13,<2.16"; \
     fi \
     && pip install ".[predictor]" \
-    && python -c "import kserve, torch, transformers, predictor"
+    && python -c "import kserve, torch, transformers, predictor.model, predictor.server"
 ARG MODEL_DIR=var/models/seed
 ARG RUNTIME=transformers
 COPY ${MODEL_DIR}/ /models/category-match/

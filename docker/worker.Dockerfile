@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1.7
-# category-match worker: `catmatch work`, core dependencies only (no torch, no kserve),
+# category-match worker: `python -m worker`, core dependencies only (no torch, no kserve),
 # with the tokenizer.json of the same model version as the predictor image.
 #
 #   docker build -f docker/worker.Dockerfile \
@@ -17,15 +17,17 @@ RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY pyproject.toml README.md ./
-COPY catmatch ./catmatch
-COPY predictor ./predictor
-COPY worker ./worker
+# The worker's layers only (docs/ARCHITECTURE.md): no CLI, no predictor, no training.
+COPY core ./core
 COPY schemas ./schemas
+COPY transport ./transport
+COPY modelstore ./modelstore
+COPY worker ./worker
 # The core set only: no extras. The import check fails the build if the worker's entry
 # point needs anything else.
 RUN --mount=type=cache,target=/root/.cache/pip \
     pip install . \
-    && catmatch work --help >/dev/null
+    && python -m worker --help >/dev/null
 ARG MODEL_DIR=var/models/seed
 COPY ${MODEL_DIR}/tokenizer.json ${MODEL_DIR}/catmatch.json /models/category-match/
 RUN chmod -R a+rX /models
@@ -50,5 +52,5 @@ ENV PATH=/opt/venv/bin:$PATH \
 WORKDIR /tmp
 USER 10001:10001
 EXPOSE 9400
-ENTRYPOINT ["catmatch", "work"]
+ENTRYPOINT ["python", "-m", "worker"]
 CMD ["--workers", "1"]

@@ -1,14 +1,18 @@
-"""The category-match predictor: a ``kserve.Model`` serving a Hugging Face sequence classifier.
+"""The category-match predictor: a ``kserve.Model`` serving a model-store version.
 
-Modules (torch, transformers and kserve are imported only where needed):
+Modules (torch, transformers, kserve and sklearn are imported only where needed):
 
-- ``metadata``: the ``catmatch.json`` model card (name, version, labels).
-- ``tokenization``: the model directory's ``tokenizer.json`` with our padding/truncation.
-- ``loading``: a model directory → a ready :class:`~predictor.inference.Classifier`.
-- ``inference``: the torch forward pass (softmax, arg-max, top-k).
+- ``runtimes``: the :class:`~predictor.runtimes.ModelRuntime` contract and the loader that
+  picks a runtime per model directory: ``loading`` + ``inference`` (transformers, torch) or
+  ``sklearn_runtime`` (joblib estimators).
 - ``batches``: numpy containers passed between the steps.
 - ``protocol``: V1 / V2 (Open Inference Protocol) decoding and encoding.
 - ``model``: :class:`~predictor.model.CategoryModel`, the ``kserve.Model``.
+- ``live`` / ``store_source`` / ``pinning``: following a store ref with hot swaps, and
+  per-request version pinning.
 - ``server`` / ``loopback``: ``python -m predictor`` / ``catmatch serve`` on ``ModelServer``.
-- ``builders``: the tiny test model and the seed (demo) model, built offline.
+
+The model-directory format (``catmatch.json``, required files) and the tokenizer
+configuration live in :mod:`core`, shared with the worker; offline model builders live in
+:mod:`training.builders`.
 """

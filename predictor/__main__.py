@@ -2,13 +2,13 @@
 
 import sys
 
-from catmatch.errors import UserError
+from core.errors import CatmatchError
 from predictor.server import main
 
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except UserError as exc:
+    except CatmatchError as exc:
         print(f"predictor: error: {exc}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:

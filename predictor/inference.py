@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
-from predictor.batches import ClassifyRequest, EncodedBatch, Limits, Prediction
+from core.names import Runtime
+from predictor.batches import ClassifyRequest, EncodedBatch, Limits, Prediction, Task
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +22,8 @@ log = logging.getLogger(__name__)
 class Classifier:
     """A loaded sequence classifier with its tokenizer and label names (runtime "transformers")."""
 
-    runtime = "transformers"
-    task = "classification"
+    runtime = Runtime.TRANSFORMERS
+    task: Task = "classification"
 
     def __init__(
         self,

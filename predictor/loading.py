@@ -9,38 +9,19 @@ versioned model store resolves a directory first, then calls :func:`load_classif
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from predictor.metadata import DEFAULT_VERSION, read_metadata
-from predictor.tokenization import effective_max_length, load_tokenizer
+from core.modelformat import DEFAULT_VERSION, check_model_dir, read_metadata
+from core.offline import force_offline
+from core.tokenization import effective_max_length, load_tokenizer
+
+if TYPE_CHECKING:
+    from predictor.inference import Classifier
 
 log = logging.getLogger(__name__)
 
 Device = Literal["auto", "cpu", "cuda"]
-REQUIRED_FILES = ("config.json", "tokenizer.json")
-
-
-def force_offline() -> None:
-    """Make Hugging Face libraries fail instead of downloading (call before importing them)."""
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-
-
-def check_model_dir(model_dir: Path) -> Path:
-    """Raise ``FileNotFoundError`` unless ``model_dir`` looks like a model directory."""
-    model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        raise FileNotFoundError(f"model directory not found: {model_dir}")
-    missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
-    if not any(model_dir.glob("*.safetensors")) and not (model_dir / "pytorch_model.bin").is_file():
-        missing.append("model.safetensors")
-    if missing:
-        raise FileNotFoundError(f"{model_dir} is not a model directory: missing {missing}")
-    return model_dir
 
 
 def resolve_device(device: Device) -> Any:
@@ -62,7 +43,9 @@ def labels_from_config(config: Any) -> list[str]:
     return [id2label[i] for i in range(len(id2label))]
 
 
-def load_classifier(model_dir: Path, device: Device = "auto", max_length: int = 128) -> Any:
+def load_classifier(
+    model_dir: Path, device: Device = "auto", max_length: int = 128
+) -> Classifier:
     """Load weights, config, tokenizer and ``catmatch.json`` into a ready Classifier.
 
     On CUDA the weights are cast to fp16; on CPU they stay fp32.

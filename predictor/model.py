@@ -24,6 +24,7 @@ from kserve import Model
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferRequest, InferResponse
 
+from core.modelformat import DEFAULT_VERSION
 from predictor.batches import (
     DEFAULT_MAX_BATCH_SIZE,
     ClassifyRequest,
@@ -39,7 +40,6 @@ from predictor.live import (
     VersionNotLoaded,
 )
 from predictor.loading import Device
-from predictor.metadata import DEFAULT_VERSION
 from predictor.pinning import VersionConflict, requested_version
 from predictor.protocol import (
     decode_v1,
@@ -49,7 +49,7 @@ from predictor.protocol import (
     input_specs,
     output_specs,
 )
-from predictor.runtimes import RuntimeName, load_runtime
+from predictor.runtimes import ModelRuntime, RuntimeName, load_runtime
 from predictor.store_source import StoreSource
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ log = logging.getLogger(__name__)
 class Loaded:
     """A loaded model (a runtime object, see :mod:`predictor.runtimes`) and its limits."""
 
-    classifier: Any
+    classifier: ModelRuntime
     limits: Limits
 
 
@@ -130,7 +130,7 @@ class CategoryModel(Model):
         return self._static
 
     @property
-    def classifier(self) -> Any:
+    def classifier(self) -> ModelRuntime | None:
         served = self.served
         return served.model.classifier if served is not None else None
 
@@ -154,10 +154,9 @@ class CategoryModel(Model):
             assert self.model_dir is not None
             loaded = self._load_dir(self.model_dir)
             self._static = Served(self.name, loaded.classifier.version, loaded)
-        log.info(
-            "model %s: %s runtime, %s", self.name, self.classifier.runtime,
-            self.classifier.task,
-        )
+        classifier = self.classifier
+        assert classifier is not None
+        log.info("model %s: %s runtime, %s", self.name, classifier.runtime, classifier.task)
         self.ready = True
         return self.ready
 

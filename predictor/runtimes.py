@@ -1,40 +1,72 @@
-"""Pick and load a model directory's runtime: ``transformers`` or ``sklearn``.
+"""Pick and load a model directory's runtime, and the contract every runtime meets.
 
-Both load into an object with the same surface, which :class:`~predictor.model.CategoryModel`
-serves over V1/V2: ``version``, ``labels``, ``task``, ``limits(max_batch_size, top_k)``,
-``run(request)`` and ``warm_up()``. The runtime is chosen per deployment (``--runtime``) or,
-with ``auto``, per directory: ``catmatch.json``'s ``runtime`` field, else the files present.
-Each loader imports its own stack, so an sklearn deployment never imports torch.
+A runtime turns a model directory into a :class:`ModelRuntime`, which
+:class:`~predictor.model.CategoryModel` serves over V1/V2. Two ship here: ``transformers``
+(:class:`~predictor.inference.Classifier`) and ``sklearn``
+(:class:`~predictor.sklearn_runtime.SklearnModel`). The runtime is chosen per deployment
+(``--runtime``) or, with ``auto``, per directory: ``catmatch.json``'s ``runtime`` field,
+else the files present. Each loader imports its own stack (torch and transformers, or joblib and
+sklearn) when it runs, so an sklearn deployment never imports torch.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Protocol
 
-from predictor.metadata import read_metadata
+from core.modelformat import read_metadata, sklearn_model_files
+from core.names import AUTO_RUNTIME, RUNTIMES, Runtime, RuntimeName
+from predictor.batches import ClassifyRequest, Limits, Prediction, Regression, Task
+from predictor.loading import load_classifier
+from predictor.sklearn_runtime import load_sklearn
 
-RUNTIMES = ("transformers", "sklearn")
-RuntimeName = Literal["auto", "transformers", "sklearn"]
+__all__ = ["ModelRuntime", "RuntimeName", "detect_runtime", "load_runtime"]
 
 
-def detect_runtime(model_dir: Path) -> str:
+class ModelRuntime(Protocol):
+    """A loaded model version, whatever its runtime.
+
+    ``labels`` are the class names in label-id order (empty for regression); ``version`` is
+    the card's version; ``device`` is where its tensors live (``None`` when there are none).
+    ``run`` is the prediction: blocking, called on the predictor's one model thread.
+    """
+
+    runtime: str
+    task: Task
+    version: str
+    labels: tuple[str, ...]
+    device: Any
+
+    def limits(self, max_batch_size: int, default_top_k: int) -> Limits:
+        """What requests to this model may contain."""
+        ...
+
+    def run(self, request: ClassifyRequest) -> Prediction | Regression:
+        """Predict for one decoded request."""
+        ...
+
+    def warm_up(self) -> None:
+        """One small prediction so that a broken model fails at load, not on traffic."""
+        ...
+
+
+def detect_runtime(model_dir: Path) -> Runtime:
     """The directory's runtime: its card says so, else a joblib/pickle file without
     ``config.json`` means sklearn, else transformers."""
-    from predictor.sklearn_runtime import MODEL_SUFFIXES
-
     model_dir = Path(model_dir)
     card = read_metadata(model_dir) if model_dir.is_dir() else None
     declared = (card.model_extra or {}).get("runtime") if card is not None else None
     if declared is not None:
         if declared not in RUNTIMES:
             raise ValueError(f"{model_dir}: unknown runtime {declared!r}; use one of {RUNTIMES}")
-        return str(declared)
-    if model_dir.is_dir() and not (model_dir / "config.json").exists() and any(
-        p.suffix in MODEL_SUFFIXES for p in model_dir.iterdir()
+        return Runtime(declared)
+    if (
+        model_dir.is_dir()
+        and not (model_dir / "config.json").exists()
+        and sklearn_model_files(model_dir)
     ):
-        return "sklearn"
-    return "transformers"
+        return Runtime.SKLEARN
+    return Runtime.TRANSFORMERS
 
 
 def load_runtime(
@@ -43,15 +75,11 @@ def load_runtime(
     *,
     device: Any = "auto",
     max_length: int = 128,
-) -> Any:
+) -> ModelRuntime:
     """Load ``model_dir`` with ``runtime`` (``auto``: :func:`detect_runtime`)."""
-    name = detect_runtime(model_dir) if runtime == "auto" else runtime
-    if name == "sklearn":
-        from predictor.sklearn_runtime import load_sklearn
-
+    name = detect_runtime(model_dir) if runtime == AUTO_RUNTIME else runtime
+    if name == Runtime.SKLEARN:
         return load_sklearn(model_dir)
-    if name != "transformers":
+    if name != Runtime.TRANSFORMERS:
         raise ValueError(f"unknown runtime {name!r}; use one of {RUNTIMES}")
-    from predictor.loading import load_classifier
-
     return load_classifier(model_dir, device, max_length)

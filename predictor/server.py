@@ -25,9 +25,15 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from catmatch.errors import UserError
+from core.names import RUNTIME_CHOICES
+from core.settings import Settings, load_settings
+from predictor.errors import PredictorError
+from predictor.store_source import StoreSource
+
+if TYPE_CHECKING:
+    from predictor.model import CategoryModel
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +55,7 @@ def _import_model_server() -> Any:
     return model_server
 
 
-def build_parser(settings: Any, prog: str | None = None) -> argparse.ArgumentParser:
+def build_parser(settings: Settings, prog: str | None = None) -> argparse.ArgumentParser:
     """KServe's ``ModelServer`` parser plus the predictor's own options."""
     model_server = _import_model_server()
     serve = settings.serve
@@ -66,7 +72,7 @@ def build_parser(settings: Any, prog: str | None = None) -> argparse.ArgumentPar
     own.add_argument("--model-dir", type=Path, default=serve.model_dir,
                      help="model directory: Hugging Face files (config.json, weights, "
                      "tokenizer.json) or a joblib scikit-learn model")
-    own.add_argument("--runtime", choices=("auto", "transformers", "sklearn"),
+    own.add_argument("--runtime", choices=RUNTIME_CHOICES,
                      default=serve.runtime,
                      help="model runtime: a transformer classifier or a joblib scikit-learn "
                      "estimator (auto: from each model directory's catmatch.json)")
@@ -82,7 +88,7 @@ def build_parser(settings: Any, prog: str | None = None) -> argparse.ArgumentPar
                      help="larger requests are rejected with HTTP 400")
     own.add_argument("--access-log", action="store_true",
                      help="log every request (uvicorn access log and kserve latency lines)")
-    store_uri, store_name = _store_defaults(settings)
+    store_uri, store_name = settings.models.store_uri, settings.models.name
     store = parser.add_argument_group("model store")
     store.add_argument("--model-ref", default=serve.model_ref,
                        help="serve a model-store version instead of --model-dir: an alias "
@@ -106,23 +112,18 @@ def build_parser(settings: Any, prog: str | None = None) -> argparse.ArgumentPar
     return parser
 
 
-def _settings_for(argv: Sequence[str], settings: Any) -> Any:
+def _settings_for(argv: Sequence[str], settings: Settings | None) -> Settings:
     """Settings from ``--config`` when given, else the ones passed in (or the default tree)."""
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config")
     known, _ = pre.parse_known_args(list(argv))
     if known.config or settings is None:
-        from catmatch.settings import load_settings
-
-        try:
-            return load_settings(known.config)
-        except FileNotFoundError as exc:
-            raise UserError(str(exc)) from None
+        return load_settings(known.config)
     return settings
 
 
 def main(
-    argv: Sequence[str] | None = None, settings: Any = None, prog: str | None = None
+    argv: Sequence[str] | None = None, settings: Settings | None = None, prog: str | None = None
 ) -> int:
     """Parse arguments, load the model, and serve until SIGTERM/SIGINT. Returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -132,9 +133,9 @@ def main(
     if ns.access_log:
         ns.enable_latency_logging = True
     if ns.max_batch_size < 1 or ns.top_k < 1 or ns.max_length < 1:
-        raise UserError("--max-batch-size, --top-k and --max-length must be positive")
+        raise PredictorError("--max-batch-size, --top-k and --max-length must be positive")
     if ns.cache_size < 1 or not ns.poll_interval > 0:
-        raise UserError("--cache-size and --poll-interval must be positive")
+        raise PredictorError("--cache-size and --poll-interval must be positive")
     if ns.workers > 1:
         # Each uvicorn worker process runs its own torch; one OpenMP thread each.
         os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -142,16 +143,8 @@ def main(
     return _serve(ns, model)
 
 
-def _store_defaults(settings: Any) -> tuple[str, str]:
-    try:
-        from catmatch.modelstore import store_settings
-    except ImportError:  # pragma: no cover - the store ships with catmatch
-        return "models", "category-match"
-    return store_settings(settings)
-
-
-def _load_model(ns: argparse.Namespace) -> Any:
-    from predictor.model import CategoryModel
+def _load_model(ns: argparse.Namespace) -> CategoryModel:
+    from predictor.model import CategoryModel  # imports kserve and torch: only when serving
 
     options = {
         "device": ns.device,
@@ -161,8 +154,6 @@ def _load_model(ns: argparse.Namespace) -> Any:
         "runtime": ns.runtime,
     }
     if ns.model_ref:
-        from predictor.store_source import StoreSource
-
         source = StoreSource.from_uri(ns.store, ns.store_name, ns.model_ref)
         model = CategoryModel(
             ns.model_name,
@@ -178,11 +169,11 @@ def _load_model(ns: argparse.Namespace) -> Any:
     try:
         model.load()
     except (OSError, ValueError, RuntimeError) as exc:
-        raise UserError(f"cannot load model {where}: {exc}") from exc
+        raise PredictorError(f"cannot load model {where}: {exc}") from exc
     return model
 
 
-def _serve(ns: argparse.Namespace, model: Any) -> int:
+def _serve(ns: argparse.Namespace, model: CategoryModel) -> int:
     from predictor.loopback import LoopbackModelServer
 
     model_server = _import_model_server()

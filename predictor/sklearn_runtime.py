@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from core.modelformat import DEFAULT_VERSION, MODEL_SUFFIXES, read_metadata, sklearn_model_files
+from core.names import Runtime
 from predictor.batches import (
     FEATURE_INPUT,
     TEXT_INPUT,
@@ -38,12 +40,10 @@ from predictor.batches import (
     Regression,
     Task,
 )
-from predictor.metadata import DEFAULT_VERSION, read_metadata
 
 log = logging.getLogger(__name__)
 
-RUNTIME = "sklearn"
-MODEL_SUFFIXES = (".joblib", ".pkl")
+RUNTIME = Runtime.SKLEARN
 TASKS: tuple[Task, ...] = ("classification", "regression")
 INPUTS = (TEXT_INPUT, FEATURE_INPUT)
 
@@ -157,7 +157,7 @@ def find_model_file(model_dir: Path, name: str | None = None) -> Path:
         if not path.is_file() or path.parent.resolve() != model_dir.resolve():
             raise FileNotFoundError(f"model file {name!r} not found in {model_dir}")
         return path
-    found = sorted(p for p in model_dir.iterdir() if p.is_file() and p.suffix in MODEL_SUFFIXES)
+    found = sklearn_model_files(model_dir)
     if len(found) != 1:
         raise FileNotFoundError(
             f"{model_dir}: expected one {'/'.join(MODEL_SUFFIXES)} model file, found "

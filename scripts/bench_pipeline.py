@@ -35,13 +35,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from catmatch.broker import EmbeddedKafka  # noqa: E402
-from catmatch.generator import generate_products  # noqa: E402
-from catmatch.kafka_admin import TopicSpec, ensure_topics  # noqa: E402
-from catmatch.settings import load_settings  # noqa: E402
+from core.settings import load_settings  # noqa: E402
 from tests.fixtures.kafka import consume_all  # noqa: E402
 from tests.fixtures.predictor import free_port  # noqa: E402
 from tests.integration.worker_harness import WorkerThread, pipeline_settings, produce  # noqa: E402
+from training.generator import generate_products  # noqa: E402
+from transport.admin import TopicSpec, ensure_topics  # noqa: E402
+from transport.broker import EmbeddedKafka  # noqa: E402
 
 
 def start_predictor(model_dir: Path, port: int, log: Path) -> subprocess.Popen:
@@ -136,12 +136,12 @@ def main() -> None:
         for model in args.models.split(","):
             input_mode = "tokens"
             if model == "tiny":
-                from predictor.builders import build_tiny_model
+                from training.builders import build_tiny_model
 
                 model_dir = build_tiny_model(Path(tmp) / "tiny")
                 count = args.count
             elif model in ("trained", "tfidf"):
-                from catmatch.modelstore import ModelStore
+                from modelstore import ModelStore
 
                 store = ModelStore.from_uri(args.store or settings.models.store_uri)
                 name = settings.models.name + ("-tfidf" if model == "tfidf" else "")
@@ -151,7 +151,7 @@ def main() -> None:
             else:
                 model_dir = settings.serve.model_dir
                 if not (model_dir / "config.json").exists():
-                    from predictor.builders import build_seed_model
+                    from training.builders import build_seed_model
 
                     build_seed_model(model_dir)
                 count = args.seed_count

@@ -26,7 +26,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from predictor.tokenization import load_tokenizer
+from core.tokenization import load_tokenizer
 
 BRANDS = ["Acme", "Nordic Home", "Zenith", "Bosch", "Lumio", "Kiddo", "TerraFood", "Velo"]
 THINGS = [

@@ -36,5 +36,5 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-# Kafka jars from Maven Central (pinned in catmatch/broker/pom.xml), cached under ~/.cache/catmatch.
+# Kafka jars from Maven Central (pinned in transport/broker/pom.xml), cached under ~/.cache/catmatch.
 "$VENV/bin/catmatch" --log-level WARNING broker --fetch-only

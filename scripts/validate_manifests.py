@@ -7,7 +7,7 @@ Each set gets ``helm lint --strict`` and ``helm template``; every rendered objec
 checked with jsonschema: core kinds against the strict Kubernetes schemas bundled in the
 PyPI package kubernetes-validate, custom resources against ``../shared/k8s-schemas``. Also
 checked: object names and labels, references between objects, the worker settings file
-against ``catmatch.settings``, and that the Argo CD project allows every destination and kind.
+against ``core.settings``, and that the Argo CD project allows every destination and kind.
 
 Usage: ``python scripts/validate_manifests.py [-v] [--kube-version 1.31]``. Exits 1 listing
 every error. helm comes from ``scripts/install_helm.sh`` (installed on first use).
@@ -252,7 +252,7 @@ def check_settings(obj: dict[str, Any]) -> list[str]:
     sys.path.insert(0, str(REPO))
     from pydantic import BaseModel, ValidationError
 
-    from catmatch.settings import Settings
+    from core.settings import Settings
 
     data = yaml.safe_load(obj["data"]["config.yaml"]) or {}
     errs = []

@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from catmatch.categories import LABELS
+from core.categories import LABELS
+from core.modelformat import ModelMetadata, write_metadata
 from training import baseline
+from training.builders.artifacts import base_model_dir, make_readable, write_tokenizer
 from training.evaluate import model_card, write_confusion_png
 from training.finetune import FinetuneResult
 
@@ -43,8 +45,6 @@ def write_model_dir(
 
     ``version`` is the run's own (``run-<UTC time>``); publishing replaces it with ``vN``.
     """
-    from predictor.builders.artifacts import base_model_dir, make_readable, write_tokenizer
-    from predictor.metadata import ModelMetadata, write_metadata
 
     tuned.model.save_pretrained(out)
     write_tokenizer(base_model_dir(), out, max_length=int(config["finetune"]["max_length"]))

@@ -25,8 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from catmatch.categories import CATEGORIES
-from predictor.builders.hs_data import Examples, load_hs_examples, stratified_split
+from core.categories import CATEGORIES
+from schemas.product import ProductMessage, product_text
+from training.builders.hs_data import Examples, load_hs_examples, stratified_split
+from training.generator import generate_products
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +76,6 @@ def hs_row(index: int, text: str, label_id: int) -> Row:
 
 def synthetic_rows(per_class: int, seed: int, start: int = 0) -> list[Row]:
     """``per_class`` generated shop products per category, as rows (text = serving text)."""
-    from catmatch.generator import generate_products
-    from schemas.product import ProductMessage, product_text
 
     rows = []
     for product in generate_products(per_class * len(CATEGORIES), seed, start=start):

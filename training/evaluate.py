@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from catmatch.categories import CATEGORIES
-from predictor.builders.hs_data import accuracy_and_macro_f1
+from core.categories import CATEGORIES
+from predictor.batches import ClassifyRequest
+from training.builders.hs_data import accuracy_and_macro_f1
 
 LATENCY_BATCH = 32
 LATENCY_TEXTS = 256
@@ -130,7 +131,7 @@ def model_card(name: str, metrics: dict[str, Any], config: dict[str, Any]) -> st
         f"# {name}",
         "",
         "Classifies a product text (brand + title, as `schemas.product.product_text` builds it)",
-        "into one of the 21 sections of the WCO Harmonized System (`catmatch.categories`).",
+        "into one of the 21 sections of the WCO Harmonized System (`core.categories`).",
         "",
         "## Data",
         "",
@@ -139,7 +140,7 @@ def model_card(name: str, metrics: dict[str, Any], config: dict[str, Any]) -> st
         f"(seed {metrics['data']['seed']}): train {counts['train']['hs']}, validation "
         f"{counts['validation']['hs']}, test {counts['test']['hs']} descriptions.",
         f"- Augmentation: {counts['train']['synthetic']} **synthetic** shop titles "
-        "(`catmatch.generator`) added to train and "
+        "(`training.generator`) added to train and "
         f"{counts['validation']['synthetic']} to validation; never in the HS test split.",
         f"- `shop_eval`: {counts['shop_eval']['total']} synthetic titles from another seed and "
         "id range, none identical to a training title.",
@@ -213,7 +214,6 @@ def evaluate_served(
 ) -> dict[str, Any]:
     """Score a loaded predictor runtime (:func:`predictor.runtimes.load_runtime`) the way it
     serves: the same tokenization, truncation and forward pass as behind V1/V2."""
-    from predictor.batches import ClassifyRequest
 
     labels = list(getattr(model, "labels", ()))
     if getattr(model, "task", "classification") != "classification" or not labels:

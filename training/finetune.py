@@ -20,11 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from catmatch.categories import LABELS
-from predictor.builders.artifacts import base_model_dir, load_base_classifier
-from predictor.builders.hs_data import accuracy_and_macro_f1
+from core.categories import LABELS
+from core.tokenization import load_tokenizer
 from predictor.loading import resolve_device
-from predictor.tokenization import load_tokenizer
+from training.builders.artifacts import base_model_dir, load_base_classifier
+from training.builders.hs_data import accuracy_and_macro_f1
+from training.builders.seed import fit_head
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,6 @@ def fit_head_on_features(
     """Linear probe: fit pooler + classifier on frozen ``[CLS]`` features (full batch)."""
     import torch
 
-    from predictor.builders.seed import fit_head
 
     model.eval()
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))

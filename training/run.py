@@ -19,9 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from catmatch.categories import LABELS
+from core.categories import LABELS
+from modelstore import ModelStore
 from training import baseline, data, finetune
 from training.artifacts import headline, write_model_dir
+from training.builders.artifacts import BASE_MODEL_NAME
 from training.evaluate import classification_metrics, latency_ms_per_text, read_labelled
 
 log = logging.getLogger(__name__)
@@ -175,7 +177,6 @@ def _metrics(
     tr_res: dict[str, Any], base_res: dict[str, Any],
     sets: dict[str, tuple[list[str], list[int]]],
 ) -> dict[str, Any]:
-    from predictor.builders.artifacts import BASE_MODEL_NAME
 
     used = {name: len(rows) for name, rows in splits.items()}
     return {
@@ -233,7 +234,6 @@ def _publish(
     options: TrainOptions, staging: Path, metrics: dict[str, Any], commit: str
 ) -> list[tuple[str, str, str]]:
     """Publish the transformer as ``name`` and the baseline as ``name-tfidf``."""
-    from catmatch.modelstore import ModelStore
 
     store = ModelStore.from_uri(options.store_uri)
     info = {

@@ -17,12 +17,14 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from catmatch.settings import Settings
+from core.settings import Settings
+from transport.configuration import consumer_config, worker_producer_config
+from transport.consumer import AsyncConsumer, position
+from transport.producer import AsyncProducer
 from worker.health import HealthServer
-from worker.kafka_io import AsyncConsumer, AsyncProducer
 from worker.metrics import METRICS
 from worker.offsets import OffsetTracker
-from worker.pipeline import BatchAbandoned, BatchProcessor, count_output
+from worker.pipeline import BatchAbandoned, BatchProcessor, Outgoing, count_output
 from worker.predictor_client import PredictorClient, PredictorUnavailable
 from worker.retry import RetryPolicy
 from worker.tokenizer_source import TokenizerSource
@@ -31,38 +33,6 @@ from worker.transactions import TransactionAborted, TransactionalOutbox
 log = logging.getLogger(__name__)
 
 LIVENESS_STALL_S = 60.0
-
-
-def consumer_config(settings: Settings, instance_id: str | None) -> dict[str, Any]:
-    """librdkafka consumer settings: manual offset control, cooperative rebalancing."""
-    conf: dict[str, Any] = {
-        **settings.kafka.client_config(),
-        "group.id": settings.worker.group_id,
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        "auto.offset.reset": "earliest",
-        "partition.assignment.strategy": "cooperative-sticky",
-        "session.timeout.ms": 10000,
-        "heartbeat.interval.ms": 2000,
-    }
-    if instance_id:
-        # Static membership: a restarted worker takes its partitions back without a rebalance.
-        conf["group.instance.id"] = instance_id
-    conf.update(settings.worker.consumer_config)
-    return conf
-
-
-def producer_config(settings: Settings) -> dict[str, Any]:
-    """librdkafka producer settings: idempotent, acknowledged by all in-sync replicas."""
-    conf: dict[str, Any] = {
-        **settings.kafka.client_config(),
-        "enable.idempotence": True,
-        "acks": "all",
-        "linger.ms": 5,
-        "compression.type": "lz4",
-    }
-    conf.update(settings.worker.producer_config)
-    return conf
 
 
 def tokenizer_source(settings: Settings) -> TokenizerSource:
@@ -106,7 +76,7 @@ class Worker:
         self._fatal: BaseException | None = None
         self.paused = False
         self.health: HealthServer | None = None
-        self.outbox: TransactionalOutbox | None = None
+        self.outbox: TransactionalOutbox[Outgoing] | None = None
 
     @property
     def exactly_once(self) -> bool:
@@ -225,13 +195,13 @@ class Worker:
         producer: AsyncProducer | None = None
         if self.exactly_once:
             self.outbox = TransactionalOutbox(
-                producer_config(s),
+                s,
                 self.transactional_id,
                 timeout_s=s.worker.transaction_timeout_s,
                 on_committed=count_output,
             )
         else:
-            producer = AsyncProducer(producer_config(s))
+            producer = AsyncProducer(worker_producer_config(s))
         p = s.predictor
         self._client = PredictorClient(
             p.url,
@@ -349,11 +319,12 @@ class Worker:
         if self.exactly_once:  # one partition per batch, so the outbox can drop one partition
             by_partition: dict[tuple[str, int], list[Message]] = {}
             for msg in batch:
-                by_partition.setdefault((msg.topic(), msg.partition()), []).append(msg)
+                topic, partition, _ = position(msg)
+                by_partition.setdefault((topic, partition), []).append(msg)
             groups = list(by_partition.values())
         for group in groups:
             METRICS.batch_size.observe(len(group))
-            tickets = [self.tracker.track(m.topic(), m.partition(), m.offset()) for m in group]
+            tickets = [self.tracker.track(*position(m)) for m in group]
             task = asyncio.create_task(processor.process(group, tickets))
             self._tasks.add(task)
             task.add_done_callback(self._batch_done)

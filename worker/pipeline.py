@@ -9,6 +9,7 @@ exactly-once processing the outputs go to the transactional outbox instead
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -16,10 +17,10 @@ from datetime import UTC, datetime
 
 from confluent_kafka import Message
 
-from catmatch.settings import Settings
+from core.settings import Settings
 from schemas import CategoryResult, DeadLetter, ErrorClass, LabelScore, ProductMessage, product_text
 from schemas.dead_letter import b64
-from worker.kafka_io import AsyncProducer, DeliveryError
+from transport.producer import AsyncProducer, DeliveryError, Headers
 from worker.metrics import METRICS
 from worker.offsets import OffsetTracker, Ticket
 from worker.predictor_client import (
@@ -51,7 +52,7 @@ class Outgoing:
     topic: str
     key: bytes | None
     value: bytes
-    headers: list[tuple[str, bytes]] | None = None
+    headers: Headers | None = None
     event_time: datetime | None = None
     dead_letter: ErrorClass | None = None
 
@@ -76,7 +77,7 @@ class BatchProcessor:
         tracker: OffsetTracker,
         retry: RetryPolicy,
         stop: asyncio.Event,
-        outbox: TransactionalOutbox | None = None,
+        outbox: TransactionalOutbox[Outgoing] | None = None,
     ) -> None:
         self._settings = settings
         self._worker_id = worker_id
@@ -130,7 +131,7 @@ class BatchProcessor:
             batch = tokenizer.encode(texts) if tokenizer is not None else texts
             try:
                 result = await self._retry.call(
-                    lambda b=batch, v=version: self._client.infer(b, top_k, v)
+                    functools.partial(self._client.infer, batch, top_k, version)
                 )
             except VersionMismatch as exc:
                 self._tokenizers.switch(exc.live_version)
@@ -188,11 +189,12 @@ class BatchProcessor:
             failed_time=datetime.now(UTC),
             worker_id=self._worker_id,
         )
+        dead_letter_headers: Headers = list(letter.headers())
         return Outgoing(
             topic=self._settings.topics.dead_letter,
             key=msg.key(),
             value=letter.model_dump_json().encode(),
-            headers=letter.headers(),
+            headers=dead_letter_headers,
             dead_letter=invalid.error_class,
         )
 

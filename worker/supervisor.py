@@ -14,7 +14,8 @@ import time
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from catmatch.settings import Settings
+from core.settings import Settings
+from worker.app import Worker
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,6 @@ def worker_identity(
 
 async def serve_one(settings: Settings, index: int = 0, instance_id: str | None = None) -> None:
     """Run one worker until SIGINT/SIGTERM."""
-    from worker.app import Worker
-
     worker_id, static_id = worker_identity(settings, index, instance_id)
     port = settings.worker.metrics_port
     worker = Worker(settings, worker_id, static_id, metrics_port=port + index if port else 0)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
-from predictor.tokenization import HARD_MAX_LENGTH, configure, effective_max_length
+from core.tokenization import HARD_MAX_LENGTH, configure, effective_max_length
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class EncodedBatch:
 class BatchTokenizer:
     """Pads to the longest text of a batch, truncates at the model's limit.
 
-    Padding and truncation are set by :func:`predictor.tokenization.configure`, the same
+    Padding and truncation are set by :func:`core.tokenization.configure`, the same
     function the predictor uses for texts it tokenizes itself (it needs only ``tokenizers``).
     """
 

@@ -22,12 +22,13 @@ import logging
 import threading
 from pathlib import Path
 
+from core.modelformat import TOKENIZER_FILE
+from core.names import DEFAULT_MODEL_NAME, DEFAULT_STORE_URI, TEXT_RUNTIMES
+from modelstore import ModelStore
 from worker.tokenization import BatchTokenizer
 
 log = logging.getLogger(__name__)
 
-
-TEXT_RUNTIMES = frozenset({"sklearn"})
 
 
 class TokenizerSource:
@@ -46,7 +47,7 @@ class TokenizerSource:
         self._max_length = max_length
         self._lock = threading.Lock()
         self._cache: dict[str, BatchTokenizer | None] = {}
-        self._store = None
+        self._store: ModelStore | None = None
         self._name = model_name
         self._version: str | None = None
         self._tokenizer: BatchTokenizer | None = None
@@ -56,13 +57,12 @@ class TokenizerSource:
                     raise ValueError("a tokenizer path, a model-store ref or text mode is needed")
                 self._tokenizer = BatchTokenizer(path, max_length)
             return
-        from catmatch.modelstore import ModelStore
-
-        self._store = ModelStore.from_uri(store_uri or "models")
-        version = self._store.resolve(model_name or "category-match", ref).version
+        self._name = model_name or DEFAULT_MODEL_NAME
+        self._store = ModelStore.from_uri(store_uri or DEFAULT_STORE_URI)
+        version = self._store.resolve(self._name, ref).version
         self._version = version
         self._tokenizer = self._load(version)
-        log.info("tokenizer of %s %s (ref %s)", model_name, version, ref)
+        log.info("tokenizer of %s %s (ref %s)", self._name, version, ref)
 
     @property
     def pinned(self) -> bool:
@@ -80,7 +80,7 @@ class TokenizerSource:
         assert self._store is not None and self._name is not None
         tok: BatchTokenizer | None = None
         if self._store.get(self._name, version).runtime not in TEXT_RUNTIMES:
-            path = self._store.local_path(self._name, version) / "tokenizer.json"
+            path = self._store.local_path(self._name, version) / TOKENIZER_FILE
             tok = BatchTokenizer(path, self._max_length)
         self._cache[version] = tok
         return tok

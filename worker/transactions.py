@@ -30,11 +30,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Generic, Protocol, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from worker.kafka_io import log_kafka_error
+from core.settings import Settings
+from transport.clients import new_producer
+from transport.configuration import transactional_config
+from transport.producer import Headers
 from worker.metrics import METRICS
 
 log = logging.getLogger(__name__)
@@ -46,19 +49,26 @@ COMMIT_RETRIES = 5
 class Output(Protocol):
     """What the outbox produces (``worker.pipeline.Outgoing`` satisfies it)."""
 
-    topic: str
-    key: bytes | None
-    value: bytes
-    headers: list[tuple[str, bytes]] | None
+    @property
+    def topic(self) -> str: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes: ...
+    @property
+    def headers(self) -> Headers | None: ...
+
+
+OutputT = TypeVar("OutputT", bound=Output)
 
 
 @dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(Generic[OutputT]):
     """The outputs of one finished batch of one partition."""
 
     partition: TP
     last_offset: int
-    outputs: Sequence[Output]
+    outputs: Sequence[OutputT]
 
 
 class TransactionAborted(Exception):
@@ -69,7 +79,7 @@ class TransactionStuck(RuntimeError):
     """A failed transaction could not even be aborted: the worker must restart."""
 
 
-def select(entries: Iterable[Entry], positions: dict[TP, int]) -> list[Entry]:
+def select(entries: Iterable[Entry[OutputT]], positions: dict[TP, int]) -> list[Entry[OutputT]]:
     """The entries a transaction committing ``positions`` must contain: every queued batch
     whose offsets all lie below its partition's position (and only those)."""
     return [
@@ -78,7 +88,7 @@ def select(entries: Iterable[Entry], positions: dict[TP, int]) -> list[Entry]:
     ]
 
 
-class TransactionalOutbox:
+class TransactionalOutbox(Generic[OutputT]):
     """Queues finished batches; commits them with their offsets in one transaction.
 
     Thread-safe: the event loop adds entries, the consumer thread commits and drops them.
@@ -86,25 +96,23 @@ class TransactionalOutbox:
 
     def __init__(
         self,
-        producer_conf: dict[str, Any],
+        settings: Settings,
         transactional_id: str,
         *,
         timeout_s: float = 30.0,
-        on_committed: Callable[[Output], None] | None = None,
-        producer: Any = None,
+        on_committed: Callable[[OutputT], None] | None = None,
+        producer: Producer | None = None,
     ) -> None:
-        conf = {
-            **producer_conf,
-            "transactional.id": transactional_id,
-            "enable.idempotence": True,
-            "error_cb": log_kafka_error,
-        }
         self.transactional_id = transactional_id
-        self._producer = producer if producer is not None else Producer(conf)
+        self._producer = (
+            producer
+            if producer is not None
+            else new_producer(transactional_config(settings, transactional_id))
+        )
         self._timeout_s = timeout_s
         self._on_committed = on_committed
         self._lock = threading.Lock()
-        self._entries: list[Entry] = []
+        self._entries: list[Entry[OutputT]] = []
 
     def init(self) -> None:
         """Register the transactional id (blocking): fences and aborts a predecessor's open
@@ -112,7 +120,7 @@ class TransactionalOutbox:
         self._producer.init_transactions(self._timeout_s)
         log.info("transactional producer %s ready", self.transactional_id)
 
-    def add(self, partition: TP, last_offset: int, outputs: Sequence[Output]) -> None:
+    def add(self, partition: TP, last_offset: int, outputs: Sequence[OutputT]) -> None:
         """Queue a finished batch (call before marking its offsets finished)."""
         with self._lock:
             self._entries.append(Entry(partition, last_offset, list(outputs)))

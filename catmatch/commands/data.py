@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from catmatch.errors import UserError
-from catmatch.settings import Settings
+from core.settings import Settings
 
 DEFAULT_DATA_DIR = Path("var/data")
 
@@ -28,7 +28,7 @@ def add_data_arguments(p: Any, seed_flag: str = "--seed") -> None:
 
 
 def data_config(args: argparse.Namespace):  # noqa: ANN201 - training.data.DataConfig
-    from training.data import DataConfig
+    from training.data import DataConfig  # numpy: only with the training extra
 
     try:
         return DataConfig(
@@ -51,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from training.data import SPLITS, prepare_data
+    from training.data import SPLITS, prepare_data  # numpy: only with the training extra
 
     try:
         manifest = prepare_data(args.out, data_config(args))

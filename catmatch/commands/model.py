@@ -14,7 +14,9 @@ import time
 from pathlib import Path
 
 from catmatch.errors import UserError
-from catmatch.settings import Settings
+from core.modelformat import read_metadata
+from core.names import RUNTIMES, Runtime
+from core.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     tiny.add_argument("--out", type=Path, required=True, help="model directory to write")
     tiny.add_argument("--labels", help="comma-separated class names (default: 5 generic ones)")
     tiny.add_argument("--seed", type=int, default=0)
-    tiny.add_argument("--runtime", choices=("transformers", "sklearn"), default="transformers",
+    tiny.add_argument("--runtime", choices=RUNTIMES, default=Runtime.TRANSFORMERS.value,
                       help="sklearn: TF-IDF + logistic/ridge regression in model.joblib")
     tiny.add_argument("--task", choices=("classification", "regression"),
                       default="classification", help="job of the sklearn model")
@@ -45,12 +47,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_tiny(args: argparse.Namespace, settings: Settings) -> int:
-    from predictor.builders import build_tiny_model, build_tiny_sklearn
+    from training.builders import build_tiny_model, build_tiny_sklearn  # numpy, torch/sklearn
 
     labels = [s for s in args.labels.split(",")] if args.labels else None
     started = time.perf_counter()
     try:
-        if args.runtime == "sklearn":
+        if args.runtime == Runtime.SKLEARN:
             out = build_tiny_sklearn(args.out, labels, task=args.task)
         else:
             out = build_tiny_model(args.out, labels, seed=args.seed)
@@ -61,7 +63,7 @@ def run_tiny(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_seed(args: argparse.Namespace, settings: Settings) -> int:
-    from predictor.builders import build_seed_model
+    from training.builders import build_seed_model  # numpy and torch
 
     out = args.out or settings.serve.model_dir
     if not 0 < args.test_fraction < 1 or args.steps < 1 or args.feature_tokens < 4:
@@ -83,8 +85,6 @@ def run_seed(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_info(args: argparse.Namespace, settings: Settings) -> int:
-    from predictor.metadata import read_metadata
-
     model_dir = args.dir or settings.serve.model_dir
     try:
         metadata = read_metadata(model_dir)

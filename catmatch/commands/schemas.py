@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from catmatch.settings import Settings
+from core.settings import Settings
+from schemas.export import export, stale
 
 DEFAULT_OUT = "schemas/json"
 
@@ -35,8 +34,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from schemas.export import export, stale
-
     if args.check:
         outdated = stale(args.out)
         for name in outdated:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 
-from catmatch.settings import Settings
+from core.settings import Settings
+from predictor.server import main
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     # prefix_chars="+" makes this subparser treat "--model-dir" etc. as plain strings, so
-    # they all land in serve_args unparsed; the real parser needs kserve, imported in run.
+    # they all land in serve_args unparsed; the real parser needs kserve, imported when run.
     p = sub.add_parser(
         "serve",
         help="serve the classifier with kserve.ModelServer (V1 + V2 REST); --help for options",
@@ -26,6 +27,4 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from predictor.server import main
-
     return main(args.serve_args, settings=settings, prog="catmatch serve")

@@ -14,7 +14,8 @@ from typing import Any
 
 from catmatch.commands.data import DEFAULT_DATA_DIR, add_data_arguments, data_config
 from catmatch.errors import UserError
-from catmatch.settings import Settings
+from core.settings import Settings
+from modelstore import StoreError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from catmatch.modelstore import StoreError, store_settings
+    # torch, transformers and sklearn: only when training
     from training.finetune import FinetuneConfig
     from training.run import TrainOptions, run_training
 
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         )
     if args.limit is not None and args.limit < 21:
         raise UserError("--limit must be at least 21 (one row per class)")
-    store_uri, name = store_settings(settings)
+    store_uri, name = settings.models.store_uri, settings.models.name
     options = TrainOptions(
         data_dir=args.data,
         store_uri=args.store or store_uri,

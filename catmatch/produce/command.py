@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from catmatch.errors import UserError
-
-if TYPE_CHECKING:
-    from catmatch.settings import Settings
+from catmatch.produce.progress import ProgressLine
+from catmatch.produce.sender import ProduceReport, produce_generated, produce_products
+from catmatch.produce.sources import InvalidRecord, detect_format, open_records
+from core.settings import Settings
 
 DEFAULT_GENERATE_COUNT = 1000
 MAX_SHOWN_INVALID = 20
@@ -70,12 +72,6 @@ def _check_args(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    import itertools
-
-    from catmatch.produce.progress import ProgressLine
-    from catmatch.produce.sender import ProduceReport, produce_generated, produce_products
-    from catmatch.produce.sources import InvalidRecord, detect_format, open_records
-
     _check_args(args)
     shown = 0
 

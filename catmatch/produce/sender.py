@@ -13,24 +13,25 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from catmatch.errors import UserError
+from confluent_kafka import Producer
+
 from catmatch.produce.pacing import TokenBucket
 from catmatch.produce.sources import InputRecord, InvalidRecord, parse_line, raw_key, to_message
-
-if TYPE_CHECKING:
-    from confluent_kafka import Producer
-
-    from catmatch.settings import Settings
+from core.settings import Settings
+from training.generator import SYNTHETIC_HEADER, TruthWriter, generate_products
+from transport.admin import describe_topic
+from transport.clients import new_producer
+from transport.configuration import producer_config as transport_producer_config
+from transport.logs import once_per_error
 
 log = logging.getLogger(__name__)
 
 Record = Mapping[str, Any] | bytes | str | InputRecord
 Headers = Sequence[tuple[str, bytes]]
 
-PRODUCER_DEFAULTS: dict[str, Any] = {"linger.ms": 5, "message.timeout.ms": 60_000}
-PRODUCER_REQUIRED: dict[str, Any] = {"enable.idempotence": True, "acks": "all"}
+PRODUCER_DEFAULTS: dict[str, Any] = {"message.timeout.ms": 60_000}
 _PROGRESS_EVERY_S = 0.1
 _INTERRUPTED_FLUSH_S = 5.0
 _POLL_EVERY = 64  # serve delivery callbacks every N messages
@@ -62,12 +63,7 @@ def producer_config(
     settings: Settings, overrides: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """librdkafka config: defaults < ``kafka`` settings < overrides; idempotence always on."""
-    return {
-        **PRODUCER_DEFAULTS,
-        **settings.kafka.client_config(),
-        **(overrides or {}),
-        **PRODUCER_REQUIRED,
-    }
+    return transport_producer_config(settings.kafka, overrides, defaults=PRODUCER_DEFAULTS)
 
 
 def prepare_record(item: Record, raw: bool, index: int) -> tuple[bytes | None, bytes]:
@@ -97,21 +93,6 @@ def prepare_record(item: Record, raw: bool, index: int) -> tuple[bytes | None, b
         return raw_key(value), value
     key, value = to_message(dict(item), f"record {index}")
     return key.encode(), value
-
-
-def _check_topic(producer: Producer, topic: str, bootstrap: str, timeout: float) -> None:
-    from confluent_kafka import KafkaError, KafkaException
-
-    try:
-        metadata = producer.list_topics(topic, timeout=timeout)
-    except KafkaException as exc:
-        raise UserError(f"Kafka at {bootstrap} is not reachable: {exc.args[0].str()}") from None
-    described = metadata.topics.get(topic)
-    if described is None or described.error is not None:
-        code = described.error.code() if described is not None and described.error else None
-        if code in (None, KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC):
-            raise UserError(f"topic {topic} does not exist (create it: catmatch topics create)")
-        raise UserError(f"topic {topic}: {described.error.str()}")  # type: ignore[union-attr]
 
 
 def produce_products(
@@ -147,18 +128,14 @@ def produce_products(
             undelivered then count as failed.
 
     Raises:
-        UserError: the cluster is unreachable or the topic does not exist.
+        KafkaUnreachable: the cluster is unreachable.
+        TopicError: the topic does not exist.
     """
-    from confluent_kafka import Producer
-
-    from catmatch.kafka_admin import quiet
-
     topic = topic or settings.topics.input
     report = ProduceReport(topic=topic)
-    conf = quiet(producer_config(settings, producer_overrides))
-    conf["error_cb"] = _error_logger()
-    producer = Producer(conf)
-    _check_topic(producer, topic, settings.kafka.bootstrap_servers, connect_timeout)
+    conf = producer_config(settings, producer_overrides)
+    producer = new_producer(conf, quiet=True, error_cb=once_per_error())
+    describe_topic(producer, topic, connect_timeout, settings.kafka.bootstrap_servers)
 
     def delivered(err: Any, _msg: Any) -> None:
         if err is None:
@@ -224,8 +201,6 @@ def produce_generated(
         truth_path: where to write the ``product_id,category,hs_section`` CSV, if wanted.
         kwargs: passed to :func:`produce_products` (``topic``, ``rate``, ``on_progress``...).
     """
-    from catmatch.generator import SYNTHETIC_HEADER, TruthWriter, generate_products
-
     with contextlib.ExitStack() as stack:
         truth = stack.enter_context(TruthWriter(truth_path)) if truth_path else None
 
@@ -266,16 +241,3 @@ def _flush(
     report.elapsed_s = time.monotonic() - started
     if on_progress is not None:
         on_progress(report)
-
-
-def _error_logger() -> Callable[[Any], None]:
-    """An ``error_cb`` that logs each distinct client error once, as a warning."""
-    seen: set[str] = set()
-
-    def on_error(err: Any) -> None:
-        text = err.str()
-        if text not in seen:
-            seen.add(text)
-            log.warning("kafka client: %s", text)
-
-    return on_error

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from predictor.builders import build_tiny_sklearn
+from training.builders import build_tiny_sklearn
 
 pytestmark = pytest.mark.e2e
 
@@ -22,7 +22,7 @@ NAME = "category-match-tfidf"
 
 
 def test_demo_serves_a_store_version_end_to_end(tmp_path: Path):
-    from catmatch.modelstore import ModelStore
+    from modelstore import ModelStore
 
     store = ModelStore.from_uri(tmp_path / "store")
     store.publish(NAME, build_tiny_sklearn(tmp_path / "sk"), runtime="sklearn", metrics={},

@@ -16,19 +16,19 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 
-from catmatch.broker import EmbeddedKafka
-from catmatch.broker.config import free_ports
-from catmatch.errors import UserError
-from catmatch.kafka_admin import TopicSpec, ensure_topics
-from catmatch.settings import load_settings
+from core.settings import load_settings
 from tests.fixtures.kafka import consume_all
+from transport.admin import TopicSpec, ensure_topics
+from transport.broker import EmbeddedKafka
+from transport.broker.config import free_ports
+from transport.errors import BrokerError
 
 pytestmark = pytest.mark.integration
 
 # Runs the real ``catmatch.cli.main`` with only the broker subcommand registered, so this test
 # does not depend on the other subcommand modules importing cleanly.
 CLI = (
-    "import sys, catmatch.cli as cli; cli.COMMAND_MODULES = ('catmatch.broker.command',); "
+    "import sys, catmatch.cli as cli; cli.COMMAND_MODULES = ('catmatch.commands.broker',); "
     "sys.exit(cli.main(sys.argv[1:]))"
 )
 
@@ -129,7 +129,7 @@ def test_cli_broker_stops_on_sigterm_and_restart_keeps_data(tmp_path: Path) -> N
 
         # A second broker on the same data dir would corrupt it: refused before any JVM.
         clash = EmbeddedKafka(load_settings().broker, data_dir=data_dir, port=0, controller_port=0)
-        with pytest.raises(UserError, match="in use by another broker"):
+        with pytest.raises(BrokerError, match="in use by another broker"):
             clash.start(timeout=60)
         assert clash.pid is None
         assert len(_jvms_using(data_dir)) == 1
@@ -142,12 +142,12 @@ def test_broker_that_dies_reports_its_log(tmp_path: Path, monkeypatch: pytest.Mo
         busy.listen()
         port = busy.getsockname()[1]
         # Skip our own port check so that Kafka itself fails to bind and exits.
-        monkeypatch.setattr("catmatch.broker.config.port_in_use", lambda host, port: False)
+        monkeypatch.setattr("transport.broker.config.port_in_use", lambda host, port: False)
         kafka = EmbeddedKafka(
             load_settings().broker, data_dir=tmp_path, port=port, controller_port=0
         )
         started = time.monotonic()
-        with pytest.raises(UserError) as info:
+        with pytest.raises(BrokerError) as info:
             kafka.start(timeout=90)
     assert "exited before" in str(info.value)
     assert "last lines of" in str(info.value) and str(port) in str(info.value)

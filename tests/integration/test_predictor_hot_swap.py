@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from catmatch.modelstore import ModelStore
+from modelstore import ModelStore
 from tests.fixtures.predictor import BETA_LABELS, PredictorServer, post_json
 
 pytestmark = pytest.mark.integration

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from catmatch.categories import LABELS
-from predictor.builders import build_seed_model
-from predictor.builders.artifacts import file_digest
+from core.categories import LABELS
+from core.modelformat import read_metadata
 from predictor.loading import load_classifier
-from predictor.metadata import read_metadata
+from training.builders import build_seed_model
+from training.builders.artifacts import file_digest
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from predictor.tokenization import load_tokenizer
+from core.tokenization import load_tokenizer
 from tests.fixtures.predictor import SAMPLE_TEXTS, PredictorServer, get_json, post_json
 
 pytestmark = pytest.mark.integration

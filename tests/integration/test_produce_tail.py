@@ -15,14 +15,14 @@ from confluent_kafka import Consumer, TopicPartition
 
 import schemas
 from catmatch import produce as produce_command
-from catmatch import tail as tail_command
-from catmatch.errors import UserError
-from catmatch.generator import SYNTHETIC_HEADER, generate_products, read_truth
+from catmatch.commands import tail as tail_command
+from catmatch.commands.tail import iter_messages
 from catmatch.produce import produce_products
-from catmatch.settings import Settings, load_settings
-from catmatch.tail import iter_messages
+from core.settings import Settings, load_settings
 from schemas import ProductMessage
 from tests.fixtures.kafka import consume_all
+from training.generator import SYNTHETIC_HEADER, generate_products, read_truth
+from transport.errors import TopicError
 
 pytestmark = pytest.mark.integration
 
@@ -154,7 +154,7 @@ def test_invalid_records_are_reported_and_not_sent(
 
 
 def test_produce_to_a_missing_topic_is_a_user_error(settings: Settings) -> None:
-    with pytest.raises(UserError, match="does not exist"):
+    with pytest.raises(TopicError, match="does not exist"):
         produce_products(settings, [], topic=f"missing-{uuid.uuid4().hex}")
 
 
@@ -224,7 +224,7 @@ def test_tail_command_prints_n_lines_and_exits(
 
 
 def test_tail_of_a_missing_topic_is_a_user_error(settings: Settings) -> None:
-    with pytest.raises(UserError, match="does not exist"):
+    with pytest.raises(TopicError, match="does not exist"):
         next(iter_messages(settings, f"missing-{uuid.uuid4().hex}", idle_timeout=1))
 
 

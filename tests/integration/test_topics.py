@@ -11,9 +11,9 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from catmatch import cli
-from catmatch.broker.config import free_ports
-from catmatch.errors import UserError
-from catmatch.kafka_admin import TopicSpec, admin_client, delete_topics, ensure_topics, group_lag
+from transport.admin import TopicSpec, admin_client, delete_topics, ensure_topics, group_lag
+from transport.broker.config import free_ports
+from transport.errors import KafkaUnreachable
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +37,7 @@ def catmatch(
     names: dict[str, str],
 ) -> Run:
     """Run ``catmatch topics ...`` (the real ``cli.main``) against the session broker."""
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("catmatch.topics",))
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("catmatch.commands.topics",))
     monkeypatch.delenv("CATMATCH_CONFIG", raising=False)
     monkeypatch.setenv("CATMATCH_KAFKA__BOOTSTRAP_SERVERS", kafka_bootstrap)
     monkeypatch.setenv("CATMATCH_WORKER__WORKERS", "2")
@@ -162,7 +162,7 @@ def test_unreachable_broker_is_a_quick_user_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (port,) = free_ports("127.0.0.1", 1)  # nothing listens there
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("catmatch.topics",))
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("catmatch.commands.topics",))
     monkeypatch.delenv("CATMATCH_CONFIG", raising=False)
     monkeypatch.setenv("CATMATCH_KAFKA__BOOTSTRAP_SERVERS", f"127.0.0.1:{port}")
     started = time.monotonic()
@@ -177,5 +177,5 @@ def test_unreachable_broker_is_a_quick_user_error(
     assert out == ""
     assert elapsed < 6
 
-    with pytest.raises(UserError, match="not reachable"):
+    with pytest.raises(KafkaUnreachable, match="not reachable"):
         group_lag({"bootstrap.servers": f"127.0.0.1:{port}"}, "g", ["t"], timeout=0.5)

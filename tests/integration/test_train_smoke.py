@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from catmatch.categories import LABELS
 from catmatch.commands import train as train_command
-from catmatch.modelstore import ModelStore
-from catmatch.settings import load_settings
+from core.categories import LABELS
+from core.settings import load_settings
+from modelstore import ModelStore
 from training.data import DataConfig, prepare_data
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from catmatch.settings import ModelStoreSettings
+from core.settings import ModelStoreSettings
 from schemas import CategoryResult
 from tests.fixtures.kafka import consume_all
 from tests.fixtures.predictor import BETA_LABELS

@@ -15,8 +15,7 @@ from pathlib import Path
 import joblib
 import pytest
 
-from catmatch.settings import ModelStoreSettings
-from predictor.builders import build_tiny_sklearn
+from core.settings import ModelStoreSettings
 from schemas import CategoryResult
 from tests.fixtures.kafka import consume_all
 from tests.fixtures.predictor import post_json
@@ -26,6 +25,7 @@ from tests.integration.worker_harness import (
     running_worker,
     wait_committed,
 )
+from training.builders import build_tiny_sklearn
 
 pytestmark = pytest.mark.integration
 
@@ -79,7 +79,7 @@ def test_alias_moving_from_a_transformer_to_an_sklearn_version_while_products_fl
     kafka_bootstrap, kafka_config, topic_factory, predictor_factory, tiny_model_dir,
     tmp_path: Path,
 ):
-    from catmatch.modelstore import ModelStore
+    from modelstore import ModelStore
 
     sk_labels = ["alpha", "beta", "gamma"]
     store = ModelStore.from_uri(tmp_path / "store")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from catmatch.settings import (
+from core.settings import (
     KafkaSettings,
     PredictorClientSettings,
     Settings,

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from catmatch.broker import command, config, datadir, jars
-from catmatch.broker.server import EmbeddedKafka
-from catmatch.errors import UserError
-from catmatch.settings import BrokerSettings, Settings
-from catmatch.topics import pipeline_topic_specs
+from catmatch.commands import broker as command
+from core.settings import BrokerSettings, Settings
+from transport.admin import pipeline_topic_specs
+from transport.broker import config, datadir, jars
+from transport.broker.server import EmbeddedKafka
+from transport.errors import BrokerError
 
 
 def _parse(text: str) -> dict[str, str]:
@@ -103,7 +104,7 @@ def _which(missing: set[str]):
 def test_missing_java_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setattr(jars.shutil, "which", _which({"java"}))
-    with pytest.raises(UserError) as info:
+    with pytest.raises(BrokerError) as info:
         jars.check_tools(need_mvn=True)
     message = str(info.value)
     assert "java" in message and "apt-get install openjdk-17-jre-headless" in message
@@ -113,7 +114,7 @@ def test_missing_java_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None
 def test_missing_java_and_maven_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setattr(jars.shutil, "which", _which({"java", "mvn"}))
-    with pytest.raises(UserError) as info:
+    with pytest.raises(BrokerError) as info:
         jars.check_tools(need_mvn=True)
     message = str(info.value)
     assert "apt-get install openjdk-17-jre-headless maven" in message
@@ -125,7 +126,7 @@ def test_missing_maven_only_matters_when_resolving(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(jars.shutil, "which", _which({"mvn"}))
     monkeypatch.setattr(jars, "_java_version", lambda java: 17)
     assert jars.check_tools(need_mvn=False) == "/usr/bin/java"
-    with pytest.raises(UserError, match=r"mvn .*apt-get install maven"):
+    with pytest.raises(BrokerError, match=r"mvn .*apt-get install maven"):
         jars.check_tools(need_mvn=True)
 
 
@@ -133,7 +134,7 @@ def test_old_java_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setattr(jars.shutil, "which", _which(set()))
     monkeypatch.setattr(jars, "_java_version", lambda java: 11)
-    with pytest.raises(UserError, match=r"Java 11 but Kafka 4 needs Java 17\+"):
+    with pytest.raises(BrokerError, match=r"Java 11 but Kafka 4 needs Java 17\+"):
         jars.check_tools(need_mvn=False)
 
 
@@ -195,7 +196,7 @@ def test_failed_maven_leaves_nothing_behind(
         lambda cmd, **kw: subprocess.CompletedProcess(cmd, 1, output, ""),
     )
     broker = BrokerSettings(jars_dir=tmp_path)
-    with pytest.raises(UserError, match="Could not resolve dependencies for x"):
+    with pytest.raises(BrokerError, match="Could not resolve dependencies for x"):
         jars.ensure_jars(broker)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".lock"]
     assert not jars.is_resolved(broker)
@@ -250,7 +251,7 @@ def test_port_in_use_is_a_user_error() -> None:
         busy.listen()
         port = busy.getsockname()[1]
         kafka = EmbeddedKafka(BrokerSettings(), port=port, controller_port=0)
-        with pytest.raises(UserError, match=f"port {port} on 127.0.0.1 is in use"):
+        with pytest.raises(BrokerError, match=f"port {port} on 127.0.0.1 is in use"):
             kafka._pick_ports()
 
 
@@ -292,7 +293,7 @@ def test_fetch_only_resolves_and_starts_nothing(
 
 def test_data_dir_lock_is_exclusive_until_released(tmp_path: Path) -> None:
     first = datadir.lock_data_dir(tmp_path)
-    with pytest.raises(UserError, match=r"in use by another broker \(process \d+\)"):
+    with pytest.raises(BrokerError, match=r"in use by another broker \(process \d+\)"):
         datadir.lock_data_dir(tmp_path)
     first.close()
     datadir.lock_data_dir(tmp_path).close()

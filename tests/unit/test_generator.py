@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from catmatch.categories import CATEGORIES, LABELS, lookup, same_category
-from catmatch.generator import (
+from core.categories import CATEGORIES, LABELS, lookup, same_category
+from schemas import ProductMessage
+from training.generator import (
     SYNTHETIC_HEADER,
     TruthWriter,
     generate_product,
@@ -17,9 +18,8 @@ from catmatch.generator import (
     read_truth,
     write_truth,
 )
-from catmatch.generator.core import HINT_TAGS, VOCAB
-from catmatch.generator.titles import STYLES, title_case
-from schemas import ProductMessage
+from training.generator.products import HINT_TAGS, VOCAB
+from training.generator.titles import STYLES, title_case
 
 ROMANS = "I II III IV V VI VII VIII IX X XI XII XIII XIV XV XVI XVII XVIII XIX XX XXI".split()
 

@@ -28,7 +28,9 @@ REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "deploy" / "helm" / "category-match"
 DOCKER = REPO / "docker"
 KUBE = "1.31"
-FIRST_PARTY = {"catmatch", "worker", "schemas", "predictor"}
+FIRST_PARTY = {
+    "catmatch", "core", "transport", "modelstore", "worker", "predictor", "schemas", "training"
+}
 
 
 @pytest.fixture(scope="module")
@@ -352,7 +354,7 @@ def test_worker_image_installs_core_dependencies_only() -> None:
     pip = [a for k, a in instructions("worker.Dockerfile") if k == "RUN" and "pip install" in a]
     assert pip and all(re.search(r"pip install \.(\s|$)", a) for a in pip), pip
     assert not any("[" in a.split("pip install", 1)[1].split("&&")[0] for a in pip)
-    assert ("ENTRYPOINT", '["catmatch", "work"]') in instructions("worker.Dockerfile")
+    assert ("ENTRYPOINT", '["python", "-m", "worker"]') in instructions("worker.Dockerfile")
     ignore = (REPO / ".dockerignore").read_text().split()
     assert "!var/models" in ignore
 
@@ -418,16 +420,11 @@ def _module_path(mod: str) -> Path | None:
     return next((p for p in (REPO / f"{rel}.py", REPO / rel / "__init__.py") if p.is_file()), None)
 
 
-def test_worker_entry_point_imports_need_no_extras() -> None:
-    """`catmatch work` in the worker image (core deps only) must import cleanly."""
-    cli = ast.parse((REPO / "catmatch" / "cli.py").read_text())
-    commands = next(
-        ast.literal_eval(n.value)
-        for n in cli.body
-        if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "COMMAND_MODULES"
-    )
-    todo = ["catmatch.cli", *commands, "worker.supervisor", "worker.app"]
+def _reachable(todo: list[str]) -> tuple[set[str], list[str]]:
+    """First-party modules imported (transitively) by ``todo`` at import time, and the
+    imports that the core dependencies cannot satisfy."""
     allowed, seen, bad, optional = _allowed_imports(), set(), [], set()
+    first_party: set[str] = set()
     while todo:
         mod = todo.pop()
         if mod in seen:
@@ -443,9 +440,35 @@ def test_worker_entry_point_imports_need_no_extras() -> None:
             if mod not in optional:  # an optional one is an attribute, not a module
                 bad.append(f"{mod} (missing module)")
             continue
+        first_party.add(mod)
         pkg = mod if path.name == "__init__.py" else mod.rsplit(".", 1)[0]
         found, maybe = _runtime_imports(path, pkg)
         optional |= maybe - found
         todo += [m for m in found | maybe if m]
         todo += [".".join(mod.split(".")[:i]) for i in range(1, mod.count(".") + 1)]
+    return first_party, bad
+
+
+def test_worker_image_entry_point_needs_only_what_the_image_copies() -> None:
+    """`python -m worker` in the worker image: core dependencies and the copied packages."""
+    modules, bad = _reachable(["worker.__main__", "worker.app"])
+    assert not bad, f"not importable with the core dependencies only: {sorted(bad)}"
+    copied = {
+        a.split()[0] for k, a in instructions("worker.Dockerfile")
+        if k == "COPY" and not a.startswith("--from") and (REPO / a.split()[0]).is_dir()
+    }
+    packages = {m.split(".")[0] for m in modules}
+    assert packages <= copied, f"the worker imports {sorted(packages - copied)}, not copied"
+    assert {"predictor", "catmatch", "training"}.isdisjoint(copied)
+
+
+def test_cli_imports_need_no_extras() -> None:
+    """`catmatch --help` (and every command's module) imports with the core dependencies."""
+    cli = ast.parse((REPO / "catmatch" / "cli.py").read_text())
+    commands = next(
+        ast.literal_eval(n.value)
+        for n in cli.body
+        if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "COMMAND_MODULES"
+    )
+    _, bad = _reachable(["catmatch.cli", *commands])
     assert not bad, f"not importable with the core dependencies only: {sorted(bad)}"

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from catmatch import cli
-from catmatch.modelstore import ModelStore
-from catmatch.modelstore import command as models_command
-from catmatch.settings import load_settings
+from catmatch.commands import models as models_command
+from core.settings import load_settings
+from modelstore import ModelStore
 from tests.unit.test_modelstore import NAME, make_model_dir
 
-MODULE = "catmatch.modelstore.command"
+MODULE = "catmatch.commands.models"
 
 
 @pytest.fixture
@@ -150,7 +150,7 @@ def test_main_runs_the_command_with_settings_defaults(main, root, staged, capsys
 def test_evaluate_scores_a_version_as_it_is_served(root, tmp_path, capsys):
     import joblib
 
-    from predictor.builders import build_tiny_sklearn
+    from training.builders import build_tiny_sklearn
 
     model_dir = build_tiny_sklearn(tmp_path / "sk")
     run(root, "publish", str(model_dir), "--runtime", "sklearn", "--name", "tfidf")
@@ -178,7 +178,7 @@ def test_evaluate_scores_a_version_as_it_is_served(root, tmp_path, capsys):
 
 def test_evaluate_refuses_labels_the_model_does_not_have(root, tmp_path):
     from catmatch.errors import UserError
-    from predictor.builders import build_tiny_sklearn
+    from training.builders import build_tiny_sklearn
 
     run(root, "publish", str(build_tiny_sklearn(tmp_path / "sk")), "--runtime", "sklearn")
     data = tmp_path / "titles.jsonl"

@@ -9,22 +9,20 @@ import os
 import shutil
 import stat
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
-from catmatch.errors import UserError
-from catmatch.modelstore import (
+from core.errors import CatmatchError
+from modelstore import (
     DeploymentEvent,
     LocalBackend,
     ModelStore,
     ModelVersion,
     Registry,
     StoreError,
-    store_settings,
 )
-from catmatch.modelstore import backends as backends_module
-from catmatch.modelstore import store as store_module
+from modelstore import backends as backends_module
+from modelstore import store as store_module
 
 NAME = "category-match"
 
@@ -247,7 +245,7 @@ def test_deployment_errors(store, model_dir):
     with pytest.raises(StoreError, match="already deployed to dev"):
         store.promote(NAME, "v1", "dev")
     assert len(store.history(NAME)) == 1
-    assert issubclass(StoreError, UserError)
+    assert issubclass(StoreError, CatmatchError)
 
 
 def test_resolve_refs(store, model_dir):
@@ -365,8 +363,3 @@ def test_invalid_model_names(store, model_dir, name):
     with pytest.raises(StoreError, match="invalid model name"):
         store.publish(name, model_dir)
 
-
-def test_store_settings_defaults_and_section():
-    assert store_settings(SimpleNamespace()) == ("models", "category-match")
-    section = SimpleNamespace(store_uri="file:///srv/models", name="other")
-    assert store_settings(SimpleNamespace(models=section)) == ("file:///srv/models", "other")

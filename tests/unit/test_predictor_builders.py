@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from catmatch.categories import LABELS
-from predictor.builders.artifacts import atomic_model_dir, base_model_dir, make_readable
-from predictor.builders.hs_data import accuracy_and_macro_f1, load_hs_examples, stratified_split
-from predictor.builders.tiny import check_labels
-from predictor.metadata import ModelMetadata, read_metadata, write_metadata
-from predictor.tokenization import configure, effective_max_length, load_tokenizer
+from core.categories import LABELS
+from core.modelformat import ModelMetadata, read_metadata, write_metadata
+from core.tokenization import configure, effective_max_length, load_tokenizer
+from training.builders.artifacts import atomic_model_dir, base_model_dir, make_readable
+from training.builders.hs_data import accuracy_and_macro_f1, load_hs_examples, stratified_split
+from training.builders.tiny import check_labels
 
 
 def test_hs_examples_map_to_the_21_categories():

@@ -10,7 +10,7 @@ import pytest
 
 from catmatch.commands import model as model_command
 from catmatch.commands import serve as serve_command
-from catmatch.settings import load_settings
+from core.settings import load_settings
 from predictor.server import ShortInvalidInputLog, _settings_for, build_parser
 
 

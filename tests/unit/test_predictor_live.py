@@ -14,7 +14,7 @@ from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferInput, InferRequest
 from prometheus_client import REGISTRY
 
-from catmatch.modelstore import ModelStore
+from modelstore import ModelStore
 from predictor.live import ModelCache, Served, VersionManager, VersionNotLoaded
 from predictor.pinning import (
     VERSION_HEADER,
@@ -413,7 +413,7 @@ def test_versioned_infer_url_is_rewritten_with_the_version_header():
 
 
 def test_store_flags_parse_with_settings_defaults():
-    from catmatch.settings import load_settings
+    from core.settings import load_settings
     from predictor.server import build_parser
 
     settings = load_settings()
@@ -428,15 +428,15 @@ def test_store_flags_parse_with_settings_defaults():
 
 
 def test_an_unknown_reference_fails_at_start_up(tmp_path: Path):
-    from catmatch.errors import UserError
+    from core.errors import CatmatchError
     from predictor.server import main
 
     store = ModelStore.from_uri(tmp_path / "store")
     store.publish("cm", fake_model_dir(tmp_path / "a", "a"), runtime="transformers")
     args = ["--store", store.uri, "--store-name", "cm", "--device", "cpu"]
-    with pytest.raises(UserError, match="deployed to dev"):
+    with pytest.raises(CatmatchError, match="deployed to dev"):
         main([*args, "--model-ref", "dev"])
-    with pytest.raises(UserError, match="--cache-size"):
+    with pytest.raises(CatmatchError, match="--cache-size"):
         main([*args, "--model-ref", "v1", "--cache-size", "0"])
 
 

@@ -14,8 +14,8 @@ import pytest
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
 
+from core.tokenization import load_tokenizer
 from predictor.model import CategoryModel
-from predictor.tokenization import load_tokenizer
 from tests.fixtures.predictor import SAMPLE_TEXTS
 
 TEXTS = SAMPLE_TEXTS

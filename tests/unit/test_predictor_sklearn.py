@@ -16,11 +16,11 @@ from kserve.protocol.infer_type import InferInput, InferRequest, RequestedOutput
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
-from predictor.builders import build_tiny_sklearn
-from predictor.builders.tiny import DEFAULT_TINY_LABELS
 from predictor.model import CategoryModel
 from predictor.runtimes import detect_runtime
 from predictor.sklearn_runtime import load_sklearn
+from training.builders import build_tiny_sklearn
+from training.builders.tiny import DEFAULT_TINY_LABELS
 
 TEXTS = ["usb charger fast", "teddy bear brown", "cotton shirt", "oak table", "green tea"]
 EXPECTED = ["electronics", "toys", "apparel", "home", "food"]
@@ -224,7 +224,7 @@ def test_runtime_detection_and_load_errors(tmp_path: Path, classifier_dir: Path,
 
 
 def test_store_versions_of_an_sklearn_model_swap_like_transformers(tmp_path: Path):
-    from catmatch.modelstore import ModelStore
+    from modelstore import ModelStore
     from predictor.store_source import StoreSource
 
     store = ModelStore.from_uri(tmp_path / "store")

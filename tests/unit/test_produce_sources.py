@@ -21,7 +21,7 @@ from catmatch.produce.sources import (
     raw_key,
     to_message,
 )
-from catmatch.settings import load_settings
+from core.settings import load_settings
 from schemas import ProductMessage
 
 JSONL = b"""{"product_id": "a", "title": "Kettle 1.7 l"}

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from catmatch.settings import load_settings
+from core.errors import ConfigError
+from core.settings import load_settings
 
 
 def test_defaults_yaml_and_env_are_layered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -31,7 +32,7 @@ def test_secrets_are_not_printed(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_missing_config_file_is_reported(tmp_path: Path):
-    with pytest.raises(FileNotFoundError, match="config file"):
+    with pytest.raises(ConfigError, match="config file"):
         load_settings(tmp_path / "nope.yaml")
 
 

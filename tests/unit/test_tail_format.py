@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import schemas
-from catmatch.tail import TailMessage, format_json, format_line
+from catmatch.commands.tail import TailMessage, format_json, format_line
 
 EXAMPLES = Path(schemas.__file__).parent / "examples"
 

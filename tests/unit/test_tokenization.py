@@ -48,8 +48,8 @@ def test_text_mode_has_no_tokenizer_and_pins_nothing():
 
 
 def test_store_versions_of_the_sklearn_runtime_are_sent_as_text(tiny_model_dir, tmp_path: Path):
-    from catmatch.modelstore import ModelStore
-    from predictor.builders import build_tiny_sklearn
+    from modelstore import ModelStore
+    from training.builders import build_tiny_sklearn
     from worker.tokenizer_source import TokenizerSource
 
     store = ModelStore.from_uri(tmp_path / "store")

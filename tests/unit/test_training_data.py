@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from catmatch.categories import CATEGORIES
-from predictor.builders.hs_data import Examples, data_digest
+from core.categories import CATEGORIES
+from training.builders.hs_data import Examples, data_digest
 from training.data import (
     SPLITS,
     DataConfig,
@@ -131,7 +131,7 @@ def test_data_prepare_command(tmp_path: Path, capsys):
     import argparse
 
     from catmatch.commands import data as data_command
-    from catmatch.settings import load_settings
+    from core.settings import load_settings
 
     parser = argparse.ArgumentParser()
     data_command.register(parser.add_subparsers(dest="command", required=True))
@@ -146,7 +146,7 @@ def test_data_prepare_command(tmp_path: Path, capsys):
 
 
 def test_handwritten_eval_titles_are_labelled_consistently():
-    from catmatch.categories import LABELS
+    from core.categories import LABELS
     from training.evaluate import read_labelled
     from training.run import DEFAULT_HANDWRITTEN
 

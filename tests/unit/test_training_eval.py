@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from catmatch.categories import LABELS
+from core.categories import LABELS
 from training.evaluate import (
     classification_metrics,
     confusion,

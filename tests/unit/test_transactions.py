@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
+from core.settings import Settings
 from worker.transactions import Entry, TransactionAborted, TransactionalOutbox, select
 
 A, B = ("in", 0), ("in", 1)
@@ -67,7 +68,9 @@ class FakeConsumer:
 
 
 def outbox(producer: FakeProducer, committed: list) -> TransactionalOutbox:
-    return TransactionalOutbox({}, "t-1", producer=producer, on_committed=committed.append)
+    return TransactionalOutbox(
+        Settings(), "t-1", producer=producer, on_committed=committed.append
+    )
 
 
 def test_a_transaction_holds_the_selected_outputs_and_the_offsets():

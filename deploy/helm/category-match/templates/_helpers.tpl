@@ -156,9 +156,9 @@ pvc:// storage URI at /mnt/models; the workers use the same path. */}}
 /etc/catmatch/kafka-ca/{{ .Values.kafka.tls.caKey }}
 {{- end }}
 
-{{/* The catmatch settings file (catmatch/settings.py tree) the workers load. Values the
+{{/* The catmatch settings file (core/settings.py tree) the workers load. Values the
 chart derives win over .Values.settings. */}}
-{{- define "catmatch.settings" -}}
+{{- define "core.settings" -}}
 {{- $v := .Values }}
 {{- $kafka := dict "bootstrap_servers" $v.kafka.bootstrapServers "security_protocol" $v.kafka.securityProtocol "client_id" $v.kafka.clientId }}
 {{- if $v.kafka.sasl.mechanism }}

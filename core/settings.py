@@ -1,0 +1,246 @@
+"""One configuration tree for every command: defaults < YAML file < ``CATMATCH_*`` env vars.
+
+Nested fields use ``__`` in env vars, e.g. ``CATMATCH_KAFKA__BOOTSTRAP_SERVERS=host:9092`` or
+``CATMATCH_WORKER__BATCH_SIZE=128``. Dict fields take JSON, e.g.
+``CATMATCH_KAFKA__CONFIG='{"socket.keepalive.enable": true}'``. librdkafka settings under
+``kafka.config`` / ``worker.consumer_config`` / ``worker.producer_config`` pass through
+unchanged. Secrets are :class:`~pydantic.SecretStr` and print as ``**********``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from core.errors import ConfigError
+from core.names import DEFAULT_MODEL_NAME, DEFAULT_STORE_URI, RuntimeName
+
+ENV_PREFIX = "CATMATCH_"
+RdkafkaValue = str | int | float | bool
+
+
+class KafkaSettings(BaseModel):
+    """How to reach the cluster. Defaults match ``catmatch broker``."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    client_id: str = "category-match"
+    config: dict[str, RdkafkaValue] = Field(
+        default_factory=dict, description="Extra librdkafka settings, dotted keys, verbatim."
+    )
+
+    def client_config(self) -> dict[str, Any]:
+        """librdkafka configuration shared by every client (consumer, producer, admin)."""
+        conf: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "security.protocol": self.security_protocol,
+            "client.id": self.client_id,
+        }
+        if self.sasl_mechanism:
+            conf["sasl.mechanism"] = self.sasl_mechanism
+        if self.sasl_username:
+            conf["sasl.username"] = self.sasl_username
+        if self.sasl_password is not None:
+            conf["sasl.password"] = self.sasl_password.get_secret_value()
+        conf.update(self.config)
+        return conf
+
+
+class TopicSettings(BaseModel):
+    """Topic names and how ``catmatch topics create`` makes them."""
+
+    input: str = "category-match-in"
+    output: str = "category-match-out"
+    dead_letter: str = "category-match-dlq"
+    partitions: int | None = Field(
+        default=None, ge=1, description="Default: the number of workers (one per partition)."
+    )
+    replication_factor: int = Field(default=1, ge=1)
+    config: dict[str, str] = Field(default_factory=dict, description="Topic configs, verbatim.")
+
+
+class PredictorClientSettings(BaseModel):
+    """How workers reach the KServe InferenceService."""
+
+    url: str = "http://127.0.0.1:8080"
+    model_name: str = "category-match"
+    host_header: str | None = Field(
+        default=None, description="Host header for Knative/Istio ingress (ksvc hostname)."
+    )
+    token: SecretStr | None = Field(default=None, description="Bearer token for the ISVC.")
+    timeout_s: float = Field(default=30.0, gt=0)
+    connect_timeout_s: float = Field(default=2.0, gt=0)
+    backoff_initial_s: float = Field(default=0.2, gt=0)
+    backoff_max_s: float = Field(default=10.0, gt=0)
+    server_error_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="Tries for a 5xx before the batch is split.",
+    )
+    max_connections: int = Field(default=8, ge=1)
+
+
+class WorkerSettings(BaseModel):
+    """The consume → tokenize → predict → produce loop."""
+
+    workers: int = Field(default=2, ge=1, description="Worker processes (one per partition).")
+    group_id: str = "category-match"
+    static_membership: bool = Field(
+        default=True, description="group.instance.id per worker: restarts skip the rebalance."
+    )
+    batch_size: int = Field(default=64, ge=1, le=4096)
+    batch_wait_ms: int = Field(default=20, ge=0, description="Longest wait to fill a batch.")
+    max_inflight_batches: int = Field(default=2, ge=1)
+    pause_after_s: float = Field(
+        default=5.0, ge=0, description="At capacity this long: pause partitions, keep polling."
+    )
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
+        default="at_least_once",
+        description="exactly_once: results, dead letters and input offsets are committed in "
+        "one Kafka transaction (read the outputs with isolation.level=read_committed).",
+    )
+    transaction_timeout_s: float = Field(
+        default=30.0, gt=0, description="Timeout of transactional calls (exactly_once)."
+    )
+    input_mode: Literal["tokens", "text"] = Field(
+        default="tokens",
+        description="tokens: tokenize with tokenizer_path and send INT64 ids (transformer "
+        "predictor); text: send raw texts (sklearn predictor). With model_ref each store "
+        "version decides (its runtime).",
+    )
+    tokenizer_path: Path = Path("var/models/seed/tokenizer.json")
+    model_ref: str | None = Field(
+        default=None,
+        description="Take tokenizers from the model store (models.*) for this ref, e.g. "
+        "production, and pin requests to their version (instead of tokenizer_path).",
+    )
+    max_length: int = Field(default=128, ge=8, le=512)
+    max_message_bytes: int = Field(default=64 * 1024, ge=256)
+    top_k: int = Field(default=3, ge=1)
+    commit_interval_ms: int = Field(default=200, ge=0)
+    revoke_drain_timeout_s: float = Field(
+        default=15.0, ge=0, description="How long a revoked partition's in-flight work may finish."
+    )
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9400, ge=0, description="Worker i: port + i; 0 = any.")
+    consumer_config: dict[str, RdkafkaValue] = Field(default_factory=dict)
+    producer_config: dict[str, RdkafkaValue] = Field(default_factory=dict)
+
+
+class ServeSettings(BaseModel):
+    """The predictor process (``catmatch serve``)."""
+
+    model_dir: Path = Path("var/models/seed")
+    model_name: str = "category-match"
+    runtime: RuntimeName = Field(
+        default="auto",
+        description="Model runtime; auto reads each model directory's catmatch.json.",
+    )
+    host: str = "127.0.0.1"
+    http_port: int = 8080
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    max_length: int = Field(default=128, ge=8, le=512)
+    top_k: int = Field(default=3, ge=1)
+    max_batch_size: int = Field(default=1024, ge=1, description="Larger requests get HTTP 400.")
+    model_ref: str | None = Field(
+        default=None,
+        description="Model-store ref to serve instead of model_dir: dev, ops/production, v<N>.",
+    )
+    poll_interval_s: float = Field(default=5.0, gt=0, description="Registry check interval.")
+    cache_size: int = Field(default=2, ge=1, description="Loaded versions kept, live included.")
+
+
+class ModelStoreSettings(BaseModel):
+    """Where versioned models live (``catmatch models``, ``catmatch train``)."""
+
+    store_uri: str = DEFAULT_STORE_URI
+    name: str = DEFAULT_MODEL_NAME
+
+
+class BrokerSettings(BaseModel):
+    """The embedded single-node Apache Kafka (``catmatch broker``)."""
+
+    data_dir: Path = Path("var/kafka")
+    host: str = "127.0.0.1"
+    port: int = 9092
+    controller_port: int = 9093
+    kafka_version: str = "4.1.0"
+    jars_dir: Path = Field(
+        default_factory=lambda: (
+            Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "catmatch" / "kafka"
+        ),
+        description="Where the Kafka jars are resolved to (one folder per version).",
+    )
+    heap: str = "512m"
+    partitions: int = Field(default=2, ge=1)
+
+
+class Settings(BaseSettings):
+    """The whole configuration tree."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        yaml_file=None,
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    topics: TopicSettings = Field(default_factory=TopicSettings)
+    predictor: PredictorClientSettings = Field(default_factory=PredictorClientSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    models: ModelStoreSettings = Field(default_factory=ModelStoreSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            YamlConfigSettingsSource(settings_cls),
+            file_secret_settings,
+        )
+
+    def topic_partitions(self) -> int:
+        """Partitions for the pipeline topics: configured, else one per worker."""
+        return self.topics.partitions or self.worker.workers
+
+
+def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings once at an entry point.
+
+    Args:
+        config: a YAML file; when ``None``, ``$CATMATCH_CONFIG`` if set.
+        overrides: top-level sections that win over everything (used by tests and the CLI).
+    """
+    path = config or os.environ.get(f"{ENV_PREFIX}CONFIG")
+    if not path:
+        return Settings(**overrides)
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+
+    class _FileSettings(Settings):
+        model_config = SettingsConfigDict(yaml_file=path)
+
+    return _FileSettings(**overrides)

@@ -1,0 +1,13 @@
+"""Kafka transport: the one place where librdkafka clients are configured and built.
+
+- :mod:`transport.configuration`: consumer, producer, transactional and reader settings,
+  assembled from :class:`core.settings.Settings` (the only place they are written);
+- :mod:`transport.clients`: construction of every client, with librdkafka's errors and logs
+  routed through Python logging (:mod:`transport.logs`);
+- :mod:`transport.consumer` / :mod:`transport.producer`: asyncio wrappers for the worker;
+- :mod:`transport.admin`: reachability, topics, partitions and consumer lag;
+- :mod:`transport.broker`: the embedded single-node Apache Kafka for the demo and tests.
+
+It imports only :mod:`core`. Importing it does not import confluent-kafka's admin API or
+start anything.
+"""

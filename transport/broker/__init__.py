@@ -1,0 +1,10 @@
+"""The embedded single-node Apache Kafka broker (KRaft) behind ``catmatch broker``.
+
+Importing this package starts nothing: :class:`EmbeddedKafka` starts a broker JVM on
+``start()``; :func:`ensure_jars` resolves the Kafka jars from Maven Central once.
+"""
+
+from transport.broker.jars import check_tools, ensure_jars, is_resolved, libs_dir
+from transport.broker.server import EmbeddedKafka
+
+__all__ = ["EmbeddedKafka", "check_tools", "ensure_jars", "is_resolved", "libs_dir"]
