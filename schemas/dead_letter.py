@@ -1,15 +1,19 @@
 """The dead letter produced to ``category-match-dlq`` for a message that cannot be classified.
 
-The original bytes are kept (base64) so the message can be replayed after a fix. The same
-error class and reason also travel as Kafka headers (``HEADER_*``), so tools can filter
-without parsing the body.
+The original bytes are kept (base64) so the message can be replayed after a fix
+(``catmatch dlq replay``). When they would make the dead letter too large for the output
+topic, only a prefix is kept, with the original's length and SHA-256, and
+``original_truncated`` (and the header ``catmatch.original_truncated: 1``) says so; such a
+dead letter cannot be replayed. The same error class and reason also travel as Kafka headers
+(``HEADER_*``), so tools can filter without parsing the body.
 
 JSON shape (``schema_version`` 1)::
 
     {"schema_version": 1, "error_class": "invalid_json", "reason": "Expecting value: ...",
      "original_key_b64": "c2t1LTE=", "original_value_b64": "bm90IGpzb24=",
      "source_topic": "category-match-in", "source_partition": 0, "source_offset": 17,
-     "failed_time": "2026-11-26T12:00:00Z", "worker_id": "worker-0"}
+     "failed_time": "2026-11-26T12:00:00Z", "worker_id": "worker-0",
+     "original_truncated": false, "original_size": 8, "original_sha256": "5e2b..."}
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ HEADER_ERROR_REASON = "catmatch.error.reason"
 HEADER_SOURCE_TOPIC = "catmatch.source.topic"
 HEADER_SOURCE_PARTITION = "catmatch.source.partition"
 HEADER_SOURCE_OFFSET = "catmatch.source.offset"
+HEADER_ORIGINAL_TRUNCATED = "catmatch.original_truncated"
+# Set by `catmatch dlq replay` on the re-sent input message: how often it was replayed.
+HEADER_REPLAY_COUNT = "catmatch.replay_count"
 
 
 class ErrorClass(StrEnum):
@@ -35,7 +42,10 @@ class ErrorClass(StrEnum):
     INVALID_SCHEMA = "invalid_schema"
     EMPTY_TEXT = "empty_text"
     TOO_LARGE = "too_large"
-    PREDICTOR_REJECTED = "predictor_rejected"
+    TOO_DEEP = "too_deep"  # JSON nested deeper than the worker decodes
+    PREDICTOR_REJECTED = "predictor_rejected"  # refused alone while its batch siblings passed
+    WORKER_CRASH = "worker_crash"  # the worker failed on it repeatedly (a crash loop, healed)
+    OUTPUT_REJECTED = "output_rejected"  # the broker refused its result record for good
 
 
 class DeadLetter(BaseModel):
@@ -53,9 +63,12 @@ class DeadLetter(BaseModel):
     source_offset: int
     failed_time: AwareDatetime
     worker_id: str | None = None
+    original_truncated: bool = False
+    original_size: int | None = None
+    original_sha256: str | None = None
 
     def original_value(self) -> bytes:
-        """The message value exactly as it was consumed."""
+        """The message value as it was consumed (only a prefix when ``original_truncated``)."""
         return base64.b64decode(self.original_value_b64)
 
     def headers(self) -> list[tuple[str, bytes]]:
@@ -66,6 +79,7 @@ class DeadLetter(BaseModel):
             (HEADER_SOURCE_TOPIC, self.source_topic.encode()),
             (HEADER_SOURCE_PARTITION, str(self.source_partition).encode()),
             (HEADER_SOURCE_OFFSET, str(self.source_offset).encode()),
+            *([(HEADER_ORIGINAL_TRUNCATED, b"1")] if self.original_truncated else []),
         ]
 
 
