@@ -1,4 +1,7 @@
-"""Admin operations over confluent-kafka: reachability, topics, partitions, consumer lag.
+"""Admin operations over confluent-kafka: reachability and the topics' lifecycle.
+
+Reading metadata (partitions, leaders, ISR, offsets, lag, configs) is in
+:mod:`transport.metadata`.
 
 Every wait is bounded by a timeout; an unreachable cluster is one
 :class:`~transport.errors.KafkaUnreachable`, a missing or failed topic one
@@ -9,23 +12,26 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import (
-    ConsumerGroupTopicPartitions,
     KafkaError,
     KafkaException,
-    TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, ClusterMetadata, NewTopic, OffsetSpec, TopicMetadata
+from confluent_kafka.admin import (
+    AdminClient,
+    ClusterMetadata,
+    NewTopic,
+)
 
 from core.settings import Settings
 from transport.clients import new_admin
 from transport.errors import KafkaUnreachable, TopicError
 
 log = logging.getLogger(__name__)
+
 
 
 def admin_client(conf: Mapping[str, Any]) -> AdminClient:
@@ -54,7 +60,10 @@ def wait_reachable(admin: AdminClient, timeout: float, where: str = "") -> Clust
 
 
 def wait_for_broker(
-    bootstrap_servers: str, timeout: float, alive: Callable[[], bool] | None = None
+    bootstrap_servers: str,
+    timeout: float,
+    alive: Callable[[], bool] | None = None,
+    broker_id: int | None = None,
 ) -> float:
     """Poll a (starting) broker until it answers metadata requests.
 
@@ -62,6 +71,9 @@ def wait_for_broker(
         bootstrap_servers: ``host:port`` of the broker.
         timeout: the deadline in seconds.
         alive: returns False when the broker process died (stops waiting early).
+        broker_id: also wait until the answer lists this broker (node) id, i.e. until the
+            broker is registered and unfenced: a restarted node of a cluster answers
+            before that.
 
     Returns:
         Seconds waited.
@@ -84,11 +96,61 @@ def wait_for_broker(
                 f"the broker process exited before {bootstrap_servers} answered"
             )
         try:
-            if admin.list_topics(timeout=min(0.5, max(deadline - time.monotonic(), 0.05))).brokers:
-                return time.monotonic() - started
+            brokers = admin.list_topics(
+                timeout=min(0.5, max(deadline - time.monotonic(), 0.05))
+            ).brokers
         except KafkaException:
             continue
+        if brokers and (broker_id is None or broker_id in brokers):
+            return time.monotonic() - started
+        time.sleep(0.1)
     raise TimeoutError(f"Kafka at {bootstrap_servers} did not answer within {timeout:g} s")
+
+
+def wait_brokers(
+    admin_conf: Mapping[str, Any],
+    broker_ids: Collection[int],
+    timeout: float,
+    alive: Callable[[], bool] | None = None,
+) -> ClusterMetadata:
+    """Poll the cluster until every broker of ``broker_ids`` is in its metadata.
+
+    A broker is listed once it is registered with the controller and unfenced.
+
+    Args:
+        admin_conf: the client config (``bootstrap.servers`` may name several brokers).
+        broker_ids: the broker (node) ids to wait for.
+        timeout: the deadline in seconds.
+        alive: returns False when a broker process died (stops waiting early).
+
+    Returns:
+        The first metadata that lists them all.
+
+    Raises:
+        TimeoutError: not all listed within ``timeout`` (the message names the missing).
+        ChildProcessError: ``alive()`` returned False.
+    """
+    deadline = time.monotonic() + timeout
+    admin = admin_client(
+        {"reconnect.backoff.ms": 50, "reconnect.backoff.max.ms": 250, **admin_conf}
+    )
+    wanted = set(broker_ids)
+    seen: set[int] = set()
+    while True:
+        if alive is not None and not alive():
+            raise ChildProcessError("a broker process exited while waiting for the cluster")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            missing = ", ".join(str(b) for b in sorted(wanted - seen))
+            raise TimeoutError(f"brokers {missing} not in the metadata within {timeout:g} s")
+        try:
+            metadata = admin.list_topics(timeout=min(remaining, 1.0))
+        except KafkaException:
+            continue
+        seen = set(metadata.brokers)
+        if wanted <= seen:
+            return metadata
+        time.sleep(min(0.2, max(deadline - time.monotonic(), 0)))
 
 
 def wait_topics_ready(admin: AdminClient, partitions: Mapping[str, int], timeout: float) -> None:
@@ -201,106 +263,6 @@ def delete_topics(
                 raise TopicError(f"cannot delete topic {name}: {err.str()}") from exc
             result[name] = "not found"
     return result
-
-
-@dataclass(frozen=True)
-class PartitionLag:
-    """Where a consumer group stands on one partition.
-
-    ``committed`` is None when the group has no committed offset there; ``lag`` then counts
-    every message still in the log (``end - start``), as a new group reading from the
-    beginning would see it.
-    """
-    topic: str
-    partition: int
-    start: int
-    end: int
-    committed: int | None
-    lag: int
-
-
-def group_lag(
-    admin_conf: Mapping[str, Any],
-    group_id: str,
-    topics: Iterable[str],
-    *,
-    timeout: float = 10.0,
-) -> list[PartitionLag]:
-    """Committed offsets and lag of ``group_id`` on every partition of ``topics``."""
-    admin = admin_client(admin_conf)
-    metadata = wait_reachable(admin, timeout, str(admin_conf.get("bootstrap.servers", "")))
-    partitions: list[TopicPartition] = []
-    for name in topics:
-        topic = metadata.topics.get(name)
-        if topic is None or topic.error is not None:
-            raise TopicError(f"topic {name} does not exist")
-        partitions += [TopicPartition(name, p) for p in sorted(topic.partitions)]
-    if not partitions:
-        return []
-    request = [ConsumerGroupTopicPartitions(group_id, partitions)]
-    committed_future = admin.list_consumer_group_offsets(request, request_timeout=timeout)
-    committed = {
-        (tp.topic, tp.partition): tp.offset
-        for tp in committed_future[group_id].result(timeout=timeout).topic_partitions
-    }
-    ends = _offsets(admin, partitions, OffsetSpec.latest(), timeout)
-    starts = _offsets(admin, partitions, OffsetSpec.earliest(), timeout)
-    lags = []
-    for tp in partitions:
-        key = (tp.topic, tp.partition)
-        done = committed.get(key, -1)
-        offset = done if done >= 0 else None
-        lag = ends[key] - (offset if offset is not None else starts[key])
-        lags.append(PartitionLag(tp.topic, tp.partition, starts[key], ends[key], offset, lag))
-    return lags
-
-
-def _offsets(
-    admin: AdminClient, partitions: list[TopicPartition], spec: OffsetSpec, timeout: float
-) -> dict[tuple[str, int], int]:
-    futures = admin.list_offsets({tp: spec for tp in partitions}, request_timeout=timeout)
-    return {
-        (tp.topic, tp.partition): future.result(timeout=timeout).offset
-        for tp, future in futures.items()
-    }
-
-
-def describe_topic(
-    client: Any, topic: str, timeout: float, bootstrap: str = ""
-) -> TopicMetadata:
-    """``topic``'s metadata through any client that has ``list_topics`` (a producer, a
-    consumer, an admin client).
-
-    Raises:
-        KafkaUnreachable: no broker answered within ``timeout``.
-        TopicError: the topic does not exist or reports an error.
-    """
-    try:
-        metadata = client.list_topics(topic, timeout=timeout)
-    except KafkaException as exc:
-        where = f" at {bootstrap}" if bootstrap else ""
-        raise KafkaUnreachable(f"Kafka{where} is not reachable: {exc.args[0].str()}") from None
-    described = metadata.topics.get(topic)
-    if described is None or described.error is not None or not described.partitions:
-        code = described.error.code() if described is not None and described.error else None
-        if code in (None, KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC):
-            raise TopicError(f"topic {topic} does not exist (create it: catmatch topics create)")
-        raise TopicError(f"topic {topic}: {described.error.str() if described else 'unknown'}")
-    result: TopicMetadata = described
-    return result
-
-
-def partition_count(conf: Mapping[str, Any], topic: str, timeout: float = 5.0) -> int | None:
-    """Partitions of ``topic``, or ``None`` when they cannot be read (unreachable, missing)."""
-    try:
-        metadata = admin_client(conf).list_topics(topic, timeout=timeout)
-    except KafkaException as exc:
-        log.warning("cannot read partitions of %s: %s", topic, exc)
-        return None
-    described = metadata.topics.get(topic)
-    if described is None or described.error is not None:
-        return None
-    return len(described.partitions)
 
 
 def pipeline_topics(settings: Settings) -> list[str]:

@@ -1,8 +1,10 @@
-"""``catmatch broker``: run the embedded single-node Apache Kafka until Ctrl-C / SIGTERM."""
+"""``catmatch broker``: run the embedded Apache Kafka (one node, or ``--nodes N``) until
+Ctrl-C / SIGTERM."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -10,28 +12,60 @@ from pathlib import Path
 
 from catmatch.errors import UserError
 from core.settings import Settings
-from transport.broker import EmbeddedKafka, jars
+from transport.broker import EmbeddedKafka, EmbeddedKafkaCluster, jars
+from transport.broker.cluster import default_cluster_dir, default_replication, node_ports
 
 BOOTSTRAP_ENV = "CATMATCH_KAFKA__BOOTSTRAP_SERVERS"
+TOPICS_RF_ENV = "CATMATCH_TOPICS__REPLICATION_FACTOR"
+TOPICS_CONFIG_ENV = "CATMATCH_TOPICS__CONFIG"
+
+
+def topics_env(replication_factor: int = 3, min_insync_replicas: int = 2) -> str:
+    """The settings that make ``catmatch topics create`` replicate the pipeline topics."""
+    config = json.dumps({"min.insync.replicas": str(min_insync_replicas)}, separators=(",", ":"))
+    return f"{TOPICS_RF_ENV}={replication_factor} {TOPICS_CONFIG_ENV}='{config}'"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "broker",
-        help="run a single-node Apache Kafka (KRaft) on loopback for development",
+        help="run Apache Kafka (KRaft) on loopback for development: one node or --nodes N",
         description=(
             "Run a single-node Apache Kafka (KRaft, no ZooKeeper) on loopback. The jars are "
             "resolved once from Maven Central (needs Java 17+ and Maven). Data survives "
             f"restarts with the same --data-dir. With {BOOTSTRAP_ENV} set to another "
-            "address you use a real cluster and nothing is started."
+            "address you use a real cluster and nothing is started. "
+            "With --nodes 3, a 3-node cluster for failure drills: each node a broker and "
+            "controller JVM (one voter of the controller quorum) on its own ports, "
+            "port+2(i-1) and controller-port+2(i-1) for node i (9092/9093, 9094/9095, "
+            "9096/9097 by default), data in <data-dir>/node-<i>; internal topics get "
+            "replication factor 3 and min.insync.replicas 2. For the pipeline topics, "
+            f"run `{topics_env()} catmatch topics create`."
         ),
     )
-    parser.add_argument("--data-dir", type=Path, help="broker data (default: broker.data_dir)")
-    parser.add_argument("--port", type=int, help="client port (default: broker.port; 0 = any)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="broker data (default: broker.data_dir; with --nodes > 1 a sibling "
+        "<data_dir>-cluster)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        help="client port (default: broker.port; 0 = any); node i of --nodes: port+2(i-1)",
+    )
     parser.add_argument(
         "--controller-port",
         type=int,
-        help="KRaft controller port (default: broker.controller_port)",
+        help="KRaft controller port (default: broker.controller_port); node i: +2(i-1)",
+    )
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        help="how many nodes (default 1); 3 for failure drills (internal topics: replication "
+        f"factor 3, min.insync.replicas 2; pipeline topics: `{topics_env()} catmatch topics "
+        "create`)",
     )
     parser.add_argument(
         "--fetch-only", action="store_true", help="only resolve the Kafka jars (warms a CI cache)"
@@ -49,6 +83,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Kafka {broker.kafka_version} jars: {libs}")
         return 0
     port = broker.port if args.port is None else args.port
+    nodes = getattr(args, "nodes", 1)
+    if nodes < 1:
+        raise UserError(f"--nodes must be at least 1, not {nodes}")
+    if nodes > 1:
+        return _run_cluster(args, settings, nodes, port)
     external = os.environ.get(BOOTSTRAP_ENV, "").strip()
     if external and external != f"{broker.host}:{port}":
         print(f"{BOOTSTRAP_ENV}={external}: using that Kafka cluster; no broker started.")
@@ -78,4 +117,71 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         )
     finally:
         kafka.stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_cluster(args: argparse.Namespace, settings: Settings, nodes: int, port: int) -> int:
+    broker = settings.broker
+    controller_port = (
+        broker.controller_port if args.controller_port is None else args.controller_port
+    )
+    ports = node_ports(port, nodes)
+    controller_ports = node_ports(controller_port, nodes)
+    own = {f"{broker.host}:{p}" for p in ports if p}
+    external = os.environ.get(BOOTSTRAP_ENV, "").strip()
+    wanted = {address.strip() for address in external.split(",") if address.strip()}
+    if wanted and not wanted <= own:
+        print(f"{BOOTSTRAP_ENV}={external}: using that Kafka cluster; no broker started.")
+        return 0
+
+    cluster = EmbeddedKafkaCluster(
+        broker,
+        data_dir=args.data_dir or default_cluster_dir(broker),
+        nodes=nodes,
+        ports=ports,
+        controller_ports=controller_ports,
+    )
+    factor, min_isr = default_replication(nodes)
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        cluster.start(timeout=args.timeout)
+        print(
+            f"Apache Kafka {broker.kafka_version} ready, {nodes} nodes: bootstrap.servers="
+            f"{cluster.bootstrap_servers} (data {cluster.data_dir}, logs "
+            f"{cluster.data_dir}/node-*/broker.log); Ctrl-C stops it",
+            flush=True,
+        )
+        print(
+            f"for replicated pipeline topics: export {BOOTSTRAP_ENV}="
+            f"{cluster.bootstrap_servers} {topics_env(factor, min_isr)}",
+            flush=True,
+        )
+        down: list[int] = []
+        try:
+            while True:
+                exited = cluster.wait(timeout=1.0, ignore=down)
+                if exited is None:
+                    continue
+                # A killed node is a failure drill: go on while the quorum holds.
+                node = cluster.node(exited)
+                code = node.stop()
+                down.append(exited)
+                running = cluster.running_nodes
+                if len(running) < cluster.majority:
+                    raise UserError(
+                        f"node {exited} exited (status {code}) and the cluster lost its "
+                        f"controller quorum (running: {running or 'none'}); last lines of "
+                        f"{node.log_path}:\n{node.log_tail()}"
+                    )
+                print(
+                    f"node {exited} exited (status {code}, log {node.log_path}); the cluster "
+                    f"goes on with nodes {', '.join(map(str, running))}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        except KeyboardInterrupt:
+            print("stopping Kafka ...", file=sys.stderr, flush=True)
+            return 0
+    finally:
+        cluster.stop()
         signal.signal(signal.SIGTERM, previous)

@@ -16,17 +16,38 @@ def render_server_properties(
     controller_port: int,
     log_dir: Path,
     num_partitions: int,
+    node_id: int = NODE_ID,
+    quorum_voters: str | None = None,
+    replication_factor: int = 1,
+    min_insync_replicas: int = 1,
     overrides: Mapping[str, object] | None = None,
 ) -> str:
-    """A single-node KRaft (combined broker + controller) config listening on ``host`` only.
+    """A KRaft (combined broker + controller) config listening on ``host`` only.
 
-    Replication factors are 1 and the initial rebalance delay is 0 so consumer groups form
-    at once; topics are never auto-created (``catmatch topics create`` makes them).
+    Alone (the default) the node is a single-node cluster: its own controller quorum
+    (``controller.quorum.bootstrap.servers``, formatted ``--standalone``) and replication
+    factors of 1. As one node of a cluster it gets its ``node_id``, the static
+    ``quorum_voters`` (``id@host:port,...``, the same on every node; see
+    :func:`quorum_voters`) and the replication factor and ``min.insync.replicas`` that the
+    default topics and the internal topics (offsets, transactions, share state) use.
+
+    The initial rebalance delay is 0 so consumer groups form at once; topics are never
+    auto-created (``catmatch topics create`` makes them).
     """
+    if replication_factor < 1 or not 1 <= min_insync_replicas <= replication_factor:
+        raise ValueError(
+            f"need 1 <= min.insync.replicas ({min_insync_replicas}) <= replication factor "
+            f"({replication_factor})"
+        )
+    quorum_key, quorum_value = (
+        ("controller.quorum.voters", quorum_voters)
+        if quorum_voters
+        else ("controller.quorum.bootstrap.servers", f"{host}:{controller_port}")
+    )
     props: dict[str, object] = {
         "process.roles": "broker,controller",
-        "node.id": NODE_ID,
-        "controller.quorum.bootstrap.servers": f"{host}:{controller_port}",
+        "node.id": node_id,
+        quorum_key: quorum_value,
         "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
         "advertised.listeners": f"PLAINTEXT://{host}:{port}",
         "controller.listener.names": "CONTROLLER",
@@ -34,15 +55,19 @@ def render_server_properties(
         "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
         "log.dirs": str(log_dir),
         "num.partitions": num_partitions,
-        "default.replication.factor": 1,
+        "default.replication.factor": replication_factor,
+    }
+    if min_insync_replicas != 1:  # Kafka's default; left out so single-node output is stable
+        props["min.insync.replicas"] = min_insync_replicas
+    props |= {
         "auto.create.topics.enable": "false",
-        "offsets.topic.replication.factor": 1,
+        "offsets.topic.replication.factor": replication_factor,
         "offsets.topic.num.partitions": 10,
-        "transaction.state.log.replication.factor": 1,
-        "transaction.state.log.min.isr": 1,
+        "transaction.state.log.replication.factor": replication_factor,
+        "transaction.state.log.min.isr": min_insync_replicas,
         "transaction.state.log.num.partitions": 10,
-        "share.coordinator.state.topic.replication.factor": 1,
-        "share.coordinator.state.topic.min.isr": 1,
+        "share.coordinator.state.topic.replication.factor": replication_factor,
+        "share.coordinator.state.topic.min.isr": min_insync_replicas,
         "group.initial.rebalance.delay.ms": 0,
         "delete.topic.enable": "true",
     }
@@ -50,6 +75,12 @@ def render_server_properties(
     lines = ["# Written by `catmatch broker` on every start; edits are overwritten."]
     lines += [f"{key}={_value(value)}" for key, value in props.items()]
     return "\n".join(lines) + "\n"
+
+
+def quorum_voters(host: str, controller_ports: Mapping[int, int]) -> str:
+    """``controller.quorum.voters`` for controllers on ``host``: ``{node id: port}`` →
+    ``"1@host:port1,2@host:port2,..."`` in node id order."""
+    return ",".join(f"{node}@{host}:{port}" for node, port in sorted(controller_ports.items()))
 
 
 def _value(value: object) -> str:

@@ -40,12 +40,25 @@ def read_meta_properties(log_dir: Path) -> dict[str, str]:
     return props
 
 
-def cluster_id_for(data_dir: Path, log_dir: Path) -> str:
-    """The cluster id of ``data_dir``: the formatted one, the saved one, or a new saved one."""
+def cluster_id_for(data_dir: Path, log_dir: Path, wanted: str | None = None) -> str:
+    """The cluster id of ``data_dir``: the formatted one, the saved one, or a new saved one.
+
+    ``wanted`` (a cluster's shared id) wins over a saved one, but not over a formatted one.
+
+    Raises:
+        BrokerError: ``log_dir`` is formatted with another id than ``wanted``.
+    """
     formatted = read_meta_properties(log_dir).get("cluster.id")
     path = data_dir / CLUSTER_ID_FILE
+    if formatted and wanted and formatted != wanted:
+        raise BrokerError(
+            f"{log_dir} belongs to cluster {formatted}, not {wanted}: "
+            "use another data dir (or delete this one)"
+        )
     if formatted:
         cluster_id = formatted
+    elif wanted:
+        cluster_id = wanted
     elif path.is_file() and path.read_text().strip():
         cluster_id = path.read_text().strip()
     else:

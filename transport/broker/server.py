@@ -7,7 +7,8 @@ Used by ``catmatch broker``, the test fixtures, the demo and the end-to-end scri
 
 The data dir keeps ``server.properties``, the cluster id, the Kafka log dir (``logs/``) and
 the JVM's output (``broker.log``); starting again with the same data dir keeps the topics
-and their messages.
+and their messages. :class:`~transport.broker.cluster.EmbeddedKafkaCluster` runs several
+of them as one cluster (``node_id``, ``quorum_voters``, ``cluster_id``, replication).
 """
 
 from __future__ import annotations
@@ -49,6 +50,13 @@ class EmbeddedKafka:
         properties: extra ``server.properties`` entries (win over the defaults).
         die_with_parent: on Linux, the JVM gets SIGTERM if the thread that started it dies
             (so a killed test run leaves no broker behind).
+        node_id: Kafka's ``node.id``.
+        quorum_voters: the static controller quorum of a cluster (``id@host:port,...``);
+            None: this node is its own single-voter quorum (formatted ``--standalone``).
+        cluster_id: the cluster id to format with (all nodes of a cluster share one);
+            None: the data dir's own (see :func:`datadir.cluster_id_for`).
+        replication_factor: of new topics and of the internal topics.
+        min_insync_replicas: ``min.insync.replicas`` (also of the transaction state log).
     """
 
     def __init__(
@@ -62,6 +70,11 @@ class EmbeddedKafka:
         num_partitions: int | None = None,
         properties: Mapping[str, object] | None = None,
         die_with_parent: bool = True,
+        node_id: int = config.NODE_ID,
+        quorum_voters: str | None = None,
+        cluster_id: str | None = None,
+        replication_factor: int = 1,
+        min_insync_replicas: int = 1,
     ) -> None:
         self.settings = broker or BrokerSettings()
         self.data_dir = Path(data_dir if data_dir is not None else self.settings.data_dir)
@@ -73,6 +86,11 @@ class EmbeddedKafka:
         self.num_partitions = num_partitions or self.settings.partitions
         self.properties = dict(properties or {})
         self.die_with_parent = die_with_parent
+        self.node_id = node_id
+        self.quorum_voters = quorum_voters
+        self.replication_factor = replication_factor
+        self.min_insync_replicas = min_insync_replicas
+        self._want_cluster_id = cluster_id
         self.port: int | None = None
         self.controller_port: int | None = None
         self.cluster_id: str | None = None
@@ -121,6 +139,20 @@ class EmbeddedKafka:
             BrokerError: missing Java/Maven, a port in use, or the broker failed to start
                 (the message ends with the last lines of ``broker.log``).
         """
+        self.launch()
+        try:
+            self.wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def launch(self) -> EmbeddedKafka:
+        """:meth:`start` without waiting: the JVM runs but may not answer yet.
+
+        A node of a multi-node cluster answers only once a quorum of controllers runs, so
+        the cluster launches every node first and then waits (:meth:`wait_ready`).
+        """
         if self.is_running:
             raise RuntimeError(f"the broker is already running (pid {self.pid})")
         java = jars.check_tools(need_mvn=not jars.is_resolved(self.settings))
@@ -129,31 +161,38 @@ class EmbeddedKafka:
         self._lock_file = datadir.lock_data_dir(self.data_dir)
         try:
             self._pick_ports()
-            self._prepare_and_launch(java, libs, timeout)
+            self._prepare_and_launch(java, libs)
         except BaseException:
             self.stop()
             raise
         atexit.register(self.stop)
         return self
 
-    def _prepare_and_launch(self, java: str, libs: Path, timeout: float) -> None:
+    def _prepare_and_launch(self, java: str, libs: Path) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.cluster_id = datadir.cluster_id_for(self.data_dir, self.log_dir)
-        self.properties_path.write_text(
-            config.render_server_properties(
-                host=self.host,
-                port=self.port or 0,
-                controller_port=self.controller_port or 0,
-                log_dir=self.log_dir.resolve(),
-                num_partitions=self.num_partitions,
-                overrides=self.properties,
-            )
+        self.cluster_id = datadir.cluster_id_for(
+            self.data_dir, self.log_dir, wanted=self._want_cluster_id
         )
+        self.properties_path.write_text(self.render_properties())
         classpath = f"{libs}{os.sep}*"
         if not (self.log_dir / "meta.properties").is_file():
             self._format(java, classpath)
         self._launch(java, classpath)
-        self._wait_ready(timeout)
+
+    def render_properties(self) -> str:
+        """This node's ``server.properties`` (written to the data dir at each start)."""
+        return config.render_server_properties(
+            host=self.host,
+            port=self.port or 0,
+            controller_port=self.controller_port or 0,
+            log_dir=self.log_dir.resolve(),
+            num_partitions=self.num_partitions,
+            node_id=self.node_id,
+            quorum_voters=self.quorum_voters,
+            replication_factor=self.replication_factor,
+            min_insync_replicas=self.min_insync_replicas,
+            overrides=self.properties,
+        )
 
     def _pick_ports(self) -> None:
         wanted = [self._want_port, self._want_controller_port]
@@ -187,17 +226,31 @@ class EmbeddedKafka:
         setpriv = shutil.which("setpriv") if self.die_with_parent else None
         return [setpriv, "--pdeathsig", "TERM", *cmd] if setpriv else cmd
 
+    def format_args(self) -> list[str]:
+        """The ``kafka.tools.StorageTool`` arguments that format this node's log dir.
+
+        A single node is a one-voter dynamic quorum (``--standalone``). A cluster node has
+        its voters in ``controller.quorum.voters`` (a static quorum, so ports may change
+        between starts): ``--no-initial-controllers`` writes no voter set into the log.
+        (Kafka 4.1 would also accept ``--standalone`` there and write a one-voter set that
+        contradicts the configured voters.)
+        """
+        quorum = ["--no-initial-controllers"] if self.quorum_voters else ["--standalone"]
+        return [
+            "format",
+            *quorum,
+            "-t",
+            str(self.cluster_id),
+            "-c",
+            str(self.properties_path),
+        ]
+
     def _format(self, java: str, classpath: str) -> None:
         cmd = self._java_cmd(
             java,
             classpath,
             "kafka.tools.StorageTool",
-            "format",
-            "--standalone",
-            "-t",
-            str(self.cluster_id),
-            "-c",
-            str(self.properties_path),
+            *self.format_args(),
             short_lived=True,
         )
         log.info("formatting %s (cluster id %s)", self.log_dir, self.cluster_id)
@@ -232,10 +285,19 @@ class EmbeddedKafka:
             start_new_session=True,
         )
 
-    def _wait_ready(self, timeout: float) -> None:
+    def wait_ready(self, timeout: float) -> None:
+        """Wait until the launched broker answers metadata requests on its client port.
+
+        Raises:
+            BrokerError: it did not within ``timeout`` seconds, or the JVM exited (the
+                message ends with the last lines of ``broker.log``).
+        """
         try:
             self.startup_seconds = wait_for_broker(
-                self.bootstrap_servers, timeout, alive=lambda: self.is_running
+                self.bootstrap_servers,
+                timeout,
+                alive=lambda: self.is_running,
+                broker_id=self.node_id,
             )
         except (TimeoutError, ChildProcessError) as exc:
             raise BrokerError(f"{exc}; last lines of {self.log_path}:\n{self.log_tail()}") from exc
@@ -257,11 +319,31 @@ class EmbeddedKafka:
         Returns:
             The JVM's exit status, or None if it was not started.
         """
+        return self._end(graceful=True, timeout=timeout)
+
+    def terminate(self) -> None:
+        """Send SIGTERM (a controlled shutdown) and return at once; :meth:`stop` or
+        :meth:`kill` then waits and releases the data dir."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGTERM)
+
+    def kill(self) -> int | None:
+        """SIGKILL the JVM: a crash, no controlled shutdown (for failure drills).
+
+        The data dir is released as by :meth:`stop`; :meth:`start` brings the node back on
+        the same data dir (and the same ports, when they were given explicitly).
+
+        Returns:
+            The JVM's exit status (``-9``), or None if it was not started.
+        """
+        return self._end(graceful=False, timeout=30.0)
+
+    def _end(self, *, graceful: bool, timeout: float) -> int | None:
         atexit.unregister(self.stop)
         proc, self._proc = self._proc, None
         code = None
         if proc is not None:
-            if proc.poll() is None:
+            if proc.poll() is None and graceful:
                 proc.send_signal(signal.SIGTERM)
                 try:
                     proc.wait(timeout)
@@ -269,8 +351,9 @@ class EmbeddedKafka:
                     log.warning(
                         "Kafka (pid %d) ignored SIGTERM for %g s: killing it", proc.pid, timeout
                     )
-                    proc.kill()
-                    proc.wait()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
             code = proc.returncode
         if self._log_file is not None:
             if code is not None:
