@@ -128,6 +128,27 @@ class WorkerSettings(BaseModel):
     )
     max_length: int = Field(default=128, ge=8, le=512)
     max_message_bytes: int = Field(default=64 * 1024, ge=256)
+    max_json_depth: int = Field(
+        default=32, ge=2, le=1000, description="Deeper JSON is dead-lettered as too_deep."
+    )
+    max_output_bytes: int = Field(
+        default=1_000_000,
+        ge=16 * 1024,
+        description="Largest record the worker produces; dead letters are shrunk to fit. "
+        "Lowered at start to the output topics' max.message.bytes when readable.",
+    )
+    crash_loop_threshold: int = Field(
+        default=3,
+        ge=1,
+        description="Failures of the worker on the same input offsets before those messages "
+        "are dead-lettered as worker_crash.",
+    )
+    stall_timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="No batch finished and no commit for this long, with lag, assigned "
+        "partitions and a ready predictor: the worker is stuck (liveness fails).",
+    )
     top_k: int = Field(default=3, ge=1)
     commit_interval_ms: int = Field(default=200, ge=0)
     revoke_drain_timeout_s: float = Field(

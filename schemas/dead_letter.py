@@ -46,6 +46,7 @@ class ErrorClass(StrEnum):
     PREDICTOR_REJECTED = "predictor_rejected"  # refused alone while its batch siblings passed
     WORKER_CRASH = "worker_crash"  # the worker failed on it repeatedly (a crash loop, healed)
     OUTPUT_REJECTED = "output_rejected"  # the broker refused its result record for good
+    UNPROCESSABLE = "unprocessable"  # an unexpected error while decoding/tokenizing/encoding it
 
 
 class DeadLetter(BaseModel):

@@ -9,7 +9,8 @@ JSON shape (``schema_version`` 1)::
 
 Only ``product_id`` and ``title`` are required. Unknown fields are ignored so producers can
 add fields before consumers know them (forward compatibility); a ``schema_version`` newer
-than this code understands is rejected.
+than this code understands is rejected, and so are strings that are not valid Unicode (lone
+surrogates spelled with JSON escapes), NaN and infinite prices.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class ProductMessage(BaseModel):
     description: str | None = Field(default=None, max_length=MAX_DESCRIPTION_CHARS)
     brand: str | None = Field(default=None, max_length=128)
     category_hints: list[str] = Field(default_factory=list, max_length=16)
-    price: float | None = Field(default=None, ge=0)
+    price: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     currency: str | None = Field(default=None, min_length=3, max_length=3)
     language: str | None = Field(default=None, max_length=35)
     event_time: AwareDatetime | None = None

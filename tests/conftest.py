@@ -2,5 +2,7 @@
 
 pytest_plugins = [
     "tests.fixtures.kafka",
+    "tests.fixtures.cluster",
     "tests.fixtures.predictor",
+    "tests.fixtures.faults",
 ]

@@ -13,7 +13,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, Producer
 from confluent_kafka.admin import AdminClient
 
-from transport.logs import LIBRDKAFKA_DEBUG, debug_error, log_kafka_error
+from transport.logs import LIBRDKAFKA, LIBRDKAFKA_DEBUG, debug_error, log_kafka_error
 
 
 def quiet_config(conf: Mapping[str, Any]) -> dict[str, Any]:
@@ -29,6 +29,7 @@ def _with_callbacks(
     conf: Mapping[str, Any], quiet: bool, error_cb: Callable[[KafkaError], None] | None
 ) -> dict[str, Any]:
     out = quiet_config(conf) if quiet else dict(conf)
+    out.setdefault("logger", LIBRDKAFKA)
     if error_cb is not None:
         out["error_cb"] = error_cb
     out.setdefault("error_cb", log_kafka_error)

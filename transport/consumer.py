@@ -8,13 +8,17 @@ on that same thread.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from transport.clients import new_consumer
+from transport.threads import SerialThread
+
+log = logging.getLogger(__name__)
+CLOSE_TIMEOUT_S = 30.0
 
 RebalanceCallback = Callable[[Consumer, list[TopicPartition]], None]
 
@@ -31,7 +35,7 @@ class AsyncConsumer:
     """A confluent-kafka ``Consumer`` whose calls run on one private thread."""
 
     def __init__(self, conf: dict[str, Any]) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka-consumer")
+        self._thread = SerialThread("kafka-consumer")
         self._consumer = new_consumer(conf)
         self._closed = False
 
@@ -42,8 +46,7 @@ class AsyncConsumer:
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``fn`` on the consumer thread (serialised with every other consumer call)."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+        return await asyncio.wrap_future(self._thread.submit(lambda: fn(*args, **kwargs)))
 
     async def subscribe(
         self,
@@ -67,18 +70,62 @@ class AsyncConsumer:
         )
         return messages
 
+    async def backlog(self) -> int:
+        """Messages in the assigned partitions not consumed yet: the high watermark minus the
+        position (or, before the first fetch, minus the committed offset). Watermarks come
+        from the last fetch, or from the broker (bounded) when there was none."""
+        value: int = await self.call(self._backlog)
+        return value
+
+    def _backlog(self) -> int:
+        assignment = self._consumer.assignment()
+        if not assignment:
+            return 0
+        total = 0
+        unknown = []
+        for tp in self._consumer.position(assignment):
+            high = self._high(tp)
+            if high < 0:
+                continue
+            if tp.offset is not None and tp.offset >= 0:
+                total += max(high - tp.offset, 0)
+            else:
+                unknown.append((tp, high))
+        if unknown:  # not fetched since assigned (perhaps paused): compare with commits
+            try:
+                committed = self._consumer.committed([tp for tp, _ in unknown], timeout=2.0)
+            except KafkaException:
+                return total
+            for (_, high), tp in zip(unknown, committed, strict=True):
+                if tp.offset is not None and tp.offset >= 0:
+                    total += max(high - tp.offset, 0)
+        return total
+
+    def _high(self, tp: TopicPartition) -> int:
+        _, high = self._consumer.get_watermark_offsets(tp, cached=True)
+        if high >= 0:
+            return int(high)
+        try:
+            _, high = self._consumer.get_watermark_offsets(tp, timeout=2.0, cached=False)
+        except KafkaException:
+            return -1
+        return int(high)
+
     async def pause_all(self) -> None:
         await self.call(lambda: self._consumer.pause(self._consumer.assignment()))
 
     async def resume_all(self) -> None:
         await self.call(lambda: self._consumer.resume(self._consumer.assignment()))
 
-    async def close(self) -> None:
-        """Leave the group (commits are done by the caller before this)."""
+    async def close(self, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
+        """Leave the group (commits are done by the caller before this), within a bound: a
+        consumer that cannot reach its coordinator is left behind rather than waited for."""
         if self._closed:
             return
         self._closed = True
         try:
-            await self.call(self._consumer.close)
+            await asyncio.wait_for(self.call(self._consumer.close), timeout_s)
+        except TimeoutError:
+            log.warning("the consumer did not close within %.0f s; leaving it behind", timeout_s)
         finally:
-            self._executor.shutdown(wait=True)
+            self._thread.shutdown(timeout=0)

@@ -1,11 +1,13 @@
 """One worker: an asyncio loop that consumes batches and keeps a few of them in flight.
 
 Offsets are committed only up to the first message whose output is not yet acknowledged
-(:mod:`worker.offsets`). When the in-flight limit is reached the assigned partitions are
-paused, so ``consume`` keeps being called (group membership, rebalances) without
-fetching more than the worker can handle. With ``processing_guarantee: exactly_once`` the
-commit is a Kafka transaction holding the outputs and the offsets
-(:mod:`worker.transactions`), and every batch holds one partition.
+(:mod:`worker.offsets`, :mod:`worker.partitions`). When the in-flight limit is reached, or a
+predictor fault holds the stream (:mod:`worker.circuit`), the assigned partitions are
+paused, so ``consume`` keeps being called (group membership, rebalances) without fetching
+more than the worker can handle. With ``processing_guarantee: exactly_once`` the commit is a
+Kafka transaction holding the outputs and the offsets (:mod:`worker.transactions`), and
+every batch holds one partition. A batch that fails unexpectedly stops the worker, after
+recording the failure with the partition's committed offset (:mod:`worker.crashloop`).
 """
 
 from __future__ import annotations
@@ -15,40 +17,34 @@ import logging
 import time
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from core.settings import Settings
 from transport.configuration import consumer_config, worker_producer_config
-from transport.consumer import AsyncConsumer, position
+from transport.consumer import AsyncConsumer
+from transport.logs import CONNECTION
 from transport.producer import AsyncProducer
 from worker.health import HealthServer
+from worker.inflight import InFlight
 from worker.metrics import METRICS
 from worker.offsets import OffsetTracker
-from worker.pipeline import BatchAbandoned, BatchProcessor, Outgoing, count_output
-from worker.predictor_client import PredictorClient, PredictorUnavailable
-from worker.retry import RetryPolicy
-from worker.tokenizer_source import TokenizerSource
-from worker.transactions import TransactionAborted, TransactionalOutbox
+from worker.outputs import Outgoing, OutputBuilder, count_output
+from worker.partitions import PartitionBook
+from worker.pipeline import BatchProcessor
+from worker.predictor_client import PredictorClient, PredictorState
+from worker.probes import LOOP_STALL_S, Progress
+from worker.transactions import TransactionalOutbox
+from worker.wiring import (
+    max_record_bytes,
+    predictor_client,
+    retry_policy,
+    tokenizer_source,
+)
 
 log = logging.getLogger(__name__)
 
-LIVENESS_STALL_S = 60.0
-
-
-def tokenizer_source(settings: Settings) -> TokenizerSource:
-    """The model store's tokenizers when ``worker.model_ref`` is set, else a fixed
-    tokenizer.json, or none at all (``worker.input_mode: text``)."""
-    w = settings.worker
-    if w.model_ref:
-        return TokenizerSource(
-            w.max_length,
-            store_uri=settings.models.store_uri,
-            model_name=settings.models.name,
-            ref=w.model_ref,
-        )
-    if w.input_mode == "text":
-        return TokenizerSource(w.max_length, text=True)
-    return TokenizerSource(w.max_length, path=w.tokenizer_path)
+PROGRESS_EVERY_S = 2.0
+TP = tuple[str, int]
 
 
 class Worker:
@@ -67,16 +63,22 @@ class Worker:
         self.stop_event = asyncio.Event()
         self.tracker = OffsetTracker()
         self._metrics_port = settings.worker.metrics_port if metrics_port is None else metrics_port
-        self._tasks: set[asyncio.Task[None]] = set()
         self._consumer: AsyncConsumer | None = None
         self._client: PredictorClient | None = None
-        self._assigned: set[tuple[str, int]] = set()
+        self._processor: BatchProcessor | None = None
         self._subscribed = False
-        self._heartbeat = time.monotonic()
         self._fatal: BaseException | None = None
         self.paused = False
         self.health: HealthServer | None = None
         self.outbox: TransactionalOutbox[Outgoing] | None = None
+        self.book = PartitionBook(self.tracker, worker_id, settings.worker.crash_loop_threshold)
+        self.progress = Progress(settings.worker.stall_timeout_s)
+        self.batches = InFlight(self.tracker, self.book, self.stop_event, self._stop_fatally,
+                                by_partition=self.exactly_once)
+        self._stuck = False
+        self._cooperative = True
+        self._commit_errors = 0
+        self._commit_logged = 0.0
 
     @property
     def exactly_once(self) -> bool:
@@ -97,14 +99,29 @@ class Worker:
         """Ask the worker to finish in-flight batches, commit and exit."""
         self.stop_event.set()
 
+    def _stop_fatally(self, exc: BaseException) -> None:
+        self._fatal = exc
+        self.stop_event.set()
+
     # -- rebalance callbacks: run on the consumer thread, inside consume() --------------
 
-    def _on_assign(self, _: Consumer, partitions: list[TopicPartition]) -> None:
-        self._assigned |= {(p.topic, p.partition) for p in partitions}
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.book.assign(consumer, partitions)
+        # Assign here, then set the pause state explicitly: librdkafka keeps a partition's
+        # paused flag across a lost assignment (e.g. a broker restart while the worker was
+        # paused), and a partition assigned back paused would never be fetched again.
+        if self._cooperative:
+            consumer.incremental_assign(partitions)
+        else:
+            consumer.assign(partitions)
+        if self.paused:
+            consumer.pause(partitions)
+        else:
+            consumer.resume(partitions)
         log.info("%s assigned %s", self.worker_id, _fmt(partitions))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        revoked = {(p.topic, p.partition) for p in partitions}
+        revoked = {(p.topic, p.partition) for p in partitions if p.topic is not None}
         log.info("%s revoked %s", self.worker_id, _fmt(partitions))
         # Let in-flight batches of these partitions finish so their positions are committed
         # before the next owner starts; otherwise it would label those products again.
@@ -112,48 +129,24 @@ class Worker:
         if not self.tracker.wait_finished(revoked, drain_s):
             log.warning("in-flight work of %s not finished; it may be redone", _fmt(partitions))
         try:
-            self._commit_now(consumer, only=revoked)
+            self.book.commit(consumer, only=revoked, on_committed=self._advanced)
         except KafkaException as exc:
             log.warning("commit on revoke failed: %s", exc)
-        self.tracker.revoke(revoked)
-        if self.outbox is not None:  # not committed: the next owner consumes them again
-            self.outbox.drop(revoked)
-        self._assigned -= revoked
+        self.book.forget(revoked)
 
     def _on_lost(self, _: Consumer, partitions: list[TopicPartition]) -> None:
-        lost = {(p.topic, p.partition) for p in partitions}
         log.warning("%s lost %s (no commit)", self.worker_id, _fmt(partitions))
-        self.tracker.revoke(lost)
-        if self.outbox is not None:
-            self.outbox.drop(lost)
-        self._assigned -= lost
+        self.book.forget({(p.topic, p.partition) for p in partitions if p.topic is not None})
 
-    def _commit_now(self, consumer: Consumer, only: set[tuple[str, int]] | None = None) -> None:
-        """Commit finished positions of owned partitions. Consumer thread only."""
-        owned = self._assigned if only is None else (self._assigned & only)
-        positions = self.tracker.commit_positions(only=owned)
-        if not positions:
-            return
-        if self.outbox is not None:
-            try:  # the outputs below these positions and the positions, in one transaction
-                self.outbox.commit(consumer, positions)
-            except TransactionAborted:
-                return  # nothing committed; the same positions are offered next time
-        else:
-            consumer.commit(
-                offsets=[TopicPartition(t, p, o) for (t, p), o in positions.items()],
-                asynchronous=False,
-            )
-        self.tracker.mark_committed(positions)
-        METRICS.commits.inc()
-        for (topic, part), pos in positions.items():
-            METRICS.committed_offset.labels(topic=topic, partition=str(part)).set(pos)
+    def _advanced(self, positions: dict[TP, int]) -> None:
+        self.progress.advanced_at = time.monotonic()
+        CONNECTION.ok()
 
     async def _commit(self) -> None:
         assert self._consumer is not None
         consumer = self._consumer.raw
         try:
-            await self._consumer.call(self._commit_now, consumer)
+            await self._consumer.call(self.book.commit, consumer, None, self._advanced)
         except KafkaException as exc:
             if exc.args and isinstance(exc.args[0], KafkaError) and exc.args[0].fatal():
                 # e.g. the transactional producer was fenced by a newer worker instance
@@ -161,24 +154,48 @@ class Worker:
                 self._fatal = exc
                 self.stop_event.set()
                 return
-            log.warning("commit failed (will retry): %s", exc)
+            self._commit_failed(exc)
+            return
+        if self._commit_errors:
+            log.warning("commits go through again after %d failed tries", self._commit_errors)
+            self._commit_errors = 0
+
+    def _commit_failed(self, exc: KafkaException) -> None:
+        """Log the first failure, then a summary every 30 s (a commit is tried every tick)."""
+        now = time.monotonic()
+        self._commit_errors += 1
+        if self._commit_errors == 1 or now - self._commit_logged >= 30.0:
+            log.warning("commit failed %d time(s) so far (will retry): %s",
+                        self._commit_errors, exc)
+            self._commit_logged = now
 
     # -- probes ------------------------------------------------------------------------
 
     def _liveness(self) -> tuple[bool, dict[str, Any]]:
-        stalled = time.monotonic() - self._heartbeat
-        ok = stalled < LIVENESS_STALL_S and self._fatal is None
-        return ok, {"worker": self.worker_id, "loop_stalled_s": round(stalled, 3)}
+        p = self.progress
+        loop_stalled, stalled = p.loop_stalled_s(), p.stalled_s()
+        ok = loop_stalled < LOOP_STALL_S and not p.stuck() and self._fatal is None
+        return ok, {
+            "worker": self.worker_id,
+            "loop_stalled_s": round(loop_stalled, 3),
+            "progress_stalled_s": round(stalled, 3),
+            "stall_timeout_s": p.stall_timeout_s,
+            "stuck": p.stuck(),
+        }
 
     def _readiness(self) -> tuple[bool, dict[str, Any]]:
         ok = self._subscribed and not self.stop_event.is_set() and self._fatal is None
+        circuit = self._processor.circuit if self._processor else None
         return ok, {
             "worker": self.worker_id,
             "subscribed": self._subscribed,
-            "assigned": sorted(f"{t}[{p}]" for t, p in self._assigned),
+            "assigned": sorted(f"{t}[{p}]" for t, p in self.book.assigned),
             "predictor": self.predictor_state,
-            "inflight_batches": len(self._tasks),
+            "predictor_fault": circuit.kind if circuit and circuit.is_open else None,
+            "inflight_batches": self.batches.inflight,
             "paused": self.paused,
+            "backlog": self.progress.backlog,
+            "kafka": {None: "unknown", True: "up", False: "down"}[CONNECTION.up],
         }
 
     # -- main loop ---------------------------------------------------------------------
@@ -191,10 +208,15 @@ class Worker:
             s.worker.metrics_host, self._metrics_port, self._liveness, self._readiness
         )
         await self.health.start()
-        self._consumer = AsyncConsumer(consumer_config(s, self.instance_id))
+        CONNECTION.on_change = lambda up: METRICS.kafka_state.state("up" if up else "down")
+        METRICS.progress_stalled.set_function(lambda: float(self.progress.stuck()))
+        record_limit = await asyncio.to_thread(max_record_bytes, s)
+        conf = consumer_config(s, self.instance_id)
+        self._cooperative = "cooperative" in str(conf.get("partition.assignment.strategy", ""))
+        self._consumer = AsyncConsumer(conf)
         producer: AsyncProducer | None = None
         if self.exactly_once:
-            self.outbox = TransactionalOutbox(
+            self.outbox = self.book.outbox = TransactionalOutbox(
                 s,
                 self.transactional_id,
                 timeout_s=s.worker.transaction_timeout_s,
@@ -202,47 +224,33 @@ class Worker:
             )
         else:
             producer = AsyncProducer(worker_producer_config(s))
-        p = s.predictor
-        self._client = PredictorClient(
-            p.url,
-            p.model_name,
-            timeout_s=p.timeout_s,
-            connect_timeout_s=p.connect_timeout_s,
-            host_header=p.host_header,
-            token=p.token.get_secret_value() if p.token else None,
-            max_connections=p.max_connections,
-        )
-        retry = RetryPolicy(
-            self.stop_event, p.backoff_initial_s, p.backoff_max_s, p.server_error_attempts
-        )
+        self._client = predictor_client(s)
+        retry = retry_policy(s, self.stop_event)
+        outputs = OutputBuilder(s.topics.output, s.topics.dead_letter, self.worker_id,
+                                record_limit)
         try:
             if self.outbox is not None:  # fences a predecessor with the same transactional.id
                 await asyncio.to_thread(self.outbox.init)
             async with self._client:
-                processor = BatchProcessor(
-                    s,
-                    self.worker_id,
-                    producer,
-                    self._client,
-                    tokenizers,
-                    self.tracker,
-                    retry,
-                    self.stop_event,
-                    outbox=self.outbox,
+                self._processor = BatchProcessor(
+                    s, producer, self._client, tokenizers, self.tracker, retry,
+                    self.stop_event, outputs, outbox=self.outbox,
                 )
                 await self._consumer.subscribe(
                     [s.topics.input], self._on_assign, self._on_revoke, self._on_lost
                 )
                 self._subscribed = True
-                log.info(
-                    "%s consuming %s (group %s)", self.worker_id, s.topics.input, s.worker.group_id
-                )
-                await self._loop(processor)
-                await self._drain()
+                log.info("%s consuming %s (group %s), records up to %d bytes",
+                         self.worker_id, s.topics.input, s.worker.group_id, record_limit)
+                await self._loop(self._processor)
+                await self.batches.drain()
         finally:
             # Each step runs even if an earlier one fails (e.g. a fenced consumer).
             close_output = producer.close if producer is not None else self._close_outbox
-            for step in (self._commit, close_output, self._consumer.close, self.health.stop):
+            steps = [self._commit, close_output, self._consumer.close, self.health.stop]
+            if self._processor is not None:
+                steps.insert(0, self._processor.circuit.close)
+            for step in steps:
                 try:
                     await step()
                 except Exception:
@@ -257,18 +265,19 @@ class Worker:
         s = self.settings.worker
         wait_s = max(s.batch_wait_ms, 1) / 1000
         commit_every_s = s.commit_interval_ms / 1000
-        last_commit = time.monotonic()
+        last_commit = last_check = time.monotonic()
         full_since: float | None = None
         while not self.stop_event.is_set():
-            now = self._heartbeat = time.monotonic()
-            if len(self._tasks) < s.max_inflight_batches:
+            now = self.progress.loop_heartbeat = time.monotonic()
+            held = processor.circuit.is_open  # a predictor fault: take no more work
+            if self.batches.inflight < s.max_inflight_batches and not held:
                 full_since = None
                 if self.paused:
                     await self._consumer.resume_all()
                     self._set_paused(False)
                 messages = await self._consumer.consume(s.batch_size, wait_s)
                 if messages:
-                    self._dispatch(processor, messages)
+                    self.batches.dispatch(processor, messages)
             else:
                 # At capacity: wait for a batch to finish. librdkafka stops fetching on its own
                 # once its queue is full. Only when this lasts (a cold or failing predictor) are
@@ -276,17 +285,42 @@ class Worker:
                 # max.poll.interval.ms without taking more work. Pause/resume is kept rare on
                 # purpose: it drops prefetched messages and is racy when done constantly.
                 full_since = full_since or now
-                await asyncio.wait(self._tasks, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
-                if not self.paused and time.monotonic() - full_since >= s.pause_after_s:
+                await self.batches.wait_one(within_s=1.0, idle_s=min(wait_s * 10, 0.5))
+                long_full = time.monotonic() - full_since >= s.pause_after_s
+                if not self.paused and (held or long_full):
                     await self._consumer.pause_all()
                     self._set_paused(True)
                 if self.paused:
                     messages = await self._consumer.consume(s.batch_size, 0)
                     if messages:  # fetched before the pause took effect
-                        self._dispatch(processor, messages)
+                        self.batches.dispatch(processor, messages)
             if time.monotonic() - last_commit >= commit_every_s:
                 await self._commit()
                 last_commit = time.monotonic()
+            if time.monotonic() - last_check >= PROGRESS_EVERY_S:
+                await self._check_progress(processor)
+                last_check = time.monotonic()
+
+    async def _check_progress(self, processor: BatchProcessor) -> None:
+        """Refresh what the liveness probe judges (backlog, pending, predictor)."""
+        assert self._consumer is not None
+        p = self.progress
+        p.backlog = await self._consumer.backlog()
+        p.pending = self.tracker.pending_count()
+        p.uncommitted = len(self.tracker.commit_positions())
+        p.assigned = len(self.book.assigned)
+        state = self._client.state if self._client else PredictorState.UNKNOWN
+        p.predictor_waiting = processor.circuit.is_open or state in (
+            PredictorState.NOT_READY, PredictorState.FAILING
+        )
+        p.quiet()
+        stuck = p.stuck()
+        if stuck != self._stuck:  # log the edges only
+            log.error("%s %s: %s", self.worker_id,
+                      "is stuck" if stuck else "is moving again",
+                      f"no progress for {p.stalled_s():.0f} s with backlog {p.backlog}, "
+                      f"{p.pending} in flight, predictor {state}")
+            self._stuck = stuck
 
     async def _close_outbox(self) -> None:
         if self.outbox is not None:
@@ -296,66 +330,6 @@ class Worker:
         self.paused = paused
         METRICS.paused.set(int(paused))
         log.info("%s %s consumption", self.worker_id, "paused" if paused else "resumed")
-
-    def _dispatch(self, processor: BatchProcessor, messages: list[Message]) -> None:
-        batch: list[Message] = []
-        for msg in messages:
-            err = msg.error()
-            if err is not None:
-                METRICS.kafka_errors.inc()
-                if err.fatal() or err.code() == KafkaError._FATAL:
-                    # e.g. FENCED_INSTANCE_ID: another worker uses our group.instance.id.
-                    log.error("fatal consumer error, stopping: %s", err)
-                    self._fatal = KafkaException(err)
-                    self.stop_event.set()
-                    return
-                log.warning("consume error: %s", err)
-                continue
-            batch.append(msg)
-        if not batch:
-            return
-        METRICS.consumed.inc(len(batch))
-        groups = [batch]
-        if self.exactly_once:  # one partition per batch, so the outbox can drop one partition
-            by_partition: dict[tuple[str, int], list[Message]] = {}
-            for msg in batch:
-                topic, partition, _ = position(msg)
-                by_partition.setdefault((topic, partition), []).append(msg)
-            groups = list(by_partition.values())
-        for group in groups:
-            METRICS.batch_size.observe(len(group))
-            tickets = [self.tracker.track(*position(m)) for m in group]
-            task = asyncio.create_task(processor.process(group, tickets))
-            self._tasks.add(task)
-            task.add_done_callback(self._batch_done)
-        METRICS.inflight_batches.set(len(self._tasks))
-
-    def _batch_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        METRICS.inflight_batches.set(len(self._tasks))
-        if task.cancelled():
-            return
-        exc = task.exception()
-        if exc is None:
-            return
-        if isinstance(exc, BatchAbandoned | PredictorUnavailable) and self.stop_event.is_set():
-            log.info("batch left uncommitted at shutdown: %s", exc)
-            return
-        # A bug, not bad input (bad input is dead-lettered). Stop; the supervisor restarts us
-        # and the batch is consumed again from the last committed offset.
-        log.error("batch failed unexpectedly; stopping worker", exc_info=exc)
-        self._fatal = exc
-        self.stop_event.set()
-
-    async def _drain(self, timeout_s: float = 30.0) -> None:
-        if not self._tasks:
-            return
-        log.info("%s waiting for %d in-flight batches", self.worker_id, len(self._tasks))
-        done, pending = await asyncio.wait(set(self._tasks), timeout=timeout_s)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending)
 
 
 def _fmt(partitions: list[TopicPartition]) -> str:

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from core.errors import CatmatchError
 from core.settings import Settings, load_settings
-from transport.admin import partition_count
+from transport.metadata import partition_count
 from worker.errors import WorkerError
 from worker.supervisor import Supervisor, serve_one
 

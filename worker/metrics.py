@@ -34,6 +34,13 @@ class WorkerMetrics:
     end_to_end_seconds: Histogram
     transactions: Counter
     transaction_seconds: Histogram
+    dead_letters_truncated: Counter
+    outputs_replaced: Counter
+    predictor_faults: Counter
+    predictor_circuit_open: Gauge
+    progress_stalled: Gauge
+    crash_loops: Counter
+    kafka_state: Enum
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> WorkerMetrics:
@@ -107,6 +114,43 @@ class WorkerMetrics:
                 f"{P}_transaction_seconds",
                 "Produce + send offsets + commit of one transaction (exactly_once).",
                 buckets=_LATENCY_BUCKETS,
+                registry=r,
+            ),
+            dead_letters_truncated=Counter(
+                f"{P}_dead_letters_truncated_total",
+                "Dead letters whose original was cut to fit the output limit.",
+                registry=r,
+            ),
+            outputs_replaced=Counter(
+                f"{P}_outputs_replaced_total",
+                "Records the broker refused for good, replaced by their fallback.",
+                registry=r,
+            ),
+            predictor_faults=Counter(
+                f"{P}_predictor_faults_total",
+                "Times the predictor circuit opened, by kind of fault.",
+                ["kind"],
+                registry=r,
+            ),
+            predictor_circuit_open=Gauge(
+                f"{P}_predictor_circuit_open",
+                "1 while a predictor fault holds the stream (nothing dead-lettered).",
+                registry=r,
+            ),
+            progress_stalled=Gauge(
+                f"{P}_progress_stalled",
+                "1 while the worker has lag and a ready predictor but makes no progress.",
+                registry=r,
+            ),
+            crash_loops=Counter(
+                f"{P}_crash_loops_total",
+                "Messages dead-lettered as worker_crash after repeated failures on them.",
+                registry=r,
+            ),
+            kafka_state=Enum(
+                f"{P}_kafka_state",
+                "Whether the worker reaches the brokers.",
+                states=["unknown", "up", "down"],
                 registry=r,
             ),
         )

@@ -13,6 +13,7 @@ move the position of the new assignment.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ class OffsetTracker:
         self._lock = threading.Lock()
         self._finished = threading.Condition(self._lock)
         self._parts: dict[TopicPartition, _PartitionState] = {}
+        self._progress = 0.0
 
     def track(self, topic: str, partition: int, offset: int) -> Ticket:
         """Register a consumed message; returns the ticket to mark when it is durable."""
@@ -61,6 +63,7 @@ class OffsetTracker:
         """Mark messages as finished (their output is acknowledged by the broker)."""
         with self._lock:
             touched: set[TopicPartition] = set()
+            self._progress = time.monotonic()
             for ticket in tickets:
                 ticket.done = True
                 touched.add((ticket.topic, ticket.partition))
@@ -99,6 +102,22 @@ class OffsetTracker:
                 if state.position is not None and state.position != state.committed:
                     out[tp] = state.position
         return out
+
+    def safe_position(self, tp: TopicPartition) -> int | None:
+        """The position it is safe to commit for ``tp`` now: the finished position, else the
+        first offset still pending, else ``None`` (nothing known)."""
+        with self._lock:
+            state = self._parts.get(tp)
+            if state is None:
+                return None
+            if state.position is not None:
+                return state.position
+            return state.pending[0].offset if state.pending else None
+
+    def last_progress(self) -> float:
+        """``time.monotonic()`` of the last finished message (0.0 before any)."""
+        with self._lock:
+            return self._progress
 
     def mark_committed(self, positions: dict[TopicPartition, int]) -> None:
         """Record positions the broker accepted."""

@@ -4,6 +4,10 @@ A batch is finished only when every one of its messages has a result or a dead l
 acknowledged by the broker; only then are its offsets marked done for committing. With
 exactly-once processing the outputs go to the transactional outbox instead
 (:mod:`worker.transactions`), which produces them in the same transaction as the offsets.
+
+Nothing one message contains may stop the worker: an exception while decoding, validating,
+tokenizing or encoding one message becomes that message's dead letter (``unprocessable``,
+naming the step). A predictor fault never does (:mod:`worker.circuit`).
 """
 
 from __future__ import annotations
@@ -12,56 +16,39 @@ import asyncio
 import functools
 import logging
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from confluent_kafka import Message
 
 from core.settings import Settings
-from schemas import CategoryResult, DeadLetter, ErrorClass, LabelScore, ProductMessage, product_text
-from schemas.dead_letter import b64
-from transport.producer import AsyncProducer, DeliveryError, Headers
+from schemas import ErrorClass, ProductMessage, product_text
+from transport.producer import AsyncProducer, DeliveryError
+from worker.circuit import CircuitStopped, FaultKind, PredictorCircuit
+from worker.messages import FATAL, MessagePath, PoisonTexts, describe, encode
 from worker.metrics import METRICS
 from worker.offsets import OffsetTracker, Ticket
+from worker.outputs import Labelled, Outgoing, OutputBuilder, count_output, replace_refused
+from worker.partitions import Heal
 from worker.predictor_client import (
-    Prediction,
     PredictorClient,
     PredictorRejected,
     PredictorServerError,
+    PredictorUnauthorized,
     PredictResult,
     VersionMismatch,
 )
 from worker.retry import RetryPolicy
 from worker.tokenizer_source import TokenizerSource
 from worker.transactions import TransactionalOutbox
-from worker.validation import Invalid, parse_product
+from worker.validation import Invalid
 
 log = logging.getLogger(__name__)
 
 MAX_VERSION_SWITCHES = 3
+CANARY_TEXT = "Stainless steel kettle 1.7 l"
 
 
 class BatchAbandoned(Exception):
     """The worker is stopping before the batch finished; its offsets stay uncommitted."""
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """One message to produce: a result or a dead letter."""
-
-    topic: str
-    key: bytes | None
-    value: bytes
-    headers: Headers | None = None
-    event_time: datetime | None = None
-    dead_letter: ErrorClass | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Labelled:
-    prediction: Prediction
-    model_name: str
-    model_version: str
 
 
 class BatchProcessor:
@@ -70,44 +57,50 @@ class BatchProcessor:
     def __init__(
         self,
         settings: Settings,
-        worker_id: str,
         producer: AsyncProducer | None,
         client: PredictorClient,
         tokenizers: TokenizerSource,
         tracker: OffsetTracker,
         retry: RetryPolicy,
         stop: asyncio.Event,
+        outputs: OutputBuilder,
+        circuit: PredictorCircuit | None = None,
         outbox: TransactionalOutbox[Outgoing] | None = None,
     ) -> None:
         self._settings = settings
-        self._worker_id = worker_id
         self._producer = producer
         self._client = client
         self._tokenizers = tokenizers
         self._tracker = tracker
         self._retry = retry
         self._stop = stop
+        self._out = outputs
+        w = settings.worker
+        self._path = MessagePath(outputs, w.max_message_bytes, w.max_json_depth)
+        self.circuit = circuit or PredictorCircuit(self.canary, stop)
         self._outbox = outbox
 
-    async def process(self, messages: list[Message], tickets: list[Ticket]) -> None:
-        """Handle one batch end to end; marks its tickets done when all outputs are durable."""
+    async def process(
+        self, messages: list[Message], tickets: list[Ticket], *, heal: Heal | None = None
+    ) -> None:
+        """Handle one batch end to end; marks its tickets done when all outputs are durable.
+
+        ``heal`` (a crash loop was detected on these messages; see :mod:`worker.crashloop`):
+        an unexpected error dead-letters them as ``worker_crash`` instead of stopping, once.
+        """
         started = time.perf_counter()
-        max_bytes = self._settings.worker.max_message_bytes
-        outgoing: list[Outgoing] = []
-        valid: list[tuple[Message, ProductMessage]] = []
-        for msg in messages:
-            parsed = parse_product(msg.value(), max_bytes)
-            if isinstance(parsed, Invalid):
-                outgoing.append(self._dead_letter(msg, parsed))
-            else:
-                valid.append((msg, parsed))
-        if valid:
-            labelled = await self._classify([p for _, p in valid])
-            for (msg, product), outcome in zip(valid, labelled, strict=True):
-                if isinstance(outcome, Invalid):
-                    outgoing.append(self._dead_letter(msg, outcome))
-                else:
-                    outgoing.append(self._result(msg, product, outcome))
+        try:
+            outgoing = await self._outputs_for(messages)
+        except FATAL:
+            raise
+        except BaseException as exc:
+            if heal is None or isinstance(exc, BatchAbandoned | CircuitStopped):
+                raise
+            if not heal.take():
+                raise
+            why = f"{heal.reason}; last error: {describe(exc)}"
+            log.error("dead-lettering %d message(s) as worker_crash: %s", len(messages), why)
+            outgoing = [self._out.dead_letter(m, ErrorClass.WORKER_CRASH, why) for m in messages]
         if self._outbox is None:
             await self._deliver(outgoing)
         else:  # produced and committed with the offsets later, in one transaction
@@ -118,17 +111,30 @@ class BatchProcessor:
         self._tracker.done(tickets)
         METRICS.batch_seconds.observe(time.perf_counter() - started)
 
+    async def _outputs_for(self, messages: list[Message]) -> list[Outgoing]:
+        outgoing, valid = self._path.triage(messages)
+        if valid:
+            labelled = await self._classify([p for _, p in valid])
+            for (msg, product), outcome in zip(valid, labelled, strict=True):
+                outgoing.append(self._path.output(msg, product, outcome))
+        return outgoing
+
+    # -- tokenizing and predicting ----------------------------------------------------------
+
     async def _predict(self, texts: list[str]) -> PredictResult:
         """One request, tokenized and pinned with the same model version.
 
         A 409 means the predictor moved to another version: switch to that version's
         tokenizer and encode again (a few times at most, in case versions move on). A
         version without a tokenizer (a text model) gets the texts themselves.
+
+        Raises:
+            PoisonTexts: some texts cannot be tokenized.
         """
         top_k = self._settings.worker.top_k
         for _ in range(MAX_VERSION_SWITCHES):
             version, tokenizer = self._tokenizers.current()
-            batch = tokenizer.encode(texts) if tokenizer is not None else texts
+            batch = encode(tokenizer, texts) if tokenizer is not None else texts
             try:
                 result = await self._retry.call(
                     functools.partial(self._client.infer, batch, top_k, version)
@@ -142,64 +148,64 @@ class BatchProcessor:
             return result
         raise PredictorServerError(f"model version kept changing ({MAX_VERSION_SWITCHES} tries)")
 
-    async def _classify(self, products: list[ProductMessage]) -> list[Labelled | Invalid]:
-        """Predict labels; a rejected batch is split until the offending product is alone."""
-        texts = [product_text(p) for p in products]
+    async def canary(self) -> None:
+        """One request with a known-good product; raises unless the predictor answers it."""
+        version, tokenizer = self._tokenizers.current()
+        batch = encode(tokenizer, [CANARY_TEXT]) if tokenizer is not None else [CANARY_TEXT]
         try:
-            result = await self._predict(texts)
-        except (PredictorRejected, PredictorServerError) as exc:
-            if len(products) == 1:
-                log.warning("predictor refused a product: %s", exc)
-                return [Invalid(ErrorClass.PREDICTOR_REJECTED, str(exc)[:1000])]
-            mid = len(products) // 2
-            return await self._classify(products[:mid]) + await self._classify(products[mid:])
-        return [Labelled(p, result.model_name, result.model_version) for p in result.predictions]
+            await self._client.infer(batch, 1, version)
+        except VersionMismatch as exc:  # alive, and serving another version
+            self._tokenizers.switch(exc.live_version)
 
-    def _result(self, msg: Message, product: ProductMessage, labelled: Labelled) -> Outgoing:
-        pred = labelled.prediction
-        result = CategoryResult(
-            product_id=product.product_id,
-            label=pred.label,
-            label_id=pred.label_id,
-            score=_prob(pred.score),
-            top_k=[LabelScore(label=lab, label_id=i, score=_prob(s)) for lab, i, s in pred.top_k],
-            model_name=labelled.model_name,
-            model_version=labelled.model_version,
-            event_time=product.event_time,
-            processed_time=datetime.now(UTC),
-            source_partition=msg.partition(),
-            source_offset=msg.offset(),
-        )
-        return Outgoing(
-            topic=self._settings.topics.output,
-            key=product.product_id.encode(),
-            value=result.model_dump_json().encode(),
-            event_time=product.event_time,
-        )
+    async def _classify(self, products: list[ProductMessage]) -> list[Labelled | Invalid]:
+        """Predict labels. A failed batch is split until the failing product is alone, and
+        dead-lettered only if the predictor answers the canary meanwhile (a poison row);
+        otherwise the predictor is at fault and the batch waits for it."""
+        texts = [product_text(p) for p in products]
+        while True:
+            try:
+                result = await self._predict(texts)
+            except PoisonTexts as exc:
+                return await self._without(products, exc.reasons)
+            except PredictorUnauthorized as exc:
+                await self.circuit.trip(FaultKind.UNAUTHORIZED, str(exc))
+                continue
+            except (PredictorRejected, PredictorServerError) as exc:
+                if not await self.circuit.canary_ok():
+                    kind = (
+                        FaultKind.SERVER_ERROR
+                        if isinstance(exc, PredictorServerError)
+                        else FaultKind.REJECTS_EVERYTHING
+                    )
+                    await self.circuit.trip(kind, str(exc))
+                    continue
+                if len(products) == 1:
+                    log.warning("predictor refused a product (a poison row): %s", exc)
+                    return [Invalid(ErrorClass.PREDICTOR_REJECTED, str(exc)[:1000])]
+                mid = len(products) // 2
+                return await self._classify(products[:mid]) + await self._classify(products[mid:])
+            return [
+                Labelled(p, result.model_name, result.model_version) for p in result.predictions
+            ]
 
-    def _dead_letter(self, msg: Message, invalid: Invalid) -> Outgoing:
-        letter = DeadLetter(
-            error_class=invalid.error_class,
-            reason=invalid.reason,
-            original_key_b64=b64(msg.key()),
-            original_value_b64=b64(msg.value() or b"") or "",
-            source_topic=msg.topic(),
-            source_partition=msg.partition(),
-            source_offset=msg.offset(),
-            failed_time=datetime.now(UTC),
-            worker_id=self._worker_id,
-        )
-        dead_letter_headers: Headers = list(letter.headers())
-        return Outgoing(
-            topic=self._settings.topics.dead_letter,
-            key=msg.key(),
-            value=letter.model_dump_json().encode(),
-            headers=dead_letter_headers,
-            dead_letter=invalid.error_class,
-        )
+    async def _without(
+        self, products: list[ProductMessage], poison: dict[int, str]
+    ) -> list[Labelled | Invalid]:
+        """Classify all but the untokenizable products; those become dead letters."""
+        keep = [p for i, p in enumerate(products) if i not in poison]
+        labelled = iter(await self._classify(keep) if keep else [])
+        return [
+            Invalid(ErrorClass.UNPROCESSABLE, f"tokenizing: {poison[i]}")
+            if i in poison
+            else next(labelled)
+            for i in range(len(products))
+        ]
+
+    # -- producing --------------------------------------------------------------------------
 
     async def _deliver(self, outgoing: list[Outgoing]) -> None:
-        """Produce everything and wait for the broker; failed deliveries are produced again."""
+        """Produce everything and wait for the broker. Failed deliveries are produced again;
+        a record the broker refuses for good is replaced by its fallback."""
         assert self._producer is not None, "at-least-once needs the producer"
         backoff = 0.1
         todo = outgoing
@@ -209,36 +215,23 @@ class BatchProcessor:
                 for o in todo
             ]
             acks = await asyncio.gather(*futures, return_exceptions=True)
-            failed: list[Outgoing] = []
+            again: list[Outgoing] = []
+            retried = 0
             for out, ack in zip(todo, acks, strict=True):
                 if isinstance(ack, DeliveryError):
-                    failed.append(out)
+                    replacement = replace_refused(out, ack.error)
+                    retried += replacement is None
+                    again.append(replacement or out)
                 elif isinstance(ack, BaseException):
                     raise ack
                 else:
                     count_output(out)
-            if failed:
-                METRICS.delivery_errors.inc(len(failed))
-                log.warning("%d deliveries failed; producing them again", len(failed))
+            if retried:
+                METRICS.delivery_errors.inc(retried)
+                log.warning("%d deliveries failed; producing them again", retried)
                 if self._stop.is_set():
-                    raise BatchAbandoned(f"stopping with {len(failed)} undelivered outputs")
+                    raise BatchAbandoned(f"stopping with {retried} undelivered outputs")
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
-            todo = failed
+            todo = again
 
-
-
-def count_output(out: Outgoing) -> None:
-    """Count a durable output: a result (with its end-to-end latency) or a dead letter."""
-    if out.dead_letter is not None:
-        METRICS.dead_letters.labels(error_class=out.dead_letter.value).inc()
-        return
-    METRICS.results.inc()
-    if out.event_time is not None:
-        lag = (datetime.now(UTC) - out.event_time).total_seconds()
-        METRICS.end_to_end_seconds.observe(max(lag, 0.0))
-
-
-def _prob(value: float) -> float:
-    """Clamp fp16/fp32 rounding (1.0000001) into [0, 1]."""
-    return min(max(value, 0.0), 1.0)

@@ -1,10 +1,11 @@
 """The worker's HTTP client for the KServe predictor (Open Inference Protocol / V2 REST).
 
-Errors are split in two: :class:`PredictorUnavailable` (connection refused, timeouts,
-429/502/503/504: the InferenceService is cold, scaling or restarting) is waited out, and
-:class:`PredictorRejected` (4xx: the request itself is wrong) is never retried.
-:class:`PredictorServerError` (other 5xx) is retried a few times, then the caller splits the
-batch to find the message that causes it.
+Errors: :class:`PredictorUnavailable` (connection refused, timeouts, 429/502/503/504: the
+InferenceService is cold, scaling or restarting) is waited out;
+:class:`PredictorUnauthorized` (401/403: a token or a mesh policy) is a predictor fault;
+:class:`PredictorRejected` (other 4xx) is never retried; :class:`PredictorServerError`
+(other 5xx) is retried a few times. For the last two the caller decides between a poison
+row and a predictor fault (:mod:`worker.circuit`).
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ class PredictorServerError(PredictorError):
 
 class PredictorRejected(PredictorError):
     """The predictor refused the request (4xx); retrying cannot help."""
+
+
+class PredictorUnauthorized(PredictorError):
+    """401/403: the predictor (or the mesh in front of it) refuses this worker's calls."""
 
 
 class VersionMismatch(PredictorError):
@@ -156,6 +161,9 @@ class PredictorClient:
             if status >= 500:
                 self._set_state(PredictorState.FAILING)
                 raise PredictorServerError(f"HTTP {status}: {text[:500]}")
+            if status in (401, 403):
+                self._set_state(PredictorState.FAILING)
+                raise PredictorUnauthorized(f"HTTP {status}: {text[:500]}")
             raise PredictorRejected(f"HTTP {status}: {text[:500]}")
         except (aiohttp.ClientConnectionError, TimeoutError) as exc:
             outcome = "unavailable"

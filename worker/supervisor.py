@@ -1,7 +1,10 @@
-"""Run N worker processes in one consumer group and restart the ones that crash.
+"""Run N worker processes in one consumer group and restart the ones that crash or hang.
 
 With N == 1 the worker runs in this process (the container case: one pod per partition,
-signals go straight to the worker).
+signals go straight to the worker; Kubernetes' liveness probe on ``/healthz`` plays the
+supervisor's part). The supervisor polls each child's ``/healthz`` like such a probe: a
+child that answers 503 (stuck, see :mod:`worker.probes`) ``UNHEALTHY_CHECKS`` times in a
+row is restarted, and the log says why.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import logging
 import multiprocessing
 import signal
 import time
+import urllib.error
+import urllib.request
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -21,6 +26,9 @@ log = logging.getLogger(__name__)
 
 RESTART_BACKOFF_MAX_S = 30.0
 STOP_TIMEOUT_S = 45.0
+HEALTH_EVERY_S = 5.0
+UNHEALTHY_CHECKS = 3
+HEALTH_GRACE_S = 30.0  # after a start: the worker loads its tokenizer and joins the group
 
 
 def worker_identity(
@@ -64,6 +72,9 @@ class Supervisor:
         self._procs: dict[int, BaseProcess] = {}
         self._restarts: dict[int, int] = {}
         self._next_start: dict[int, float] = {}
+        self._started_at: dict[int, float] = {}
+        self._unhealthy: dict[int, int] = {}
+        self._last_health = 0.0
         self._stopping = False
 
     def _start(self, index: int) -> None:
@@ -74,7 +85,36 @@ class Supervisor:
         )
         proc.start()
         self._procs[index] = proc
+        self._started_at[index] = time.monotonic()
+        self._unhealthy[index] = 0
         log.info("started worker %d (pid %s)", index, proc.pid)
+
+    def health_url(self, index: int) -> str | None:
+        """Where child ``index`` answers ``/healthz`` (``None`` with ``metrics_port: 0``)."""
+        w = self.settings.worker
+        if not w.metrics_port:
+            return None
+        host = "127.0.0.1" if w.metrics_host in ("0.0.0.0", "") else w.metrics_host  # noqa: S104
+        return f"http://{host}:{w.metrics_port + index}/healthz"
+
+    def _check_health(self) -> None:
+        """Restart children that keep answering 503 (a worker that is alive but stuck)."""
+        now = time.monotonic()
+        if now - self._last_health < HEALTH_EVERY_S:
+            return
+        self._last_health = now
+        for index, proc in list(self._procs.items()):
+            url = self.health_url(index)
+            if url is None or not proc.is_alive():
+                continue
+            if now - self._started_at.get(index, now) < HEALTH_GRACE_S:
+                continue
+            healthy, detail = probe(url)
+            self._unhealthy[index] = 0 if healthy else self._unhealthy[index] + 1
+            if self._unhealthy[index] >= UNHEALTHY_CHECKS:
+                log.error("worker %d failed %d health checks in a row (%s); restarting it",
+                          index, UNHEALTHY_CHECKS, detail)
+                self._kill(index, proc)
 
     def stop(self, *_: object) -> None:
         self._stopping = True
@@ -93,7 +133,16 @@ class Supervisor:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
+    def _kill(self, index: int, proc: BaseProcess) -> None:
+        proc.terminate()
+        proc.join(STOP_TIMEOUT_S)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+        self._unhealthy[index] = 0
+
     def _watch(self) -> None:
+        self._check_health()
         now = time.monotonic()
         for index, proc in list(self._procs.items()):
             if proc.is_alive():
@@ -130,3 +179,15 @@ class Supervisor:
             elif proc.exitcode not in (0, -signal.SIGTERM):
                 code = 1
         return code
+
+
+def probe(url: str, timeout_s: float = 3.0) -> tuple[bool, str]:
+    """``(healthy, detail)`` from a ``/healthz`` URL. Only an answer of 503 is unhealthy: a
+    refused or slow connection is a worker starting or busy, judged by its exit instead."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # noqa: S310 - loopback
+            return resp.status == 200, resp.read(500).decode(errors="replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code != 503, exc.read(500).decode(errors="replace")
+    except (OSError, ValueError) as exc:
+        return True, f"no answer: {exc}"

@@ -14,8 +14,18 @@ Outputs and offsets become visible together or not at all, so a crash, a kill or
 partition at any point leads to neither a missing nor a duplicated result for consumers
 that read with ``isolation.level=read_committed``. A batch beyond a gap (an earlier batch of
 its partition is still at the predictor) waits for a later transaction. A transaction that
-fails abortably is aborted and its batches stay queued for the next one. A fenced producer
-(another live worker with the same ``transactional.id``) is fatal. Batches hold one
+fails is aborted and its batches stay queued for the next one. Errors are handled as
+confluent-kafka documents them: a *retriable* ``commit_transaction`` or ``abort_transaction``
+is called again at the next tick (never in a blocking loop), one that *requires abort* is
+aborted, and a *fatal* one replaces the producer with a new transactional session (which
+fences the old one) at the next tick, except when this worker was fenced by another live
+instance with the same ``transactional.id``: that stops the worker. Every call is bounded
+by ``transaction_timeout_s``, so a broker restart delays commits but never hangs them:
+librdkafka's ``send_offsets_to_transaction`` can block far past its own timeout while the
+group coordinator is down (librdkafka issue 5456), so each blocking call runs on a helper
+thread, and one that overruns its bound counts as fatal (the producer is replaced). An
+output the broker refuses for good (``MSG_SIZE_TOO_LARGE``) is replaced by its fallback
+before the next attempt (:mod:`worker.outputs`). Batches hold one
 partition each (the worker splits them), so a revoked or lost partition's queued batches
 can be dropped on their own; the next owner consumes them again from the committed offset.
 
@@ -25,12 +35,13 @@ stable per worker slot, so a restarted worker also aborts what its predecessor l
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
@@ -39,15 +50,19 @@ from transport.clients import new_producer
 from transport.configuration import transactional_config
 from transport.producer import Headers
 from worker.metrics import METRICS
+from worker.outputs import PERMANENT_RECORD_ERRORS
 
 log = logging.getLogger(__name__)
 
 TP = tuple[str, int]
-COMMIT_RETRIES = 5
+# How long past its own timeout a transactional call may block before it is abandoned.
+CALL_GRACE_S = 5.0
+# Fencing by another live producer with our transactional.id: stop, do not fight it.
+FENCED = frozenset({KafkaError.PRODUCER_FENCED, KafkaError._FENCED})
 
 
 class Output(Protocol):
-    """What the outbox produces (``worker.pipeline.Outgoing`` satisfies it)."""
+    """What the outbox produces (``worker.outputs.Outgoing`` satisfies it)."""
 
     @property
     def topic(self) -> str: ...
@@ -57,6 +72,8 @@ class Output(Protocol):
     def value(self) -> bytes: ...
     @property
     def headers(self) -> Headers | None: ...
+    @property
+    def fallback(self) -> Callable[[str], Any] | None: ...
 
 
 OutputT = TypeVar("OutputT", bound=Output)
@@ -64,19 +81,26 @@ OutputT = TypeVar("OutputT", bound=Output)
 
 @dataclass(frozen=True, slots=True)
 class Entry(Generic[OutputT]):
-    """The outputs of one finished batch of one partition."""
+    """The outputs of one finished batch of one partition (replaced in place by fallbacks)."""
 
     partition: TP
     last_offset: int
-    outputs: Sequence[OutputT]
+    outputs: list[OutputT]
 
 
 class TransactionAborted(Exception):
-    """The transaction was aborted; its batches stay queued for the next commit."""
+    """Nothing was committed; the batches stay queued for the next commit."""
 
 
-class TransactionStuck(RuntimeError):
-    """A failed transaction could not even be aborted: the worker must restart."""
+class CallTimedOut(Exception):
+    """A transactional call did not return within its bound (the producer is abandoned)."""
+
+
+class _State(enum.Enum):
+    READY = "ready"  # no transaction open
+    COMMITTING = "committing"  # commit_transaction failed retriably: call it again
+    ABORTING = "aborting"  # the transaction must be aborted before the next one
+    BROKEN = "broken"  # a fatal error: a new producer is needed
 
 
 def select(entries: Iterable[Entry[OutputT]], positions: dict[TP, int]) -> list[Entry[OutputT]]:
@@ -102,22 +126,38 @@ class TransactionalOutbox(Generic[OutputT]):
         timeout_s: float = 30.0,
         on_committed: Callable[[OutputT], None] | None = None,
         producer: Producer | None = None,
+        producer_factory: Callable[[], Producer] | None = None,
     ) -> None:
         self.transactional_id = transactional_id
-        self._producer = (
-            producer
-            if producer is not None
-            else new_producer(transactional_config(settings, transactional_id))
-        )
+        conf = transactional_config(settings, transactional_id)
+        self._factory = producer_factory or (lambda: new_producer(conf))
+        self._producer = producer if producer is not None else self._factory()
         self._timeout_s = timeout_s
         self._on_committed = on_committed
         self._lock = threading.Lock()
         self._entries: list[Entry[OutputT]] = []
+        self._state = _State.READY
+        self._inflight: tuple[list[Entry[OutputT]], dict[TP, int]] | None = None
+        self._refused: list[tuple[Entry[OutputT], int, KafkaError]] = []
+        self._fresh = True  # the producer has not been used yet (init may be retried on it)
+        self.resets = 0
+
+    @property
+    def state(self) -> str:
+        return self._state.value
 
     def init(self) -> None:
-        """Register the transactional id (blocking): fences and aborts a predecessor's open
-        transaction."""
-        self._producer.init_transactions(self._timeout_s)
+        """Register the transactional id (blocking, bounded): fences and aborts a
+        predecessor's open transaction. If the brokers cannot be reached now, the next
+        commit tries again."""
+        try:
+            self._bounded(self._producer.init_transactions, self._timeout_s)
+        except (KafkaException, CallTimedOut) as exc:
+            if isinstance(exc, KafkaException) and exc.args and exc.args[0].code() in FENCED:
+                raise
+            log.warning("init_transactions failed (%s); trying again at the next commit", exc)
+            self._state, self._fresh = _State.BROKEN, not isinstance(exc, CallTimedOut)
+            return
         log.info("transactional producer %s ready", self.transactional_id)
 
     def add(self, partition: TP, last_offset: int, outputs: Sequence[OutputT]) -> None:
@@ -137,45 +177,83 @@ class TransactionalOutbox(Generic[OutputT]):
         with self._lock:
             return len(self._entries)
 
-    def commit(self, consumer: Consumer, positions: dict[TP, int]) -> dict[TP, int]:
-        """Produce the selected batches and commit them with ``positions`` atomically.
+    def commit(self, consumer: Consumer, offsets: list[TopicPartition]) -> dict[TP, int]:
+        """Bring the outputs below ``offsets`` and the offsets into Kafka atomically.
 
-        Blocking; call it on the consumer thread. Returns the committed positions.
+        Blocking (each librdkafka call bounded by the timeout); call it on the consumer
+        thread. Returns the positions committed, which are those of an earlier call when a
+        retriable ``commit_transaction`` is finished first.
 
         Raises:
-            TransactionAborted: aborted; nothing was committed, the batches stay queued.
-            TransactionStuck: the abort failed too; restart the worker.
-            KafkaException: a fatal error (e.g. fenced by a newer producer).
+            TransactionAborted: nothing was committed now; the batches stay queued.
+            KafkaException: this worker was fenced by another instance (stop it).
         """
-        if not positions:
-            return {}
-        with self._lock:
-            chosen = select(self._entries, positions)
-        started = time.perf_counter()
         try:
+            if self._state is _State.BROKEN:
+                self._reset()
+            if self._state is _State.ABORTING:
+                self._abort()
+            if self._state is _State.COMMITTING:
+                return self._commit_inflight()
+            if not offsets:
+                return {}
+            positions = {
+                (tp.topic, tp.partition): tp.offset for tp in offsets
+                if tp.topic is not None and tp.partition is not None
+            }
+            with self._lock:
+                chosen = select(self._entries, positions)
             self._producer.begin_transaction()
+            self._fresh = False
+            self._inflight = (chosen, positions)
+            self._state = _State.ABORTING  # until the commit is asked for
             for entry in chosen:
-                for out in entry.outputs:
-                    self._produce(out)
-            offsets = [TopicPartition(t, p, o) for (t, p), o in positions.items()]
-            self._producer.send_offsets_to_transaction(
-                offsets, consumer.consumer_group_metadata(), self._timeout_s
+                for index in range(len(entry.outputs)):
+                    self._produce(entry, index)
+            group = consumer.consumer_group_metadata()
+            self._bounded(
+                self._producer.send_offsets_to_transaction, offsets, group, self._timeout_s
             )
-            self._commit_transaction()
+            self._state = _State.COMMITTING
+            return self._commit_inflight()
         except KafkaException as exc:
-            error: KafkaError = exc.args[0]
-            if error.fatal():
-                raise
-            # Abortable or not, end it: a transaction left open would block the next one.
-            # If even the abort fails, the error propagates and the worker restarts.
-            log.warning("transaction failed (%s); aborting, its batches go in the next one",
-                        error)
-            try:
-                self._producer.abort_transaction(self._timeout_s)
-            except KafkaException as abort_exc:
-                raise TransactionStuck(f"abort after {error} failed: {abort_exc}") from exc
+            self._failed(exc)
+            raise TransactionAborted(str(exc.args[0] if exc.args else exc)) from exc
+        except CallTimedOut as exc:
+            log.error("%s; the transactional producer is replaced at the next tick", exc)
+            self._state, self._fresh = _State.BROKEN, False
             METRICS.transactions.labels(result="aborted").inc()
-            raise TransactionAborted(str(error)) from exc
+            raise TransactionAborted(str(exc)) from exc
+
+    def _bounded(self, call: Callable[..., object], *args: object) -> None:
+        """Run a blocking librdkafka call on a daemon thread; wait at most the timeout plus
+        a grace period. An overrun leaves the call (and its producer) behind: the thread is
+        a daemon, so it cannot keep the process from exiting."""
+        outcome: list[BaseException | None] = []
+        done = threading.Event()
+
+        def target() -> None:
+            try:
+                call(*args)
+                outcome.append(None)
+            except BaseException as exc:  # handed to the caller's thread
+                outcome.append(exc)
+            finally:
+                done.set()
+
+        threading.Thread(target=target, name="txn-call", daemon=True).start()
+        if not done.wait(self._timeout_s + CALL_GRACE_S):
+            name = getattr(call, "__name__", "call")
+            raise CallTimedOut(f"{name} did not return within {self._timeout_s:g} s")
+        if outcome and outcome[0] is not None:
+            raise outcome[0]
+
+    def _commit_inflight(self) -> dict[TP, int]:
+        assert self._inflight is not None
+        started = time.perf_counter()
+        self._bounded(self._producer.commit_transaction, self._timeout_s)
+        chosen, positions = self._inflight
+        self._inflight, self._state = None, _State.READY
         with self._lock:
             done = {id(e) for e in chosen}
             self._entries = [e for e in self._entries if id(e) not in done]
@@ -187,27 +265,81 @@ class TransactionalOutbox(Generic[OutputT]):
                     self._on_committed(out)
         return positions
 
-    def _produce(self, out: Output) -> None:
+    def _failed(self, exc: KafkaException) -> None:
+        """Decide what the next call does after ``exc`` (never blocks)."""
+        error: KafkaError | None = exc.args[0] if exc.args else None
+        if error is not None and error.code() in FENCED:
+            log.error("producer %s fenced by another instance: %s", self.transactional_id, error)
+            raise exc
+        if self._state is _State.BROKEN:
+            log.warning("transactional producer not ready yet: %s", error)
+        elif error is not None and error.fatal():
+            log.error("transactional producer failed fatally (%s); a new one starts next", error)
+            self._state, self._fresh = _State.BROKEN, False
+        elif self._state is _State.COMMITTING and error is not None and error.retriable():
+            log.warning("commit_transaction: %s; calling it again at the next tick", error)
+            return
+        elif self._state is not _State.READY or (error is not None and error.txn_requires_abort()):
+            log.warning("transaction failed (%s); aborting, its batches go in the next one",
+                        error)
+            self._state = _State.ABORTING
+        METRICS.transactions.labels(result="aborted").inc()
+
+    def _abort(self) -> None:
+        self._bounded(self._producer.abort_transaction, self._timeout_s)
+        self._inflight, self._state = None, _State.READY
+        self._apply_fallbacks()
+
+    def _reset(self) -> None:
+        """A new producer with the same transactional id: it fences the broken session."""
+        if not self._fresh:
+            old, self._producer = self._producer, self._factory()
+            del old  # the new producer's init_transactions fences whatever it left open
+            self._fresh = True
+            self.resets += 1
+        self._inflight = None
+        self._bounded(self._producer.init_transactions, self._timeout_s)
+        self._state = _State.READY
+        self._apply_fallbacks()
+        log.warning("transactional producer %s restarted", self.transactional_id)
+
+    def _produce(self, entry: Entry[OutputT], index: int) -> None:
+        def on_delivery(err: KafkaError | None, _msg: object) -> None:
+            if err is not None and err.code() in PERMANENT_RECORD_ERRORS:
+                self._refused.append((entry, index, err))
+
         while True:
+            out = entry.outputs[index]
             try:
                 self._producer.produce(out.topic, value=out.value, key=out.key,
-                                       headers=out.headers)
+                                       headers=out.headers, on_delivery=on_delivery)
                 return
             except BufferError:  # local queue full: let librdkafka send some
                 self._producer.poll(0.05)
-
-    def _commit_transaction(self) -> None:
-        for attempt in range(1, COMMIT_RETRIES + 1):
-            try:
-                self._producer.commit_transaction(self._timeout_s)
-                return
-            except KafkaException as exc:
-                error: KafkaError = exc.args[0]
-                if not error.retriable() or attempt == COMMIT_RETRIES:
+            except KafkaException as exc:  # refused before sending, e.g. too large
+                error = exc.args[0]
+                if error.code() not in PERMANENT_RECORD_ERRORS or out.fallback is None:
                     raise
-                log.warning("commit_transaction: %s; retrying (%d)", error, attempt)
+                log.warning("record for %s refused (%s); producing its fallback", out.topic,
+                            error)
+                METRICS.outputs_replaced.inc()
+                entry.outputs[index] = out.fallback(error.str())
+
+    def _apply_fallbacks(self) -> None:
+        """Replace outputs the broker refused for good in the aborted transaction."""
+        refused, self._refused = self._refused, []
+        for entry, index, error in refused:
+            out = entry.outputs[index]
+            if out.fallback is not None:
+                METRICS.outputs_replaced.inc()
+                entry.outputs[index] = out.fallback(error.str())
 
     def close(self) -> None:
-        """Drop the producer (nothing is left open: every transaction ends in commit)."""
+        """Abort what is still open and drop the producer."""
+        if self._state in (_State.ABORTING, _State.COMMITTING):
+            try:
+                self._bounded(self._producer.abort_transaction, self._timeout_s)
+            except (KafkaException, CallTimedOut) as exc:
+                log.warning("abort at close failed: %s", exc)
         self._producer.flush(self._timeout_s)
         del self._producer

@@ -21,10 +21,10 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaError, TopicParti
 
 from catmatch.errors import UserError
 from core.settings import Settings
-from transport.admin import describe_topic
 from transport.clients import new_consumer
 from transport.configuration import reader_config
 from transport.errors import TopicError
+from transport.metadata import describe_topic
 
 log = logging.getLogger(__name__)
 _POLL_S = 0.5

@@ -13,12 +13,12 @@ from transport.admin import (
     admin_client,
     delete_topics,
     ensure_topics,
-    group_lag,
     pipeline_topic_specs,
     pipeline_topics,
     wait_reachable,
 )
 from transport.errors import TopicError
+from transport.metadata import group_lag
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -21,10 +21,10 @@ from catmatch.produce.pacing import TokenBucket
 from catmatch.produce.sources import InputRecord, InvalidRecord, parse_line, raw_key, to_message
 from core.settings import Settings
 from training.generator import SYNTHETIC_HEADER, TruthWriter, generate_products
-from transport.admin import describe_topic
 from transport.clients import new_producer
 from transport.configuration import producer_config as transport_producer_config
 from transport.logs import once_per_error
+from transport.metadata import describe_topic
 
 log = logging.getLogger(__name__)
 

@@ -174,10 +174,11 @@ def to_message(fields: dict[str, Any], where: str = "record") -> tuple[str, byte
 
 
 def raw_key(raw: bytes) -> bytes | None:
-    """The key for a raw line: its ``product_id`` when it is a JSON object with one."""
+    """The key for a raw line: its ``product_id`` when it is a JSON object with one (raw lines
+    are hostile on purpose: too deep to decode, not UTF-8, ... mean no key)."""
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if isinstance(data, dict) and isinstance(data.get("product_id"), str):
         return data["product_id"].encode()

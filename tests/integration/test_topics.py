@@ -11,9 +11,10 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from catmatch import cli
-from transport.admin import TopicSpec, admin_client, delete_topics, ensure_topics, group_lag
+from transport.admin import TopicSpec, admin_client, delete_topics, ensure_topics
 from transport.broker.config import free_ports
 from transport.errors import KafkaUnreachable
+from transport.metadata import group_lag
 
 pytestmark = pytest.mark.integration
 

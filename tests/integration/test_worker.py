@@ -183,13 +183,13 @@ def test_a_fenced_static_member_stops_with_an_error(
     )
     first = WorkerThread(settings, "worker-a", instance_id="same-id").start()
     try:
-        wait_until(lambda: first.worker._assigned, 60, "the first worker's assignment")
+        wait_until(lambda: first.worker.book.assigned, 60, "the first worker's assignment")
         second = WorkerThread(settings, "worker-b", instance_id="same-id").start()
         try:
             # The broker hands the id to the newcomer and fences the old member.
             assert first.join(60), "the fenced worker kept running"
             assert isinstance(first.error, RuntimeError)
-            wait_until(lambda: second.worker._assigned, 60, "the second worker's assignment")
+            wait_until(lambda: second.worker.book.assigned, 60, "the second worker's assignment")
         finally:
             second.stop()
     finally:

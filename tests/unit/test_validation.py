@@ -35,6 +35,11 @@ def test_unknown_fields_are_ignored_for_forward_compatibility():
         (ok(price=-1), ErrorClass.INVALID_SCHEMA, "price"),
         (ok(schema_version=99), ErrorClass.INVALID_SCHEMA, "newer"),
         (ok(description="x" * LIMIT), ErrorClass.TOO_LARGE, "limit"),
+        (b"[" * 1000 + b"]" * 1000, ErrorClass.TOO_DEEP, "deeper than 32"),
+        (b'{"a":' * 40 + b"1" + b"}" * 40, ErrorClass.TOO_DEEP, "deeper"),
+        (b'{"product_id":"\\ud800","title":"t"}', ErrorClass.INVALID_SCHEMA, "product_id"),
+        (b'{"product_id":"p","title":"t","price":Infinity}', ErrorClass.INVALID_SCHEMA, "finite"),
+        (ok(title="\u200b \u2063 -- !!"), ErrorClass.EMPTY_TEXT, "letters or digits"),
     ],
 )
 def test_bad_messages_get_a_class_and_a_reason(value, error_class, reason_part):
@@ -42,3 +47,20 @@ def test_bad_messages_get_a_class_and_a_reason(value, error_class, reason_part):
     assert isinstance(parsed, Invalid)
     assert parsed.error_class is error_class
     assert reason_part in parsed.reason
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting():
+    value = ok(title="[" * 200 + " kettle " + "{" * 200)
+    assert isinstance(parse_product(value, LIMIT), ProductMessage)
+
+
+def test_nesting_within_the_limit_is_fine():
+    value = ok(extra=[[[[["deep but fine"]]]]])
+    assert isinstance(parse_product(value, LIMIT), ProductMessage)
+
+
+def test_an_integer_too_long_to_convert_is_not_json_we_take():
+    value = b'{"product_id":"p","title":"t","price":' + b"9" * 5000 + b"}"
+    parsed = parse_product(value, 65536)
+    assert isinstance(parsed, Invalid) and parsed.error_class is ErrorClass.INVALID_JSON
+    assert "digits" in parsed.reason

@@ -1,0 +1,77 @@
+"""Results and dead letters: sized to fit the output topics, with fallbacks for refusals."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from confluent_kafka import KafkaError, Message
+
+from schemas import DeadLetter, ErrorClass, ProductMessage
+from schemas.dead_letter import HEADER_ORIGINAL_TRUNCATED, HEADER_REPLAY_COUNT
+from worker.outputs import Labelled, OutputBuilder, is_permanent, replace_refused
+from worker.predictor_client import Prediction
+
+LIMIT = 64 * 1024
+
+
+def message(value: bytes | None, key: bytes | None = b"k", headers=None) -> Message:
+    return Message(topic="in", partition=1, offset=42, key=key, value=value, headers=headers)
+
+
+def builder(limit: int = LIMIT) -> OutputBuilder:
+    return OutputBuilder("out", "dlq", "worker-0", limit)
+
+
+def test_a_small_dead_letter_keeps_the_original_whole():
+    out = builder().dead_letter(message(b"not json"), ErrorClass.INVALID_JSON, "not JSON")
+    letter = DeadLetter.model_validate_json(out.value)
+    assert letter.original_value() == b"not json" and not letter.original_truncated
+    assert letter.original_size == 8
+    assert letter.original_sha256 == hashlib.sha256(b"not json").hexdigest()
+    assert out.key == b"k" and out.topic == "dlq" and out.dead_letter is ErrorClass.INVALID_JSON
+    assert HEADER_ORIGINAL_TRUNCATED not in dict(out.headers)
+
+
+@pytest.mark.parametrize("size", [LIMIT - 100, 5 * LIMIT])
+def test_a_dead_letter_of_a_big_message_is_cut_to_fit_and_says_so(size):
+    original = bytes(range(256)) * (size // 256)
+    out = builder().dead_letter(message(original), ErrorClass.TOO_LARGE, "too large")
+    assert len(out.value) + len(out.key or b"") < LIMIT
+    letter = DeadLetter.model_validate_json(out.value)
+    assert letter.original_truncated and original.startswith(letter.original_value())
+    assert letter.original_size == len(original)
+    assert letter.original_sha256 == hashlib.sha256(original).hexdigest()
+    assert dict(out.headers)[HEADER_ORIGINAL_TRUNCATED] == b"1"
+    assert len(letter.original_value()) > LIMIT // 2  # as much as fits, not nothing
+
+
+def test_a_huge_key_is_replaced_by_its_digest_as_record_key():
+    key = b"x" * 50_000
+    out = builder().dead_letter(message(b"v", key=key), ErrorClass.INVALID_JSON, "why")
+    assert out.key == hashlib.sha256(key).hexdigest().encode()
+    assert len(out.value) < LIMIT
+
+
+def test_the_replay_count_header_is_carried_to_the_dead_letter():
+    msg = message(b"v", headers=[(HEADER_REPLAY_COUNT, b"2"), ("other", b"x")])
+    out = builder().dead_letter(msg, ErrorClass.INVALID_JSON, "why")
+    assert dict(out.headers)[HEADER_REPLAY_COUNT] == b"2"
+
+
+def test_refused_records_fall_back_to_smaller_ones_and_then_stop():
+    msg = message(b"{}" * 100)
+    product = ProductMessage(product_id="p", title="t")
+    pred = Prediction(label="A", label_id=0, score=0.9, top_k=[("A", 0, 0.9)])
+    result = builder().result(msg, product, Labelled(pred, "m", "v1"))
+    too_large = KafkaError(KafkaError.MSG_SIZE_TOO_LARGE, "too large")
+    assert is_permanent(too_large)
+    letter = replace_refused(result, too_large)
+    assert letter is not None and letter.dead_letter is ErrorClass.OUTPUT_REJECTED
+    assert "refused" in json.loads(letter.value)["reason"]
+    bare = replace_refused(letter, too_large)
+    assert bare is not None and DeadLetter.model_validate_json(bare.value).original_value() == b""
+    assert replace_refused(bare, too_large) is None  # nothing smaller exists: not the record
+    transient = KafkaError(KafkaError._MSG_TIMED_OUT, "timed out")
+    assert replace_refused(result, transient) is None

@@ -1,0 +1,74 @@
+"""Building the worker's parts from the settings, and how consumed messages become batches."""
+
+from __future__ import annotations
+
+import asyncio
+
+from confluent_kafka import Message
+
+from core.settings import Settings
+from transport.consumer import position
+from transport.metadata import topic_max_message_bytes
+from worker.predictor_client import PredictorClient
+from worker.retry import RetryPolicy
+from worker.tokenizer_source import TokenizerSource
+
+
+def tokenizer_source(settings: Settings) -> TokenizerSource:
+    """The model store's tokenizers when ``worker.model_ref`` is set, else a fixed
+    tokenizer.json, or none at all (``worker.input_mode: text``)."""
+    w = settings.worker
+    if w.model_ref:
+        return TokenizerSource(
+            w.max_length,
+            store_uri=settings.models.store_uri,
+            model_name=settings.models.name,
+            ref=w.model_ref,
+        )
+    if w.input_mode == "text":
+        return TokenizerSource(w.max_length, text=True)
+    return TokenizerSource(w.max_length, path=w.tokenizer_path)
+
+
+def max_record_bytes(settings: Settings) -> int:
+    """The largest record the worker may produce: the setting, the producer's
+    ``message.max.bytes`` and the output topics' ``max.message.bytes``, whichever is least."""
+    limits = [settings.worker.max_output_bytes]
+    configured = settings.worker.producer_config.get("message.max.bytes")
+    if configured is not None:
+        limits.append(int(configured))
+    topics = [settings.topics.output, settings.topics.dead_letter]
+    limits += topic_max_message_bytes(settings.kafka.client_config(), topics).values()
+    return min(limits)
+
+
+def predictor_client(settings: Settings) -> PredictorClient:
+    """The HTTP client of the InferenceService (``predictor.*``)."""
+    p = settings.predictor
+    return PredictorClient(
+        p.url,
+        p.model_name,
+        timeout_s=p.timeout_s,
+        connect_timeout_s=p.connect_timeout_s,
+        host_header=p.host_header,
+        token=p.token.get_secret_value() if p.token else None,
+        max_connections=p.max_connections,
+    )
+
+
+def retry_policy(settings: Settings, stop: asyncio.Event) -> RetryPolicy:
+    p = settings.predictor
+    return RetryPolicy(stop, p.backoff_initial_s, p.backoff_max_s, p.server_error_attempts)
+
+
+def split_batch(messages: list[Message], *, by_partition: bool) -> list[list[Message]]:
+    """One batch, or one per partition (in first-seen order) when ``by_partition``."""
+    if not messages:
+        return []
+    if not by_partition:
+        return [messages]
+    groups: dict[tuple[str, int], list[Message]] = {}
+    for msg in messages:
+        topic, partition, _ = position(msg)
+        groups.setdefault((topic, partition), []).append(msg)
+    return list(groups.values())
