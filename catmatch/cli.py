@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "catmatch.commands.topics",
     "catmatch.produce",
     "catmatch.commands.tail",
+    "catmatch.commands.dlq",
     "catmatch.commands.serve",
     "catmatch.commands.work",
     "catmatch.commands.model",
@@ -32,6 +33,7 @@ COMMAND_MODULES = (
     "catmatch.commands.train",
     "catmatch.commands.schemas",
     "catmatch.commands.demo",
+    "catmatch.commands.drill",
 )
 
 

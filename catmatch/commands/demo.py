@@ -12,18 +12,15 @@ baseline with the sklearn runtime), else the seed model, built offline first if 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import ExitStack, closing, contextmanager
+from contextlib import ExitStack, closing
 from pathlib import Path
 
+from catmatch import procs
 from catmatch.commands.tail import iter_messages
 from catmatch.errors import UserError
 from catmatch.produce.sender import produce_generated, produce_products
@@ -97,61 +94,6 @@ def ensure_model(settings: Settings) -> Path:
     return build_seed_model(model_dir)
 
 
-@contextmanager
-def _process(cmd: list[str], env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def _wait_http(url: str, proc: subprocess.Popen, timeout_s: float, log_path: Path) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            tail = log_path.read_text(errors="replace")[-2000:]
-            raise UserError(f"{proc.args[2]} exited with {proc.returncode}:\n{tail}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.25)
-    raise UserError(f"{url} not ready after {timeout_s:.0f}s (log: {log_path})")
-
-
-def _wait_assigned(
-    base_port: int, count: int, proc: subprocess.Popen, log_path: Path, timeout_s: float = 120
-) -> None:
-    """Wait until every worker is ready and owns a partition (the group has settled)."""
-    deadline = time.monotonic() + timeout_s
-    urls = [f"http://127.0.0.1:{base_port + i}/readyz" for i in range(count)]
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            tail = log_path.read_text(errors="replace")[-2000:]
-            raise UserError(f"workers exited with {proc.returncode}:\n{tail}")
-        try:
-            states = []
-            for url in urls:
-                with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback
-                    states.append(json.load(resp))
-            if all(state["assigned"] for state in states):
-                return
-        except OSError:
-            pass
-        time.sleep(0.25)
-    raise UserError(f"workers did not all get partitions within {timeout_s:.0f}s ({log_path})")
-
-
 def run(args: argparse.Namespace, settings: Settings) -> int:
     work = args.work_dir
     if work.exists():
@@ -195,7 +137,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         _say(f"starting the KServe predictor with {what} on {url}")
         plog = work / "logs" / "predictor.log"
         predictor = stack.enter_context(
-            _process(
+            procs.managed(
                 [
                     sys.executable,
                     "-m",
@@ -213,7 +155,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             )
         )
         ready = f"{url}/v2/models/{settings.serve.model_name}/ready"
-        _wait_http(ready, predictor, 300, plog)
+        procs.wait_http(ready, predictor, 300, plog)
         _say("predictor ready")
 
         wenv = {
@@ -227,13 +169,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         _say(f"starting {args.workers} workers (group {settings.worker.group_id})")
         wlog = work / "logs" / "workers.log"
         workers = stack.enter_context(
-            _process(
+            procs.managed(
                 [sys.executable, "-m", "catmatch", "work", "--workers", str(args.workers)],
                 wenv,
                 wlog,
             )
         )
-        _wait_assigned(int(wenv["CATMATCH_WORKER__METRICS_PORT"]), args.workers, workers, wlog)
+        base = int(wenv["CATMATCH_WORKER__METRICS_PORT"])
+        ports = [base + i for i in range(args.workers)]
+        procs.wait_assigned(ports, [workers], wlog)
         return _produce_and_report(args, settings, work, workers)
 
 
