@@ -44,6 +44,8 @@ from worker.wiring import (
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 2.0
+MAX_REJOINS = 3  # fences within FENCE_WINDOW_S before the worker gives up
+FENCE_WINDOW_S = 600.0
 TP = tuple[str, int]
 
 
@@ -74,7 +76,10 @@ class Worker:
         self.book = PartitionBook(self.tracker, worker_id, settings.worker.crash_loop_threshold)
         self.progress = Progress(settings.worker.stall_timeout_s)
         self.batches = InFlight(self.tracker, self.book, self.stop_event, self._stop_fatally,
-                                by_partition=self.exactly_once)
+                                self._fenced, by_partition=self.exactly_once)
+        self._fences: list[float] = []
+        self._rejoin: KafkaError | None = None
+        self._consumer_conf: dict[str, Any] = {}
         self._stuck = False
         self._cooperative = True
         self._commit_errors = 0
@@ -102,6 +107,34 @@ class Worker:
     def _stop_fatally(self, exc: BaseException) -> None:
         self._fatal = exc
         self.stop_event.set()
+
+    def _fenced(self, err: KafkaError) -> None:
+        """Static membership fenced: after a broker restart the coordinator can fence the
+        very member that rejoins (confluent-kafka-go issue 494). Rejoin with a new consumer,
+        a few times; a real twin with our ``group.instance.id`` keeps fencing us, and then
+        the worker stops."""
+        now = time.monotonic()
+        self._fences = [t for t in self._fences if now - t < FENCE_WINDOW_S] + [now]
+        if len(self._fences) > MAX_REJOINS:
+            log.error("fenced %d times in %.0f s: another worker uses our group.instance.id",
+                      len(self._fences), FENCE_WINDOW_S)
+            self._stop_fatally(KafkaException(err))
+        else:
+            self._rejoin = err
+
+    async def _rejoin_group(self) -> None:
+        """Drop the fenced consumer and everything it owned; join again with a new one."""
+        assert self._consumer is not None
+        log.warning("%s fenced (%s); rejoining the group with a new consumer",
+                    self.worker_id, self._rejoin)
+        self._rejoin = None
+        self.book.forget(set(self.book.assigned))
+        await self._consumer.close(timeout_s=10.0)
+        self._consumer = AsyncConsumer(self._consumer_conf)
+        self._set_paused(False)
+        await self._consumer.subscribe(
+            [self.settings.topics.input], self._on_assign, self._on_revoke, self._on_lost
+        )
 
     # -- rebalance callbacks: run on the consumer thread, inside consume() --------------
 
@@ -211,7 +244,7 @@ class Worker:
         CONNECTION.on_change = lambda up: METRICS.kafka_state.state("up" if up else "down")
         METRICS.progress_stalled.set_function(lambda: float(self.progress.stuck()))
         record_limit = await asyncio.to_thread(max_record_bytes, s)
-        conf = consumer_config(s, self.instance_id)
+        conf = self._consumer_conf = consumer_config(s, self.instance_id)
         self._cooperative = "cooperative" in str(conf.get("partition.assignment.strategy", ""))
         self._consumer = AsyncConsumer(conf)
         producer: AsyncProducer | None = None
@@ -269,6 +302,8 @@ class Worker:
         full_since: float | None = None
         while not self.stop_event.is_set():
             now = self.progress.loop_heartbeat = time.monotonic()
+            if self._rejoin is not None:
+                await self._rejoin_group()
             held = processor.circuit.is_open  # a predictor fault: take no more work
             if self.batches.inflight < s.max_inflight_batches and not held:
                 full_since = None

@@ -32,6 +32,11 @@ TP = tuple[str, int]
 _STOPPED = (BatchAbandoned, CircuitStopped, PredictorUnavailable)
 
 
+def is_fenced(err: KafkaError) -> bool:
+    """A static member fenced by another one with the same ``group.instance.id``."""
+    return err.code() == KafkaError.FENCED_INSTANCE_ID or "same group.instance.id" in err.str()
+
+
 class InFlight:
     """The worker's running batch tasks."""
 
@@ -41,6 +46,7 @@ class InFlight:
         book: PartitionBook,
         stop: asyncio.Event,
         on_fatal: Callable[[BaseException], None],
+        on_fenced: Callable[[KafkaError], None],
         *,
         by_partition: bool,
     ) -> None:
@@ -48,6 +54,7 @@ class InFlight:
         self._book = book
         self._stop = stop
         self._on_fatal = on_fatal
+        self._on_fenced = on_fenced
         self._by_partition = by_partition
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -70,6 +77,9 @@ class InFlight:
             err = msg.error()
             if err is not None:
                 METRICS.kafka_errors.inc()
+                if is_fenced(err):
+                    self._on_fenced(err)  # may be a broker restart, not a twin: rejoin
+                    return
                 if err.fatal() or err.code() == KafkaError._FATAL:
                     # e.g. FENCED_INSTANCE_ID: another worker uses our group.instance.id.
                     log.error("fatal consumer error, stopping: %s", err)

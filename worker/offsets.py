@@ -103,6 +103,16 @@ class OffsetTracker:
                     out[tp] = state.position
         return out
 
+    def current(self, tickets: Iterable[Ticket]) -> bool:
+        """Whether these tickets still belong to the current assignment of their partitions
+        (not revoked or lost since they were tracked)."""
+        with self._lock:
+            for ticket in tickets:
+                state = self._parts.get((ticket.topic, ticket.partition))
+                if state is None or not any(t is ticket for t in state.pending):
+                    return False
+            return True
+
     def safe_position(self, tp: TopicPartition) -> int | None:
         """The position it is safe to commit for ``tp`` now: the finished position, else the
         first offset still pending, else ``None`` (nothing known)."""

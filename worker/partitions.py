@@ -81,9 +81,10 @@ class PartitionBook:
 
     def forget(self, tps: set[TP]) -> None:
         """Partitions revoked or lost: their state goes (the next owner reads the record)."""
-        self.tracker.revoke(tps)
         if self.outbox is not None:  # not committed: the next owner consumes them again
-            self.outbox.drop(tps)
+            self.outbox.drop(tps, also=lambda: self.tracker.revoke(tps))
+        else:
+            self.tracker.revoke(tps)
         with self._lock:
             self.assigned -= tps
             for tp in tps:

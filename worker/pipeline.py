@@ -77,7 +77,10 @@ class BatchProcessor:
         self._out = outputs
         w = settings.worker
         self._path = MessagePath(outputs, w.max_message_bytes, w.max_json_depth)
-        self.circuit = circuit or PredictorCircuit(self.canary, stop)
+        p = settings.predictor
+        self.circuit = circuit or PredictorCircuit(
+            self.canary, stop, initial_s=p.backoff_initial_s, max_s=p.backoff_max_s
+        )
         self._outbox = outbox
 
     async def process(
@@ -107,7 +110,12 @@ class BatchProcessor:
             partitions = {(t.topic, t.partition) for t in tickets}
             if len(partitions) != 1:
                 raise ValueError(f"exactly-once batches hold one partition, got {partitions}")
-            self._outbox.add(partitions.pop(), max(t.offset for t in tickets), outgoing)
+            queued = self._outbox.add(
+                partitions.pop(), max(t.offset for t in tickets), outgoing,
+                still_owned=lambda: self._tracker.current(tickets),
+            )
+            if not queued:
+                log.info("outputs of a revoked partition's batch dropped; its next owner redoes it")
         self._tracker.done(tickets)
         METRICS.batch_seconds.observe(time.perf_counter() - started)
 

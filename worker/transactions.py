@@ -160,15 +160,30 @@ class TransactionalOutbox(Generic[OutputT]):
             return
         log.info("transactional producer %s ready", self.transactional_id)
 
-    def add(self, partition: TP, last_offset: int, outputs: Sequence[OutputT]) -> None:
-        """Queue a finished batch (call before marking its offsets finished)."""
+    def add(
+        self,
+        partition: TP,
+        last_offset: int,
+        outputs: Sequence[OutputT],
+        still_owned: Callable[[], bool] | None = None,
+    ) -> bool:
+        """Queue a finished batch (call before marking its offsets finished). A batch whose
+        partition was revoked meanwhile (``still_owned()`` is false) is not queued: the next
+        owner consumes it again, and queuing it could duplicate it if it came back here."""
         with self._lock:
+            if still_owned is not None and not still_owned():
+                return False
             self._entries.append(Entry(partition, last_offset, list(outputs)))
+            return True
 
-    def drop(self, partitions: Iterable[TP]) -> int:
-        """Forget queued batches of partitions this worker no longer owns."""
+    def drop(self, partitions: Iterable[TP], also: Callable[[], None] | None = None) -> int:
+        """Forget queued batches of partitions this worker no longer owns; ``also`` runs under
+        the same lock (the worker forgets the partitions' offsets there, so no batch can be
+        queued between the two)."""
         gone = set(partitions)
         with self._lock:
+            if also is not None:
+                also()
             before = len(self._entries)
             self._entries = [e for e in self._entries if e.partition not in gone]
             return before - len(self._entries)

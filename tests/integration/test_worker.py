@@ -186,7 +186,9 @@ def test_a_fenced_static_member_stops_with_an_error(
         wait_until(lambda: first.worker.book.assigned, 60, "the first worker's assignment")
         second = WorkerThread(settings, "worker-b", instance_id="same-id").start()
         try:
-            # The broker hands the id to the newcomer and fences the old member.
+            # The broker hands the id to the newcomer and fences the old member; the old one
+            # rejoins (a broker restart fences members too), and a twin that keeps fencing
+            # it makes it stop after a few rounds.
             assert first.join(60), "the fenced worker kept running"
             assert isinstance(first.error, RuntimeError)
             wait_until(lambda: second.worker.book.assigned, 60, "the second worker's assignment")

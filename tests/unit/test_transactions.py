@@ -207,3 +207,18 @@ def test_a_call_that_blocks_past_its_bound_abandons_the_producer(monkeypatch):
         assert second.calls[0] == "init" and second.produced == [b"r0"]
     finally:
         release.set()
+
+
+def test_a_batch_of_a_partition_revoked_meanwhile_is_not_queued():
+    from worker.offsets import OffsetTracker
+
+    tracker = OffsetTracker()
+    tickets = [tracker.track("in", 0, 5)]
+    box = outbox(FakeProducer(), [])
+    tracker.revoke({("in", 0)})
+    tracker.track("in", 0, 5)  # assigned back: a new ticket for the same offset
+    assert not box.add(A, 5, [Out("out", b"k", b"r")], still_owned=lambda: tracker.current(tickets))
+    assert box.queued() == 0
+    fresh = [tracker.track("in", 0, 6)]
+    assert box.add(A, 6, [Out("out", b"k", b"r")], still_owned=lambda: tracker.current(fresh))
+    assert box.queued() == 1
