@@ -12,9 +12,10 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from transport.clients import new_consumer
+from transport.errors import TopicError
 from transport.threads import SerialThread
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,17 @@ def position(msg: Message) -> tuple[str, int, int]:
     if topic is None or partition is None or offset is None:
         raise ValueError("not a consumed message: no topic, partition or offset")
     return topic, partition, offset
+
+
+def skip_read_error(error: KafkaError | None, topic: str) -> bool:
+    """For readers of a topic: ``True`` to skip a message that carries a transient error
+    (logged); raises :class:`~transport.errors.TopicError` for a fatal one or a topic gone."""
+    if error is None:
+        return False
+    if error.fatal() or error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+        raise TopicError(f"reading {topic}: {error.str()}")
+    log.warning("reading %s: %s", topic, error.str())
+    return True
 
 
 class AsyncConsumer:

@@ -26,7 +26,7 @@ from core.settings import Settings
 GUARANTEES = ("at_least_once", "exactly_once")
 COLUMNS = ("drill", "guarantee", "products", "distinct", "duplicates", "lost",
            "dead_letters", "hostile_dead_lettered", "valid_dead_lettered", "recovered_s",
-           "drained_s", "committed_to_end", "wall_s")
+           "drained_s", "committed_to_end", "worker_restarts", "wall_s")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

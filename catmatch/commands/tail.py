@@ -17,13 +17,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, TopicPartition
 
 from catmatch.errors import UserError
 from core.settings import Settings
 from transport.clients import new_consumer
 from transport.configuration import reader_config
-from transport.errors import TopicError
+from transport.consumer import skip_read_error
 from transport.metadata import describe_topic
 
 log = logging.getLogger(__name__)
@@ -96,11 +96,7 @@ def iter_messages(
             msg = consumer.poll(wait)
             if msg is None:
                 continue
-            error = msg.error()
-            if error is not None:
-                if error.fatal() or error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
-                    raise TopicError(f"reading {topic}: {error.str()}")
-                log.warning("reading %s: %s", topic, error.str())
+            if skip_read_error(msg.error(), topic):
                 continue
             last = time.monotonic()
             seen += 1

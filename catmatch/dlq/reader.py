@@ -12,14 +12,14 @@ import time
 import uuid
 from collections.abc import Generator
 
-from confluent_kafka import KafkaError, TopicPartition
+from confluent_kafka import TopicPartition
 
 from catmatch.dlq.records import DlqRecord
 from core.errors import CatmatchError
 from core.settings import Settings
 from transport.clients import new_consumer
 from transport.configuration import reader_config
-from transport.errors import TopicError
+from transport.consumer import skip_read_error
 from transport.metadata import describe_topic, read_committed_bounds
 
 log = logging.getLogger(__name__)
@@ -80,11 +80,7 @@ def read_records(
                         f"partition(s) {', '.join(map(str, sorted(ends)))}"
                     )
                 continue
-            error = msg.error()
-            if error is not None:
-                if error.fatal() or error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
-                    raise TopicError(f"reading {topic}: {error.str()}")
-                log.warning("reading %s: %s", topic, error.str())
+            if skip_read_error(msg.error(), topic):
                 continue
             last_progress = time.monotonic()
             partition, offset = msg.partition() or 0, msg.offset() or 0

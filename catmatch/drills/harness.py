@@ -84,6 +84,8 @@ class Pipeline:
         self.workers: dict[int, subprocess.Popen[bytes]] = {}
         self.ports = free_ports("127.0.0.1", 2 + options.workers)
         self._producer_thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self.restarts = 0  # workers that exited on their own and were started again
 
     # -- the parts ------------------------------------------------------------------------
 
@@ -117,9 +119,21 @@ class Pipeline:
             self.start_worker(i)
         procs.wait_assigned(self.worker_ports, list(self.workers.values()),
                             self.work / "logs" / "worker-0.log")
+        threading.Thread(target=self._restart_exited, name="drill-kubelet", daemon=True).start()
         return self
 
+    def _restart_exited(self) -> None:
+        """What Kubernetes' restartPolicy: Always does for a worker pod that exits."""
+        while not self._stopping.wait(1.0):
+            for index, proc in list(self.workers.items()):
+                if proc.poll() is not None and not self._stopping.is_set():
+                    log.warning("worker %d exited with %s; starting it again", index,
+                                proc.returncode)
+                    self.restarts += 1
+                    self.start_worker(index)
+
     def down(self) -> None:
+        self._stopping.set()
         if self._producer_thread is not None:
             self._producer_thread.join(self.o.timeout_s)
         for proc in self.workers.values():

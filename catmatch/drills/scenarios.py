@@ -40,6 +40,7 @@ class DrillReport:
     recovered_s: float | None
     drained_s: float | None
     committed_to_end: bool
+    worker_restarts: int
     wall_s: float
 
     @property
@@ -60,10 +61,9 @@ def _pause() -> None:
 
 
 def kill_worker(p: Pipeline) -> None:
-    """SIGKILL worker 0 mid-stream; it is started again 2 s later (a pod restart)."""
+    """SIGKILL worker 0 mid-stream; the drill's restart policy starts it again (a pod)."""
     procs.kill(p.workers[0])
     time.sleep(2.0)
-    p.start_worker(0)
 
 
 def kill_predictor(p: Pipeline) -> None:
@@ -174,6 +174,7 @@ def run_drill(drill: Drill, options: DrillOptions) -> DrillReport:
         recovered_s=_since(fault_end, outcome.first_after),
         drained_s=_since(fault_end, outcome.last),
         committed_to_end=committed,
+        worker_restarts=pipeline.restarts,
         wall_s=round(time.monotonic() - started, 1),
     )
 

@@ -17,7 +17,7 @@ import pytest
 from confluent_kafka import Producer
 
 from core.settings import load_settings
-from tests.fixtures.kafka import consume_all
+from tests.fixtures.kafka import consume_all, kafka_jvms_under
 from transport.admin import TopicSpec, ensure_topics
 from transport.broker import EmbeddedKafka
 from transport.broker.config import free_ports
@@ -71,18 +71,6 @@ def _wait_for_line(lines: queue.Queue[str], needle: str, timeout: float) -> str:
     raise AssertionError(f"no line with {needle!r} within {timeout} s; got {seen}")
 
 
-def _jvms_using(data_dir: Path) -> list[int]:
-    """Pids of Kafka JVMs whose command line mentions ``data_dir``."""
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                cmdline = (proc / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if str(data_dir).encode() in cmdline and b"kafka.Kafka" in cmdline:
-                pids.append(int(proc.name))
-    return pids
 
 
 def _refuses(port: int) -> bool:
@@ -108,12 +96,12 @@ def test_cli_broker_stops_on_sigterm_and_restart_keeps_data(tmp_path: Path) -> N
         topic = "kept-topic"
         assert ensure_topics(conf, [TopicSpec(topic, partitions=2)]) == {topic: "created"}
         _produce(conf, topic, [b"a", b"b", b"c", b"d", b"e"])
-        assert _jvms_using(data_dir), "no broker JVM found"
+        assert kafka_jvms_under(data_dir), "no broker JVM found"
     finally:
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(timeout=60)
     assert rc == 0, proc.stderr.read() if proc.stderr else ""
-    assert _jvms_using(data_dir) == []
+    assert kafka_jvms_under(data_dir) == []
     assert _refuses(port)
     cluster_id = (data_dir / "cluster.id").read_text().strip()
 
@@ -132,8 +120,8 @@ def test_cli_broker_stops_on_sigterm_and_restart_keeps_data(tmp_path: Path) -> N
         with pytest.raises(BrokerError, match="in use by another broker"):
             clash.start(timeout=60)
         assert clash.pid is None
-        assert len(_jvms_using(data_dir)) == 1
-    assert _jvms_using(data_dir) == []
+        assert len(kafka_jvms_under(data_dir)) == 1
+    assert kafka_jvms_under(data_dir) == []
 
 
 def test_broker_that_dies_reports_its_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -152,4 +140,4 @@ def test_broker_that_dies_reports_its_log(tmp_path: Path, monkeypatch: pytest.Mo
     assert "exited before" in str(info.value)
     assert "last lines of" in str(info.value) and str(port) in str(info.value)
     assert time.monotonic() - started < 60
-    assert not kafka.is_running and _jvms_using(tmp_path) == []
+    assert not kafka.is_running and kafka_jvms_under(tmp_path) == []

@@ -29,7 +29,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import ConfigResource, ResourceType
 
-from tests.fixtures.kafka import consume_all
+from tests.fixtures.kafka import consume_all, kafka_jvms_under
 from transport.admin import TopicSpec, admin_client, ensure_topics
 from transport.broker import EmbeddedKafkaCluster
 from transport.metadata import partitions_of
@@ -153,17 +153,6 @@ def _read_back(
     return duplicates
 
 
-def _kafka_jvms_under(data_dir: Path) -> list[int]:
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                cmdline = (proc / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if str(data_dir).encode() in cmdline and b"kafka.Kafka" in cmdline:
-                pids.append(int(proc.name))
-    return pids
 
 
 def test_cli_broker_nodes_3_runs_a_cluster_until_sigterm(tmp_path: Path) -> None:
@@ -189,21 +178,21 @@ def test_cli_broker_nodes_3_runs_a_cluster_until_sigterm(tmp_path: Path) -> None
         assert """CATMATCH_TOPICS__CONFIG='{"min.insync.replicas":"2"}'""" in hint
         metadata = admin_client({"bootstrap.servers": bootstrap}).list_topics(timeout=10)
         assert set(metadata.brokers) == {1, 2, 3}
-        assert len(_kafka_jvms_under(data_dir)) == 3
+        assert len(kafka_jvms_under(data_dir)) == 3
         assert sorted(p.name for p in data_dir.glob("node-*")) == ["node-1", "node-2", "node-3"]
         # A node killed from outside is a drill, not the end: the quorum still holds.
-        (node_2,) = _kafka_jvms_under(data_dir / "node-2")
+        (node_2,) = kafka_jvms_under(data_dir / "node-2")
         os.kill(node_2, signal.SIGKILL)
         time.sleep(2)
         assert proc.poll() is None, "the command stopped when one node died"
-        assert len(_kafka_jvms_under(data_dir)) == 2
+        assert len(kafka_jvms_under(data_dir)) == 2
     finally:
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(timeout=60)
     stderr = proc.stderr.read() if proc.stderr else ""
     assert rc == 0, stderr
     assert "node 2 exited (status -9" in stderr and "goes on with nodes 1, 3" in stderr
-    assert _kafka_jvms_under(data_dir) == []
+    assert kafka_jvms_under(data_dir) == []
 
 
 def test_cluster_has_three_brokers_and_replicates_topics(cluster: EmbeddedKafkaCluster) -> None:
