@@ -5,7 +5,7 @@ Render sets: the chart with its default values, with every ``ci/*-values.yaml``,
 Argo CD Application in ``gitops/argocd`` (its own valueFiles, release name and namespace).
 Each set gets ``helm lint --strict`` and ``helm template``; every rendered object is then
 checked with jsonschema: core kinds against the strict Kubernetes schemas bundled in the
-PyPI package kubernetes-validate, custom resources against ``../shared/k8s-schemas``. Also
+PyPI package kubernetes-validate, custom resources against ``deploy/schemas``. Also
 checked: object names and labels, references between objects, the worker settings file
 against ``core.settings``, and that the Argo CD project allows every destination and kind.
 
@@ -69,18 +69,14 @@ def is_custom(api_version: str) -> bool:
 
 
 def crd_schema_dir(explicit: str | None) -> Path:
-    """The custom-resource schemas: flag, $CATMATCH_K8S_SCHEMAS, ../shared or ./shared."""
-    candidates = [explicit, os.environ.get("CATMATCH_K8S_SCHEMAS")]
-    candidates += [
-        str(REPO.parent / "shared" / "k8s-schemas"),
-        str(REPO / "shared" / "k8s-schemas"),
-    ]
+    """The custom-resource schemas: the flag, else $CATMATCH_K8S_SCHEMAS, else the copy in
+    the repository (``deploy/schemas``, see its README for sources and licences)."""
+    in_repo = str(REPO / "deploy" / "schemas")
+    candidates = [explicit, os.environ.get("CATMATCH_K8S_SCHEMAS"), in_repo]
     for cand in candidates:
         if cand and Path(cand, "serving.kserve.io").is_dir():
             return Path(cand)
-    raise SystemExit(
-        "validate_manifests: custom-resource schemas not found (../shared/k8s-schemas)"
-    )
+    raise SystemExit(f"validate_manifests: no custom-resource schemas in {candidates}")
 
 
 def _kv_wheel() -> Path:

