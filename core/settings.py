@@ -180,6 +180,11 @@ class ServeSettings(BaseModel):
         description="Model-store ref to serve instead of model_dir: dev, ops/production, v<N>.",
     )
     poll_interval_s: float = Field(default=5.0, gt=0, description="Registry check interval.")
+    token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token every API call must carry (probes and /metrics exempt); "
+        "the workers send predictor.token.",
+    )
     cache_size: int = Field(default=2, ge=1, description="Loaded versions kept, live included.")
 
 

@@ -119,6 +119,9 @@ class CategoryModel(Model):
             )
         self._static: Served[Loaded] | None = None
         self._executor: ThreadPoolExecutor | None = None
+        # The bearer token the API requires (predictor.auth); kept here so that the
+        # children of ModelServer(workers=N), which unpickle the model, install it too.
+        self.auth_token: str | None = None
 
     # -- what is served now ----------------------------------------------------------------
 
@@ -300,11 +303,12 @@ class CategoryModel(Model):
         self.__dict__.update(state)
         if self.live is not None and self.ready:
             self.watch()
+        from kserve import model_server
+
+        from predictor import auth, pinning
+
+        auth.install(model_server.app, self.auth_token)  # no fallback: it guards the API
         try:
-            from kserve import model_server
-
-            from predictor.pinning import install
-
-            install(model_server.app)
+            pinning.install(model_server.app)
         except Exception as exc:  # noqa: BLE001 - pinning still works via the parameter
             log.warning("version pinning URL/409 handler not installed: %s", exc)

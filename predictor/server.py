@@ -140,6 +140,8 @@ def main(
         # Each uvicorn worker process runs its own torch; one OpenMP thread each.
         os.environ.setdefault("OMP_NUM_THREADS", "1")
     model = _load_model(ns)
+    token = settings.serve.token
+    model.auth_token = token.get_secret_value() if token is not None else None
     return _serve(ns, model)
 
 
@@ -203,9 +205,10 @@ def _serve(ns: argparse.Namespace, model: CategoryModel) -> int:
         for name in _PER_REQUEST_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("kserve").addFilter(ShortInvalidInputLog())
-    from predictor.pinning import install
+    from predictor import auth, pinning
 
-    install(model_server.app)
+    pinning.install(model_server.app)
+    auth.install(model_server.app, model.auth_token)
     warnings.filterwarnings("ignore", message="ORJSONResponse is deprecated")
     log.info(
         "serving model %r version %s on http://%s:%d (gRPC %s)",

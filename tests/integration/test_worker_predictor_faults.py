@@ -10,6 +10,7 @@ import json
 import time
 
 import pytest
+from pydantic import SecretStr
 
 from core.settings import PredictorClientSettings
 from schemas import CategoryResult, DeadLetter, ErrorClass
@@ -142,3 +143,27 @@ def test_a_slow_predictor_is_waited_out_not_dead_lettered(
         wait_committed(kafka_bootstrap, settings, 1, timeout=60)
     assert len({m.key() for m in out}) == n
     assert consume_all(kafka_config, topics[2], expected=1, timeout=2) == []
+
+
+def test_the_predictor_checks_the_token_and_a_wrong_one_holds_the_stream(
+    kafka_bootstrap, kafka_config, topics, predictor_factory, tiny_model_dir
+):
+    server = predictor_factory(env={"CATMATCH_SERVE__TOKEN": "s3cret"})
+    settings = pipeline_settings(
+        kafka_bootstrap, topics, server.url, tiny_model_dir, model_name=server.model_name,
+    )
+
+    def with_token(token: str):
+        return settings.model_copy(update={"predictor": settings.predictor.model_copy(
+            update={"token": SecretStr(token)})})
+
+    produce(kafka_bootstrap, topics[0], (product(i) for i in range(20)))
+    with running_worker(with_token("expired")) as w:
+        wait_until(lambda: w.worker._readiness()[1]["predictor_fault"] == "unauthorized", 30,
+                   "the worker to see 401")
+        assert committed(kafka_bootstrap, settings.worker.group_id, topics[0], 1) == {0: -1001}
+    assert consume_all(kafka_config, topics[2], expected=1, timeout=1) == []
+    with running_worker(with_token("s3cret")):
+        out = consume_all(kafka_config, topics[1], expected=20, timeout=60)
+        wait_committed(kafka_bootstrap, settings, 1, timeout=60)
+    assert len({m.key() for m in out}) == 20
