@@ -1,23 +1,28 @@
 # syntax=docker/dockerfile:1.7
-# category-match predictor: kserve.ModelServer + our kserve.Model, model baked in.
+# category-match predictor: kserve.ModelServer + our kserve.Model.
 #
-#   docker build -f docker/predictor.Dockerfile \
-#     --build-arg MODEL_DIR=var/models/seed -t ghcr.io/category-match/category-match-predictor:0.1.0-seed .
+#   # serves the model store (the chart's modelStore mode; no model inside the image)
+#   docker build -f docker/predictor.Dockerfile --target store \
+#     -t ghcr.io/category-match/category-match-predictor:0.1.0 .
+#   # a model baked in (modelStore disabled)
+#   docker build -f docker/predictor.Dockerfile --build-arg MODEL_DIR=var/models/seed \
+#     -t ghcr.io/category-match/category-match-predictor:0.1.0-seed .
 #
 # Build args:
-#   MODEL_DIR        model directory inside the build context (HF sequence-classification
-#                    dir: config.json, model.safetensors, tokenizer.json, catmatch.json; or
-#                    with RUNTIME=sklearn a joblib model: model.joblib, catmatch.json).
-#   RUNTIME          transformers (default) or sklearn: what MODEL_DIR must contain. The
-#                    image serves both runtimes; in the chart's store mode the baked model
-#                    is not used at all.
+#   BASE_IMAGE       pinned by digest (python:3.11-slim by default). For a GPU image a CUDA
+#                    runtime image, e.g. nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04@sha256:...
+#                    (Python is added), with TORCH_INDEX_URL="" (PyPI's CUDA torch).
+#   TORCH_INDEX_URL  where torch comes from: the CPU-only wheels by default (about 2.5 GB
+#                    smaller than PyPI's CUDA build, which a CPU pod never uses).
+#   MODEL_DIR        the baked model (default target only): an HF sequence-classification dir
+#                    (config.json, model.safetensors, tokenizer.json, catmatch.json) or, with
+#                    RUNTIME=sklearn, a joblib model (model.joblib, catmatch.json).
+#   RUNTIME          transformers (default) or sklearn: what MODEL_DIR must contain.
 #   MODEL_VERSION    recorded as an image label.
-#   BASE_IMAGE       python:3.11-slim (default) or a CUDA runtime image such as
-#                    nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04 (Python is added).
-#   TORCH_INDEX_URL  empty (default): torch from PyPI, the CUDA build, which runs on CPU and
-#                    GPU nodes alike. https://download.pytorch.org/whl/cpu gives a CPU-only
-#                    image about 2.5 GB smaller.
-ARG BASE_IMAGE=python:3.11-slim
+# Every Python package is installed with -c requirements/constraints.txt (the versions the
+# test suite ran with). Refresh the base digest with
+# `docker buildx imagetools inspect python:3.11-slim` and update it here on purpose.
+ARG BASE_IMAGE=python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7
 
 FROM ${BASE_IMAGE} AS base
 # CUDA runtime images ship without Python; the venv links to this interpreter.
@@ -25,17 +30,21 @@ RUN if ! command -v python3 >/dev/null 2>&1; then \
       apt-get update \
       && apt-get install -y --no-install-recommends python3 python3-venv \
       && rm -rf /var/lib/apt/lists/*; \
-    fi
+    fi \
+    && groupadd --gid 10001 catmatch \
+    && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp \
+       --shell /usr/sbin/nologin catmatch
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 FROM base AS build
-ARG TORCH_INDEX_URL=""
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY requirements/constraints.txt requirements/constraints.txt
 # The predictor's layers only (docs/ARCHITECTURE.md): no CLI, no worker, no training.
 COPY core ./core
 COPY schemas ./schemas
@@ -43,10 +52,31 @@ COPY modelstore ./modelstore
 COPY predictor ./predictor
 RUN --mount=type=cache,target=/root/.cache/pip \
     if [ -n "${TORCH_INDEX_URL}" ]; then \
-      pip install --index-url "${TORCH_INDEX_URL}" "torch>=2.13,<2.16"; \
+      pip install -c requirements/constraints.txt --index-url "${TORCH_INDEX_URL}" torch; \
     fi \
-    && pip install ".[predictor]" \
+    && pip install -c requirements/constraints.txt ".[predictor]" \
     && python -c "import kserve, torch, transformers, predictor.model, predictor.server"
+
+# The store image: models come from the model store volume (--model-ref, the chart's
+# modelStore mode), so no model is baked in twice.
+FROM base AS store
+LABEL org.opencontainers.image.title="category-match-predictor" \
+      org.opencontainers.image.source="https://github.com/category-match/category-match" \
+      org.opencontainers.image.licenses="Apache-2.0"
+COPY --from=build /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH \
+    HOME=/tmp \
+    HF_HOME=/tmp/hf \
+    HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_OFFLINE=1 \
+    CATMATCH_SERVE__HOST=0.0.0.0
+WORKDIR /tmp
+USER 10001:10001
+EXPOSE 8080
+ENTRYPOINT ["python", "-m", "predictor"]
+CMD ["--model_name", "category-match", "--model-ref", "production", "--store", "/mnt/models", "--http_port", "8080"]
+
+FROM build AS model
 ARG MODEL_DIR=var/models/seed
 ARG RUNTIME=transformers
 COPY ${MODEL_DIR}/ /models/category-match/
@@ -62,26 +92,10 @@ sys.exit(0 if got == '${RUNTIME}' else f'MODEL_DIR holds a {got} model, RUNTIME 
       && test -f /models/category-match/tokenizer.json; \
     fi
 
-FROM base
+# The default target: a model baked in (the chart with modelStore disabled).
+FROM store
 ARG MODEL_VERSION=seed
-LABEL org.opencontainers.image.title="category-match-predictor" \
-      org.opencontainers.image.source="https://github.com/category-match/category-match" \
-      org.opencontainers.image.licenses="Apache-2.0" \
-      io.category-match.model-version="${MODEL_VERSION}"
-RUN groupadd --gid 10001 catmatch \
-    && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp \
-       --shell /usr/sbin/nologin catmatch
-COPY --from=build /opt/venv /opt/venv
-COPY --from=build /models /models
-ENV PATH=/opt/venv/bin:$PATH \
-    HOME=/tmp \
-    HF_HOME=/tmp/hf \
-    HF_HUB_OFFLINE=1 \
-    TRANSFORMERS_OFFLINE=1 \
-    CATMATCH_SERVE__HOST=0.0.0.0 \
-    CATMATCH_SERVE__MODEL_DIR=/models/category-match
-WORKDIR /tmp
-USER 10001:10001
-EXPOSE 8080
-ENTRYPOINT ["python", "-m", "predictor"]
+LABEL io.category-match.model-version="${MODEL_VERSION}"
+COPY --from=model /models /models
+ENV CATMATCH_SERVE__MODEL_DIR=/models/category-match
 CMD ["--model_name", "category-match", "--model-dir", "/models/category-match", "--http_port", "8080"]

@@ -24,6 +24,8 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from tests.unit.dockerlint import instructions
+
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "deploy" / "helm" / "category-match"
 DOCKER = REPO / "docker"
@@ -87,12 +89,96 @@ def test_every_render_set_and_gitops_manifest_is_valid(vm, helm, schemas) -> Non
         report.kinds
     )
     assert {"argocd:category-match-dev", "argocd:category-match-ops"} <= set(report.kinds)
-    assert report.kinds["gitops"] == Counter(AppProject=1, Application=2)
+    assert report.kinds["gitops"] == Counter(AppProject=2, Application=2)
     rendered = sum(report.kinds.values(), Counter())
     for kind in ("InferenceService", "Deployment", "StatefulSet", "ConfigMap", "Service",
                  "PodDisruptionBudget", "ScaledObject", "TriggerAuthentication", "KafkaTopic",
-                 "ServiceMonitor", "PodMonitor", "PersistentVolumeClaim"):  # fmt: skip
+                 "ServiceMonitor", "PodMonitor", "PersistentVolumeClaim", "NetworkPolicy",
+                 "PeerAuthentication", "AuthorizationPolicy"):  # fmt: skip
         assert rendered[kind] > 0, f"no render set covers {kind}"
+
+
+def test_scale_to_zero_is_knative_mode_with_a_cold_start_budget(helm) -> None:
+    objs = objects(helm)
+    (isvc,) = objs["InferenceService"]
+    meta, pred = isvc["metadata"], isvc["spec"]["predictor"]
+    assert pred["minReplicas"] == 0
+    assert meta["annotations"]["serving.kserve.io/deploymentMode"] == "Knative"
+    assert meta["labels"]["networking.knative.dev/visibility"] == "cluster-local"
+    deadline = int(meta["annotations"]["serving.knative.dev/progress-deadline"].rstrip("s"))
+    startup = pred["containers"][0]["startupProbe"]
+    assert startup["httpGet"]["path"] == "/v2/health/live"
+    assert deadline > startup["periodSeconds"] * startup["failureThreshold"]
+
+
+def test_argo_sync_waves_order_topics_predictor_workers(helm) -> None:
+    objs = objects(helm, "-f", str(REPO / "gitops/values/ops.yaml"))
+
+    def wave(obj: dict) -> int:
+        return int(obj["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])
+
+    topics = objs["KafkaTopic"]
+    assert {wave(t) for t in topics} == {-1}
+    for topic in topics:  # the topic operator would delete the topic and its data
+        assert topic["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] == (
+            "Prune=false,Delete=false"
+        )
+    assert wave(objs["InferenceService"][0]) == 0
+    assert wave(objs["Deployment"][0]) == 1
+    assert all(wave(o) == -2 for o in objs["ServiceAccount"] + objs["ConfigMap"])
+
+
+def test_workers_have_their_own_account_and_the_mesh_admits_only_it(helm) -> None:
+    objs = objects(helm, "--set", "mesh.enabled=true", "--set", "networkPolicy.enabled=true")
+    accounts = {a["metadata"]["name"] for a in objs["ServiceAccount"]}
+    assert accounts == {"category-match", "category-match-worker"}
+    assert worker_pod(objs)["serviceAccountName"] == "category-match-worker"
+    (policy,) = objs["AuthorizationPolicy"]
+    principals = policy["spec"]["rules"][0]["from"][0]["source"]["principals"]
+    assert principals[0] == "cluster.local/ns/ns/sa/category-match-worker"  # render namespace
+    assert objs["PeerAuthentication"][0]["spec"]["mtls"]["mode"] == "STRICT"
+    worker_np = next(n for n in objs["NetworkPolicy"] if n["metadata"]["name"].endswith("worker"))
+    assert set(worker_np["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    egress_ports = {p["port"] for rule in worker_np["spec"]["egress"] for p in rule["ports"]}
+    assert {53, 9092, 8012} <= egress_ports
+
+
+def test_the_predictor_gets_the_token_the_workers_send(helm) -> None:
+    objs = objects(helm, "--set", "predictorClient.tokenSecret=isvc-token")
+    pred = objs["InferenceService"][0]["spec"]["predictor"]["containers"][0]
+    token = next(e for e in pred["env"] if e["name"] == "CATMATCH_SERVE__TOKEN")
+    assert token["valueFrom"]["secretKeyRef"] == {"name": "isvc-token", "key": "token"}
+
+
+def test_keda_scale_down_is_stabilised(helm) -> None:
+    objs = objects(helm, "--set", "keda.enabled=true")
+    behavior = objs["ScaledObject"][0]["spec"]["advanced"]["horizontalPodAutoscalerConfig"][
+        "behavior"]
+    assert behavior["scaleDown"]["stabilizationWindowSeconds"] == 600
+
+
+def test_gitops_one_project_per_environment_and_ops_pinned() -> None:
+    import yaml
+
+    argocd = REPO / "gitops" / "argocd"
+    dev = yaml.safe_load((argocd / "dev.yaml").read_text())
+    ops = yaml.safe_load((argocd / "ops.yaml").read_text())
+    assert dev["spec"]["project"] == "category-match-dev"
+    assert ops["spec"]["project"] == "category-match-ops"
+    assert ops["spec"]["source"]["targetRevision"] not in ("main", "HEAD", "master")
+    assert "automated" not in ops["spec"]["syncPolicy"]
+    for app in (dev, ops):
+        labels = app["spec"]["syncPolicy"]["managedNamespaceMetadata"]["labels"]
+        assert labels["pod-security.kubernetes.io/enforce"] in ("baseline", "restricted")
+    projects = {p.stem: yaml.safe_load(p.read_text()) for p in argocd.glob("project-*.yaml")}
+    dest = {name: {d["namespace"] for d in p["spec"]["destinations"]} for name, p in
+            projects.items()}
+    assert dest == {"project-dev": {"category-match-dev", "kafka-dev"},
+                    "project-ops": {"category-match-ops", "kafka"}}
+    kinds = {(k["group"], k["kind"]) for k in projects["project-ops"]["spec"][
+        "namespaceResourceWhitelist"]}
+    assert {("networking.k8s.io", "NetworkPolicy"), ("security.istio.io", "AuthorizationPolicy"),
+            ("security.istio.io", "PeerAuthentication")} <= kinds
 
 
 def test_dev_values_cpu_one_worker_scale_to_zero(helm) -> None:
@@ -253,6 +339,15 @@ def test_baked_model_mode_is_the_default(helm, runtime: str, mode: str) -> None:
         (["--set", "worker.replica=1"], "additional properties 'replica' not allowed"),
         (["--set", "kafka.securityProtocol=SASL_SSL"], "needs kafka.sasl.mechanism"),
         (["--set", "predictor.minReplicas=-1"], "minimum"),
+        (["--set", "predictor.deploymentMode=Standard"], "never scales to zero"),
+        (["--set", "predictor.deploymentMode=RawDeployment"], "never scales to zero"),
+        (["--set", "predictor.deploymentMode=Knativ"], "deploymentMode"),
+        (["--set", "predictor.progressDeadline=300"], "must exceed the startup probe"),
+        (
+            ["--set", "mesh.enabled=true", "--set", "serviceAccount.create=false"],
+            "set worker.serviceAccountName",
+        ),
+        (["--set", "networkPolicy.kafka.ports={0}"], "minimum"),
     ],
 )
 def test_chart_rejects_bad_values(helm, args: list[str], message: str) -> None:
@@ -318,55 +413,6 @@ def test_validator_reports_argocd_project_violations(vm) -> None:
     ]
     errs = vm.check_application(app, {"p": project}, objs)
     assert len(errs) == 4, errs  # repoURL, Namespace, Secret's namespace, Secret's kind
-
-
-# -- Dockerfiles ------------------------------------------------------------------------------
-
-
-def instructions(name: str) -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
-    text = (DOCKER / name).read_text()
-    lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith("#")]
-    joined = re.sub(r"\\\n", " ", "\n".join(lines))
-    return [
-        (m.group(1).upper(), m.group(2).strip())
-        for m in re.finditer(r"^\s*([A-Za-z]+)\s+(.*)$", joined, re.M)
-    ]
-
-
-@pytest.mark.parametrize("name", ["predictor.Dockerfile", "worker.Dockerfile"])
-def test_dockerfile_sources_exist_and_image_is_non_root(name: str) -> None:
-    steps = instructions(name)
-    args = dict(a.split("=", 1) for k, a in steps if k == "ARG" and "=" in a)
-    for kind, arg in steps:
-        if kind != "COPY" or arg.startswith("--from"):
-            continue
-        for src in arg.split()[:-1]:
-            src = src.replace("${MODEL_DIR}", args["MODEL_DIR"])
-            if not src.startswith(args["MODEL_DIR"]):  # the model is built, not committed
-                assert (REPO / src).exists(), f"{name}: COPY source {src} missing"
-    final = steps[max(i for i, (k, _) in enumerate(steps) if k == "FROM") :]
-    assert ("USER", "10001:10001") in final
-    assert args["MODEL_DIR"] == "var/models/seed"
-
-
-def test_worker_image_installs_core_dependencies_only() -> None:
-    pip = [a for k, a in instructions("worker.Dockerfile") if k == "RUN" and "pip install" in a]
-    assert pip and all(re.search(r"pip install \.(\s|$)", a) for a in pip), pip
-    assert not any("[" in a.split("pip install", 1)[1].split("&&")[0] for a in pip)
-    assert ("ENTRYPOINT", '["python", "-m", "worker"]') in instructions("worker.Dockerfile")
-    ignore = (REPO / ".dockerignore").read_text().split()
-    assert "!var/models" in ignore
-
-
-def test_predictor_image_is_offline_and_readable() -> None:
-    steps = instructions("predictor.Dockerfile")
-    run = " ".join(a for k, a in steps if k == "RUN")
-    env = " ".join(a for k, a in steps if k == "ENV")
-    assert 'pip install ".[predictor]"' in run
-    assert "chmod -R a+rX /models" in run
-    assert "HF_HUB_OFFLINE=1" in env
-    assert ("ENTRYPOINT", '["python", "-m", "predictor"]') in steps
 
 
 def _allowed_imports() -> set[str]:
@@ -454,7 +500,7 @@ def test_worker_image_entry_point_needs_only_what_the_image_copies() -> None:
     modules, bad = _reachable(["worker.__main__", "worker.app"])
     assert not bad, f"not importable with the core dependencies only: {sorted(bad)}"
     copied = {
-        a.split()[0] for k, a in instructions("worker.Dockerfile")
+        a.split()[0] for k, a in instructions((DOCKER / "worker.Dockerfile").read_text())
         if k == "COPY" and not a.startswith("--from") and (REPO / a.split()[0]).is_dir()
     }
     packages = {m.split(".")[0] for m in modules}

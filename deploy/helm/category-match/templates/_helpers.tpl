@@ -31,6 +31,16 @@ service is <fullname>-predictor). */}}
 {{- end }}
 {{- end }}
 
+{{- define "catmatch.workerServiceAccountName" -}}
+{{- if .Values.worker.serviceAccountName }}
+{{- .Values.worker.serviceAccountName }}
+{{- else if .Values.serviceAccount.create }}
+{{- printf "%s-worker" (include "catmatch.fullname" .) }}
+{{- else }}
+{{- include "catmatch.serviceAccountName" . }}
+{{- end }}
+{{- end }}
+
 {{/* Labels ------------------------------------------------------------------------ */}}
 
 {{- define "catmatch.selectorLabels" -}}

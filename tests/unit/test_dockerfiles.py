@@ -1,0 +1,70 @@
+"""The Dockerfiles follow our rules (tests/unit/dockerlint.py), and the linter catches breaks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.unit.dockerlint import instructions, lint, parse
+
+REPO = Path(__file__).resolve().parents[2]
+DOCKER = REPO / "docker"
+GOOD_BASE = "python:3.11-slim@sha256:" + "a" * 64
+
+
+@pytest.mark.parametrize("name", ["predictor.Dockerfile", "worker.Dockerfile"])
+def test_dockerfiles_pass_the_lint(name: str) -> None:
+    assert lint(DOCKER / name, REPO) == []
+
+
+@pytest.mark.parametrize(("dockerfile", "error"), [
+    ("FROM python:3.11-slim\nUSER 10001\n", "not pinned by digest"),
+    (f"FROM {GOOD_BASE}\nRUN pip install .\nUSER 10001\n", "without the constraints"),
+    (f"FROM {GOOD_BASE}\nRUN apt-get install -y curl\nUSER 10001\n", "--no-install-recommends"),
+    (f"FROM {GOOD_BASE}\nCMD python -m worker\nUSER 10001\n", "exec (JSON) form"),
+    (f"FROM {GOOD_BASE}\n", "runs as root"),
+    (f"FROM {GOOD_BASE} AS store\nUSER root\nFROM store\n", "runs as root"),
+    (f"FROM {GOOD_BASE}\nADD https://example.com/x /x\nUSER 1\n", "ADD of a URL"),
+    (f"FROM {GOOD_BASE}\nCOPY nowhere /x\nUSER 1\n", "COPY source nowhere missing"),
+])
+def test_the_lint_catches(dockerfile: str, error: str, tmp_path: Path) -> None:
+    path = tmp_path / "Dockerfile"
+    path.write_text(dockerfile)
+    assert any(error in e for e in lint(path, tmp_path)), lint(path, tmp_path)
+
+
+def test_a_user_set_in_the_stage_an_image_derives_from_counts(tmp_path: Path) -> None:
+    path = tmp_path / "Dockerfile"
+    path.write_text(f"FROM {GOOD_BASE} AS store\nUSER 10001:10001\nFROM store\nENV A=1\n")
+    assert lint(path, tmp_path) == []
+
+
+def test_both_images_have_a_store_target_and_a_baked_default() -> None:
+    for name in ("predictor.Dockerfile", "worker.Dockerfile"):
+        _, stages = parse((DOCKER / name).read_text())
+        assert "store" in {s.name for s in stages}
+        assert stages[-1].base == "store"
+        assert any(k == "COPY" and "/models" in a for k, a in stages[-1].steps)
+
+
+def test_worker_image_installs_core_dependencies_only() -> None:
+    steps = instructions((DOCKER / "worker.Dockerfile").read_text())
+    pip = [a for k, a in steps if k == "RUN" and "pip install" in a]
+    assert pip and all("-c requirements/constraints.txt ." in a for a in pip), pip
+    assert not any("[" in a.split("pip install", 1)[1].split("&&")[0] for a in pip)
+    assert ("ENTRYPOINT", '["python", "-m", "worker"]') in steps
+    assert "!var/models" in (REPO / ".dockerignore").read_text().split()
+
+
+def test_predictor_image_is_offline_readable_and_cpu_by_default() -> None:
+    text = (DOCKER / "predictor.Dockerfile").read_text()
+    steps = instructions(text)
+    run = " ".join(a for k, a in steps if k == "RUN")
+    env = " ".join(a for k, a in steps if k == "ENV")
+    args, _ = parse(text)
+    assert '-c requirements/constraints.txt ".[predictor]"' in run
+    assert "chmod -R a+rX /models" in run
+    assert "HF_HUB_OFFLINE=1" in env
+    assert args["TORCH_INDEX_URL"] == "https://download.pytorch.org/whl/cpu"
+    assert ("ENTRYPOINT", '["python", "-m", "predictor"]') in steps
