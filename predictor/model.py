@@ -25,6 +25,7 @@ from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferRequest, InferResponse
 
 from core.modelformat import DEFAULT_VERSION
+from predictor import auth
 from predictor.batches import (
     DEFAULT_MAX_BATCH_SIZE,
     ClassifyRequest,
@@ -305,10 +306,10 @@ class CategoryModel(Model):
             self.watch()
         from kserve import model_server
 
-        from predictor import auth, pinning
+        from predictor.pinning import install as install_pinning
 
         auth.install(model_server.app, self.auth_token)  # no fallback: it guards the API
         try:
-            pinning.install(model_server.app)
+            install_pinning(model_server.app)
         except Exception as exc:  # noqa: BLE001 - pinning still works via the parameter
             log.warning("version pinning URL/409 handler not installed: %s", exc)

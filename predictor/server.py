@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.names import RUNTIME_CHOICES
 from core.settings import Settings, load_settings
+from predictor import auth
 from predictor.errors import PredictorError
 from predictor.store_source import StoreSource
 
@@ -205,9 +206,9 @@ def _serve(ns: argparse.Namespace, model: CategoryModel) -> int:
         for name in _PER_REQUEST_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("kserve").addFilter(ShortInvalidInputLog())
-    from predictor import auth, pinning
+    from predictor.pinning import install as install_pinning
 
-    pinning.install(model_server.app)
+    install_pinning(model_server.app)
     auth.install(model_server.app, model.auth_token)
     warnings.filterwarnings("ignore", message="ORJSONResponse is deprecated")
     log.info(

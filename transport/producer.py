@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message
@@ -20,6 +21,8 @@ log = logging.getLogger(__name__)
 
 # Kafka record headers as librdkafka takes them.
 Headers = list[tuple[str, str | bytes | None]]
+# (topic, key, value, headers)
+Record = tuple[str, bytes | None, bytes, Headers | None]
 
 
 class DeliveryError(Exception):
@@ -70,6 +73,51 @@ class AsyncProducer:
             except KafkaException as exc:
                 fut.set_exception(DeliveryError(exc.args[0]))
                 return fut
+
+    async def produce_many(
+        self, records: Sequence[Record]
+    ) -> list[KafkaError | None]:
+        """Produce ``records`` and wait until the broker has answered for all of them.
+
+        One future for the whole batch (not one per record, which would cost an event-loop
+        callback per message). Returns, in order, ``None`` for each acknowledged record and
+        the error for each refused one.
+        """
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        errors: list[KafkaError | None] = [None] * len(records)
+        pending = len(records)
+        lock = threading.Lock()
+
+        def settle() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        def on_delivery(index: int) -> Callable[[KafkaError | None, Message], None]:
+            def callback(err: KafkaError | None, _msg: Message) -> None:
+                nonlocal pending
+                errors[index] = err
+                with lock:
+                    pending -= 1
+                    last = pending == 0
+                if last:
+                    loop.call_soon_threadsafe(settle)
+            return callback
+
+        for index, (topic, key, value, headers) in enumerate(records):
+            while True:
+                try:
+                    self._producer.produce(topic, value=value, key=key, headers=headers,
+                                           on_delivery=on_delivery(index))
+                    break
+                except BufferError:  # the local queue is full: let the poll thread drain it
+                    await asyncio.sleep(self._poll_interval_s)
+                except KafkaException as exc:  # refused before sending (e.g. too large)
+                    on_delivery(index)(exc.args[0], None)  # type: ignore[arg-type]
+                    break
+        if records:
+            await done
+        return errors
 
     async def flush(self, timeout_s: float = 30.0) -> int:
         """Wait for outstanding deliveries; returns how many are still queued."""

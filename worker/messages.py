@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import traceback
 from collections.abc import Sequence
+from typing import Any
 
 from confluent_kafka import Message
 
 from schemas import ErrorClass, ProductMessage
 from worker.outputs import Labelled, Outgoing, OutputBuilder
 from worker.tokenization import BatchTokenizer, EncodedBatch
-from worker.validation import Invalid, parse_product
+from worker.validation import Invalid, decode, validate, validate_many
 
 # Never swallowed as a per-message failure.
 FATAL = (KeyboardInterrupt, SystemExit, asyncio.CancelledError, GeneratorExit, MemoryError)
@@ -49,19 +50,42 @@ class MessagePath:
     ) -> tuple[list[Outgoing], list[tuple[Message, ProductMessage]]]:
         """Dead letters for the invalid messages, and the valid products."""
         outgoing: list[Outgoing] = []
-        valid: list[tuple[Message, ProductMessage]] = []
+        decoded: list[tuple[Message, dict[str, Any]]] = []
         for msg in messages:
             try:
-                parsed = parse_product(msg.value(), self.max_bytes, self.max_depth)
+                data = decode(msg.value(), self.max_bytes, self.max_depth)
             except FATAL:
                 raise
             except BaseException as exc:  # a bug this input triggers: its dead letter says so
-                parsed = Invalid(ErrorClass.UNPROCESSABLE, f"validating: {describe(exc)}")
-            if isinstance(parsed, Invalid):
-                outgoing.append(self.outputs.dead_letter(msg, parsed.error_class, parsed.reason))
+                data = Invalid(ErrorClass.UNPROCESSABLE, f"decoding: {describe(exc)}")
+            if isinstance(data, Invalid):
+                outgoing.append(self.outputs.dead_letter(msg, data.error_class, data.reason))
             else:
-                valid.append((msg, parsed))
+                decoded.append((msg, data))
+        try:
+            checked = validate_many([d for _, d in decoded])
+        except FATAL:
+            raise
+        except BaseException:  # validate one by one, to pin an unexpected error on its message
+            checked = [self._validate_one(d) for _, d in decoded]
+        valid: list[tuple[Message, ProductMessage]] = []
+        for (msg, _), product in zip(decoded, checked, strict=True):
+            if isinstance(product, Invalid):
+                outgoing.append(
+                    self.outputs.dead_letter(msg, product.error_class, product.reason)
+                )
+            else:
+                valid.append((msg, product))
         return outgoing, valid
+
+    @staticmethod
+    def _validate_one(data: dict[str, Any]) -> ProductMessage | Invalid:
+        try:
+            return validate(data)
+        except FATAL:
+            raise
+        except BaseException as exc:
+            return Invalid(ErrorClass.UNPROCESSABLE, f"validating: {describe(exc)}")
 
     def output(
         self, msg: Message, product: ProductMessage, outcome: Labelled | Invalid

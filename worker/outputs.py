@@ -17,10 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import orjson
 from confluent_kafka import KafkaError, Message
 
-from schemas import CategoryResult, DeadLetter, ErrorClass, LabelScore, ProductMessage
+from schemas import DeadLetter, ErrorClass, ProductMessage
 from schemas.dead_letter import HEADER_REPLAY_COUNT, b64
+from schemas.result import RESULT_SCHEMA_VERSION
 from transport.producer import Headers
 from worker.metrics import METRICS
 from worker.predictor_client import Prediction
@@ -86,24 +88,12 @@ class OutputBuilder:
         self.max_record_bytes = max_record_bytes
 
     def result(self, msg: Message, product: ProductMessage, labelled: Labelled) -> Outgoing:
-        pred = labelled.prediction
-        result = CategoryResult(
-            product_id=product.product_id,
-            label=pred.label,
-            label_id=pred.label_id,
-            score=_prob(pred.score),
-            top_k=[LabelScore(label=lab, label_id=i, score=_prob(s)) for lab, i, s in pred.top_k],
-            model_name=labelled.model_name,
-            model_version=labelled.model_version,
-            event_time=product.event_time,
-            processed_time=datetime.now(UTC),
-            source_partition=msg.partition(),
-            source_offset=msg.offset(),
-        )
+        """The result record: a :class:`~schemas.CategoryResult` in JSON, written directly
+        (5x cheaper than building the model; a test keeps the two identical)."""
         return Outgoing(
             topic=self.output_topic,
             key=product.product_id.encode(),
-            value=result.model_dump_json().encode(),
+            value=encode_result(msg, product, labelled),
             event_time=product.event_time,
             fallback=lambda why: self.dead_letter(
                 msg, ErrorClass.OUTPUT_REJECTED, f"the result record was refused: {why}"
@@ -156,6 +146,32 @@ class OutputBuilder:
             dead_letter=error_class,
             fallback=fallback,
         )
+
+
+def encode_result(msg: Message, product: ProductMessage, labelled: Labelled) -> bytes:
+    """The JSON of the :class:`~schemas.CategoryResult` for one prediction."""
+    pred = labelled.prediction
+    if pred.label_id < 0 or any(i < 0 for _, i, _ in pred.top_k):
+        raise ValueError(f"the predictor returned a negative label id ({pred.label_id})")
+    return orjson.dumps(
+        {
+            "schema_version": RESULT_SCHEMA_VERSION,
+            "product_id": product.product_id,
+            "label": pred.label,
+            "label_id": pred.label_id,
+            "score": _prob(pred.score),
+            "top_k": [
+                {"label": lab, "label_id": i, "score": _prob(s)} for lab, i, s in pred.top_k
+            ],
+            "model_name": labelled.model_name,
+            "model_version": labelled.model_version,
+            "event_time": product.event_time,
+            "processed_time": datetime.now(UTC),
+            "source_partition": msg.partition(),
+            "source_offset": msg.offset(),
+        },
+        option=orjson.OPT_UTC_Z,
+    )
 
 
 def count_output(out: Outgoing) -> None:

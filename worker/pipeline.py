@@ -21,7 +21,8 @@ from confluent_kafka import Message
 
 from core.settings import Settings
 from schemas import ErrorClass, ProductMessage, product_text
-from transport.producer import AsyncProducer, DeliveryError
+from transport.producer import AsyncProducer
+from transport.threads import SerialThread
 from worker.circuit import CircuitStopped, FaultKind, PredictorCircuit
 from worker.messages import FATAL, MessagePath, PoisonTexts, describe, encode
 from worker.metrics import METRICS
@@ -37,6 +38,7 @@ from worker.predictor_client import (
     VersionMismatch,
 )
 from worker.retry import RetryPolicy
+from worker.tokenization import BatchTokenizer, EncodedBatch
 from worker.tokenizer_source import TokenizerSource
 from worker.transactions import TransactionalOutbox
 from worker.validation import Invalid
@@ -82,6 +84,7 @@ class BatchProcessor:
             self.canary, stop, initial_s=p.backoff_initial_s, max_s=p.backoff_max_s
         )
         self._outbox = outbox
+        self._tokenize = SerialThread("tokenizer")
 
     async def process(
         self, messages: list[Message], tickets: list[Ticket], *, heal: Heal | None = None
@@ -142,7 +145,7 @@ class BatchProcessor:
         top_k = self._settings.worker.top_k
         for _ in range(MAX_VERSION_SWITCHES):
             version, tokenizer = self._tokenizers.current()
-            batch = encode(tokenizer, texts) if tokenizer is not None else texts
+            batch = await self._encode(tokenizer, texts) if tokenizer is not None else texts
             try:
                 result = await self._retry.call(
                     functools.partial(self._client.infer, batch, top_k, version)
@@ -155,6 +158,14 @@ class BatchProcessor:
                 self._tokenizers.switch(result.live_version)
             return result
         raise PredictorServerError(f"model version kept changing ({MAX_VERSION_SWITCHES} tries)")
+
+    async def _encode(self, tokenizer: BatchTokenizer, texts: list[str]) -> EncodedBatch:
+        """Tokenize on the tokenizer thread: the Rust tokenizer releases the GIL, so the
+        event loop decodes, encodes and produces other batches meanwhile."""
+        encoded: EncodedBatch = await asyncio.wrap_future(
+            self._tokenize.submit(lambda: encode(tokenizer, texts))
+        )
+        return encoded
 
     async def canary(self) -> None:
         """One request with a known-good product; raises unless the predictor answers it."""
@@ -218,22 +229,18 @@ class BatchProcessor:
         backoff = 0.1
         todo = outgoing
         while todo:
-            futures = [
-                await self._producer.produce(o.topic, o.value, key=o.key, headers=o.headers)
-                for o in todo
-            ]
-            acks = await asyncio.gather(*futures, return_exceptions=True)
+            errors = await self._producer.produce_many(
+                [(o.topic, o.key, o.value, o.headers) for o in todo]
+            )
             again: list[Outgoing] = []
             retried = 0
-            for out, ack in zip(todo, acks, strict=True):
-                if isinstance(ack, DeliveryError):
-                    replacement = replace_refused(out, ack.error)
-                    retried += replacement is None
-                    again.append(replacement or out)
-                elif isinstance(ack, BaseException):
-                    raise ack
-                else:
+            for out, error in zip(todo, errors, strict=True):
+                if error is None:
                     count_output(out)
+                    continue
+                replacement = replace_refused(out, error)
+                retried += replacement is None
+                again.append(replacement or out)
             if retried:
                 METRICS.delivery_errors.inc(retried)
                 log.warning("%d deliveries failed; producing them again", retried)
@@ -242,4 +249,3 @@ class BatchProcessor:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
             todo = again
-

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import orjson
 
 from worker.metrics import METRICS
 from worker.tokenization import EncodedBatch
@@ -143,14 +144,15 @@ class PredictorClient:
             async with self._session.post(
                 f"{self.base_url}/v2/models/{self.model_name}/infer", data=body
             ) as resp:
-                text = await resp.text()
+                data = await resp.read()
                 status = resp.status
             if status == 200:
                 outcome = "ok"
-                result = parse_response(json.loads(text), rows)
+                result = parse_response(orjson.loads(data), rows)
                 self._set_state(PredictorState.READY)
                 return result
             outcome = str(status)
+            text = data[:2000].decode(errors="replace")
             if status in UNAVAILABLE_STATUSES:
                 self._set_state(PredictorState.NOT_READY)
                 raise PredictorUnavailable(f"HTTP {status}: {text[:200]}")
@@ -202,15 +204,14 @@ def _request_body(
             {"name": "attention_mask", "datatype": "INT64", "shape": shape,
              "data": batch.attention_mask},
         ]
-    return json.dumps(
+    return orjson.dumps(
         {
             "id": uuid.uuid4().hex,
             "parameters": parameters,
             "inputs": inputs,
             "outputs": [{"name": name} for name in OUTPUTS],
-        },
-        separators=(",", ":"),
-    ).encode()
+        }
+    )
 
 
 def parse_response(payload: dict[str, Any], rows: int) -> PredictResult:

@@ -75,3 +75,24 @@ def test_refused_records_fall_back_to_smaller_ones_and_then_stop():
     assert replace_refused(bare, too_large) is None  # nothing smaller exists: not the record
     transient = KafkaError(KafkaError._MSG_TIMED_OUT, "timed out")
     assert replace_refused(result, transient) is None
+
+
+def test_the_result_json_is_a_valid_category_result():
+    from datetime import UTC, datetime
+
+    from schemas import CategoryResult
+
+    msg = message(b"{}")
+    when = datetime(2026, 1, 2, tzinfo=UTC)
+    product = ProductMessage(product_id="p-9", title="t", event_time=when)
+    top = [("A", 3, 1.0000001), ("B", 1, 0.0)]
+    pred = Prediction(label="A", label_id=3, score=1.0000001, top_k=top)
+    out = builder().result(msg, product, Labelled(pred, "m", "v7"))
+    result = CategoryResult.model_validate_json(out.value)
+    assert (result.product_id, result.label, result.label_id, result.score) == ("p-9", "A", 3, 1.0)
+    assert [t.label for t in result.top_k] == ["A", "B"] and result.model_version == "v7"
+    assert result.event_time == product.event_time and result.source_offset == 42
+    assert b'"processed_time":"' in out.value and out.value.count(b"Z") >= 2  # UTC as Z
+    bad = Prediction(label="A", label_id=-1, score=0.5, top_k=[])
+    with pytest.raises(ValueError, match="negative label id"):
+        builder().result(msg, product, Labelled(bad, "m", "v7"))

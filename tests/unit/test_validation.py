@@ -37,8 +37,9 @@ def test_unknown_fields_are_ignored_for_forward_compatibility():
         (ok(description="x" * LIMIT), ErrorClass.TOO_LARGE, "limit"),
         (b"[" * 1000 + b"]" * 1000, ErrorClass.TOO_DEEP, "deeper than 32"),
         (b'{"a":' * 40 + b"1" + b"}" * 40, ErrorClass.TOO_DEEP, "deeper"),
-        (b'{"product_id":"\\ud800","title":"t"}', ErrorClass.INVALID_SCHEMA, "product_id"),
-        (b'{"product_id":"p","title":"t","price":Infinity}', ErrorClass.INVALID_SCHEMA, "finite"),
+        (b'{"product_id":"\\ud800","title":"t"}', ErrorClass.INVALID_JSON, "surrogate"),
+        (b'{"product_id":"p","title":"t","price":Infinity}', ErrorClass.INVALID_JSON, "not JSON"),
+        (ok(price=1e308 * 10), ErrorClass.INVALID_JSON, "not JSON"),
         (ok(title="\u200b \u2063 -- !!"), ErrorClass.EMPTY_TEXT, "letters or digits"),
     ],
 )
@@ -63,4 +64,14 @@ def test_an_integer_too_long_to_convert_is_not_json_we_take():
     value = b'{"product_id":"p","title":"t","price":' + b"9" * 5000 + b"}"
     parsed = parse_product(value, 65536)
     assert isinstance(parsed, Invalid) and parsed.error_class is ErrorClass.INVALID_JSON
-    assert "digits" in parsed.reason
+    assert "infinity" in parsed.reason or "64-bit" in parsed.reason
+
+
+def test_a_batch_with_one_bad_product_validates_the_others_one_by_one():
+    from worker.validation import validate_many
+
+    good = {"product_id": "p1", "title": "Steel kettle"}
+    out = validate_many([good, {"title": "no id"}, {"product_id": "p3", "title": "---"}, good])
+    assert isinstance(out[0], ProductMessage) and isinstance(out[3], ProductMessage)
+    assert isinstance(out[1], Invalid) and out[1].error_class is ErrorClass.INVALID_SCHEMA
+    assert isinstance(out[2], Invalid) and out[2].error_class is ErrorClass.EMPTY_TEXT
