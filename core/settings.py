@@ -100,9 +100,21 @@ class WorkerSettings(BaseModel):
     static_membership: bool = Field(
         default=True, description="group.instance.id per worker: restarts skip the rebalance."
     )
-    batch_size: int = Field(default=64, ge=1, le=4096)
+    batch_size: int = Field(
+        default=256, ge=1, le=4096,
+        description="Largest batch (adaptive_batching: the size grows up to it).",
+    )
+    min_batch_size: int = Field(default=8, ge=1, le=4096)
+    adaptive_batching: bool = Field(
+        default=True,
+        description="Grow the batch while the predictor answers within half of "
+        "target_batch_seconds, shrink it when it takes longer than that.",
+    )
+    target_batch_seconds: float = Field(
+        default=1.0, gt=0, description="Predictor latency per batch the size aims at."
+    )
     batch_wait_ms: int = Field(default=20, ge=0, description="Longest wait to fill a batch.")
-    max_inflight_batches: int = Field(default=2, ge=1)
+    max_inflight_batches: int = Field(default=4, ge=1)
     pause_after_s: float = Field(
         default=5.0, ge=0, description="At capacity this long: pause partitions, keep polling."
     )

@@ -310,7 +310,7 @@ class Worker:
                 if self.paused:
                     await self._consumer.resume_all()
                     self._set_paused(False)
-                messages = await self._consumer.consume(s.batch_size, wait_s)
+                messages = await self._consumer.consume(processor.sizer.size, wait_s)
                 if messages:
                     self.batches.dispatch(processor, messages)
             else:
@@ -326,7 +326,7 @@ class Worker:
                     await self._consumer.pause_all()
                     self._set_paused(True)
                 if self.paused:
-                    messages = await self._consumer.consume(s.batch_size, 0)
+                    messages = await self._consumer.consume(processor.sizer.size, 0)
                     if messages:  # fetched before the pause took effect
                         self.batches.dispatch(processor, messages)
             if time.monotonic() - last_commit >= commit_every_s:

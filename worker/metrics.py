@@ -41,6 +41,7 @@ class WorkerMetrics:
     progress_stalled: Gauge
     crash_loops: Counter
     kafka_state: Enum
+    batch_size_target: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> WorkerMetrics:
@@ -145,6 +146,11 @@ class WorkerMetrics:
             crash_loops=Counter(
                 f"{P}_crash_loops_total",
                 "Messages dead-lettered as worker_crash after repeated failures on them.",
+                registry=r,
+            ),
+            batch_size_target=Gauge(
+                f"{P}_batch_size_target",
+                "The batch size the worker consumes (adaptive batching moves it).",
                 registry=r,
             ),
             kafka_state=Enum(

@@ -23,6 +23,7 @@ from core.settings import Settings
 from schemas import ErrorClass, ProductMessage, product_text
 from transport.producer import AsyncProducer
 from transport.threads import SerialThread
+from worker.batching import BatchSizer
 from worker.circuit import CircuitStopped, FaultKind, PredictorCircuit
 from worker.messages import FATAL, MessagePath, PoisonTexts, describe, encode
 from worker.metrics import METRICS
@@ -85,6 +86,10 @@ class BatchProcessor:
         )
         self._outbox = outbox
         self._tokenize = SerialThread("tokenizer")
+        self.sizer = BatchSizer(
+            min(w.min_batch_size, w.batch_size), w.batch_size, w.target_batch_seconds,
+            adaptive=w.adaptive_batching,
+        )
 
     async def process(
         self, messages: list[Message], tickets: list[Ticket], *, heal: Heal | None = None
@@ -148,7 +153,7 @@ class BatchProcessor:
             batch = await self._encode(tokenizer, texts) if tokenizer is not None else texts
             try:
                 result = await self._retry.call(
-                    functools.partial(self._client.infer, batch, top_k, version)
+                    functools.partial(self._timed_infer, batch, len(texts), top_k, version)
                 )
             except VersionMismatch as exc:
                 self._tokenizers.switch(exc.live_version)
@@ -158,6 +163,15 @@ class BatchProcessor:
                 self._tokenizers.switch(result.live_version)
             return result
         raise PredictorServerError(f"model version kept changing ({MAX_VERSION_SWITCHES} tries)")
+
+    async def _timed_infer(
+        self, batch: EncodedBatch | list[str], rows: int, top_k: int, version: str | None
+    ) -> PredictResult:
+        """One predictor call; its latency feeds the adaptive batch size when it succeeds."""
+        started = time.perf_counter()
+        result = await self._client.infer(batch, top_k, version)
+        self.sizer.observe(rows, time.perf_counter() - started)
+        return result
 
     async def _encode(self, tokenizer: BatchTokenizer, texts: list[str]) -> EncodedBatch:
         """Tokenize on the tokenizer thread: the Rust tokenizer releases the GIL, so the

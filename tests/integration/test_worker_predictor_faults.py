@@ -167,3 +167,25 @@ def test_the_predictor_checks_the_token_and_a_wrong_one_holds_the_stream(
         out = consume_all(kafka_config, topics[1], expected=20, timeout=60)
         wait_committed(kafka_bootstrap, settings, 1, timeout=60)
     assert len({m.key() for m in out}) == 20
+
+
+def test_the_batch_size_follows_the_predictor_latency(
+    kafka_bootstrap, kafka_config, topics, predictor_server, tiny_model_dir, fault_proxy
+):
+    proxy = fault_proxy(predictor_server.url)
+    settings = pipeline_settings(
+        kafka_bootstrap, topics, proxy.url, tiny_model_dir,
+        model_name=predictor_server.model_name, batch_size=512, min_batch_size=4,
+        target_batch_seconds=0.4, max_inflight_batches=1,
+    )
+    produce(kafka_bootstrap, topics[0], (product(i) for i in range(3000)))
+    with running_worker(settings) as w:
+        sizer = lambda: w.worker._processor.sizer.size  # noqa: E731
+        wait_until(lambda: w.worker._processor is not None and sizer() > 64, 60,
+                   "the batch size to grow on a fast predictor")
+        proxy.set(Fault(delay_s=1.0))  # slower than the target: shrink
+        wait_until(lambda: sizer() <= 8, 60, "the batch size to shrink")
+        proxy.set(None)
+        wait_until(lambda: sizer() > 8, 60, "the batch size to grow again")
+        out = consume_all(kafka_config, topics[1], expected=3000, timeout=120)
+    assert len({m.key() for m in out}) == 3000

@@ -40,4 +40,4 @@ def test_the_shipped_example_config_loads():
     root = Path(__file__).resolve().parents[2]
     settings = load_settings(root / "deploy" / "config" / "example.yaml")
     assert settings.kafka.client_config()["socket.keepalive.enable"] is True
-    assert settings.worker.batch_size == 64
+    assert settings.worker.batch_size == 256
