@@ -104,3 +104,12 @@ def wait_assigned(
             pass
         time.sleep(0.25)
     raise UserError(f"workers did not all get partitions within {timeout_s:.0f}s ({log_path})")
+
+
+def scrape(url: str, timeout_s: float = 5.0) -> str:
+    """The text of a Prometheus ``/metrics`` endpoint (``""`` when it does not answer)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # noqa: S310 - loopback
+            return resp.read().decode()
+    except OSError:
+        return ""

@@ -200,6 +200,39 @@ class ServeSettings(BaseModel):
     cache_size: int = Field(default=2, ge=1, description="Loaded versions kept, live included.")
 
 
+class CacheSettings(BaseModel):
+    """The result cache (:mod:`resultcache`) of the workers and the predictor's ``/predict``.
+
+    Keys are (model name, model version, top-k, max length, normalised text): a model swap
+    invalidates by construction. Hits skip the predictor (and the worker's tokenizer).
+    """
+
+    enabled: bool = True
+    max_entries: int = Field(
+        default=50_000, ge=0, description="In-process LRU entries per process; 0 = no LRU."
+    )
+    ttl_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Entry lifetime. Also bounds how long an unpinned worker (no model_ref) "
+        "may answer from the previous version after a swap it has not yet seen.",
+    )
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="Shared tier, e.g. redis://redis:6379/0 (may hold a password).",
+    )
+    redis_timeout_s: float = Field(
+        default=0.1, gt=0, description="A slower Redis answer is a miss."
+    )
+    key_prefix: str = Field(default="catmatch", min_length=1)
+    version_check_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="A worker whose batches are all hits still sends one product per this "
+        "interval to the predictor, so that it notices a model swap; lookups wait for it.",
+    )
+
+
 class ModelStoreSettings(BaseModel):
     """Where versioned models live (``catmatch models``, ``catmatch train``)."""
 
@@ -242,6 +275,7 @@ class Settings(BaseSettings):
     serve: ServeSettings = Field(default_factory=ServeSettings)
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     models: ModelStoreSettings = Field(default_factory=ModelStoreSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -48,6 +48,7 @@ COPY requirements/constraints.txt requirements/constraints.txt
 # The predictor's layers only (docs/ARCHITECTURE.md): no CLI, no worker, no training.
 COPY core ./core
 COPY schemas ./schemas
+COPY resultcache ./resultcache
 COPY modelstore ./modelstore
 COPY predictor ./predictor
 RUN --mount=type=cache,target=/root/.cache/pip \

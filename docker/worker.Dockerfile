@@ -25,6 +25,7 @@ COPY requirements/constraints.txt requirements/constraints.txt
 COPY core ./core
 COPY schemas ./schemas
 COPY transport ./transport
+COPY resultcache ./resultcache
 COPY modelstore ./modelstore
 COPY worker ./worker
 # The core set only: no extras. The import check fails the build if the worker's entry

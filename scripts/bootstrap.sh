@@ -20,6 +20,19 @@ if ((${#need_apt[@]})); then
   fi
 fi
 
+# redis-server (Debian) for the shared result cache: the demo starts one on loopback, the
+# tests start their own (tests/fixtures/redis.py; skipped without it, except in CI).
+if ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing redis-server (the shared result cache)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends redis-server >/dev/null
+  else
+    echo "bootstrap: redis-server not found; the demo caches in-process only and the Redis" \
+      "tests will be skipped (apt-get install redis-server)" >&2
+  fi
+fi
+
 # The virtualenv is reinstalled only when pyproject.toml or the constraints change.
 stamp="$VENV/.catmatch-installed"
 want=$(cat pyproject.toml requirements/constraints.txt 2>/dev/null | sha256sum | cut -d' ' -f1)

@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.cluster",
     "tests.fixtures.predictor",
     "tests.fixtures.faults",
+    "tests.fixtures.redis",
 ]

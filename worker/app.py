@@ -37,6 +37,7 @@ from worker.transactions import TransactionalOutbox
 from worker.wiring import (
     max_record_bytes,
     predictor_client,
+    result_cache,
     retry_policy,
     tokenizer_source,
 )
@@ -259,6 +260,7 @@ class Worker:
             producer = AsyncProducer(worker_producer_config(s))
         self._client = predictor_client(s)
         retry = retry_policy(s, self.stop_event)
+        cache = result_cache(s)
         outputs = OutputBuilder(s.topics.output, s.topics.dead_letter, self.worker_id,
                                 record_limit)
         try:
@@ -267,7 +269,7 @@ class Worker:
             async with self._client:
                 self._processor = BatchProcessor(
                     s, producer, self._client, tokenizers, self.tracker, retry,
-                    self.stop_event, outputs, outbox=self.outbox,
+                    self.stop_event, outputs, outbox=self.outbox, cache=cache,
                 )
                 await self._consumer.subscribe(
                     [s.topics.input], self._on_assign, self._on_revoke, self._on_lost
@@ -283,6 +285,8 @@ class Worker:
             steps = [self._commit, close_output, self._consumer.close, self.health.stop]
             if self._processor is not None:
                 steps.insert(0, self._processor.circuit.close)
+            if cache is not None:
+                steps.append(cache.close)
             for step in steps:
                 try:
                     await step()

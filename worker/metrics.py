@@ -42,6 +42,9 @@ class WorkerMetrics:
     crash_loops: Counter
     kafka_state: Enum
     batch_size_target: Gauge
+    cache_lookups: Counter
+    cache_errors: Counter
+    cache_entries: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> WorkerMetrics:
@@ -152,6 +155,20 @@ class WorkerMetrics:
                 f"{P}_batch_size_target",
                 "The batch size the worker consumes (adaptive batching moves it).",
                 registry=r,
+            ),
+            cache_lookups=Counter(
+                f"{P}_cache_lookups_total",
+                "Result-cache lookups per product, by result: hit_memory, hit_redis, miss.",
+                ["result"],
+                registry=r,
+            ),
+            cache_errors=Counter(
+                f"{P}_cache_errors_total",
+                "Redis calls of the result cache that failed (each became misses).",
+                registry=r,
+            ),
+            cache_entries=Gauge(
+                f"{P}_cache_entries", "Entries in the in-process result cache.", registry=r
             ),
             kafka_state=Enum(
                 f"{P}_kafka_state",

@@ -15,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 import time
 
 from confluent_kafka import Message
 
 from core.settings import Settings
+from resultcache import CachedPrediction, Keyspace, ResultCache
 from schemas import ErrorClass, ProductMessage, product_text
 from transport.producer import AsyncProducer
 from transport.threads import SerialThread
@@ -31,6 +33,7 @@ from worker.offsets import OffsetTracker, Ticket
 from worker.outputs import Labelled, Outgoing, OutputBuilder, count_output, replace_refused
 from worker.partitions import Heal
 from worker.predictor_client import (
+    Prediction,
     PredictorClient,
     PredictorRejected,
     PredictorServerError,
@@ -69,6 +72,7 @@ class BatchProcessor:
         outputs: OutputBuilder,
         circuit: PredictorCircuit | None = None,
         outbox: TransactionalOutbox[Outgoing] | None = None,
+        cache: ResultCache | None = None,
     ) -> None:
         self._settings = settings
         self._producer = producer
@@ -90,6 +94,9 @@ class BatchProcessor:
             min(w.min_batch_size, w.batch_size), w.batch_size, w.target_batch_seconds,
             adaptive=w.adaptive_batching,
         )
+        self._cache = cache
+        self._seen_version: str | None = None  # of the last answer (unpinned requests)
+        self._answered_at = -math.inf  # when the predictor last answered
 
     async def process(
         self, messages: list[Message], tickets: list[Ticket], *, heal: Heal | None = None
@@ -130,10 +137,76 @@ class BatchProcessor:
     async def _outputs_for(self, messages: list[Message]) -> list[Outgoing]:
         outgoing, valid = self._path.triage(messages)
         if valid:
-            labelled = await self._classify([p for _, p in valid])
+            labelled = await self._labels([p for _, p in valid])
             for (msg, product), outcome in zip(valid, labelled, strict=True):
                 outgoing.append(self._path.output(msg, product, outcome))
         return outgoing
+
+    # -- the result cache -------------------------------------------------------------------
+
+    def _keyspace(self, version: str | None) -> Keyspace | None:
+        if version is None:
+            return None
+        s = self._settings
+        return Keyspace(
+            s.predictor.model_name, version, s.worker.top_k, s.worker.max_length,
+            s.cache.key_prefix,
+        )
+
+    async def _labels(self, products: list[ProductMessage]) -> list[Labelled | Invalid]:
+        """Cached answers where the result cache has them, the predictor for the rest.
+
+        Keys carry the model version: the one requests are pinned to (``model_ref``), else
+        the version of the predictor's last answer. That version is confirmed before any
+        lookup: when the predictor has not answered for ``cache.version_check_s``, the
+        batch's first product goes to it alone first, so a stream of hits cannot hide a
+        model swap. Only labels are cached, never dead letters.
+        """
+        cache = self._cache
+        if cache is None:
+            return await self._classify(products)
+        head: list[Labelled | Invalid] = []
+        if time.monotonic() - self._answered_at > self._settings.cache.version_check_s:
+            head = await self._classify(products[:1])
+            await self._remember(products[:1], head)
+            products = products[1:]
+        pinned, _ = self._tokenizers.current()
+        space = self._keyspace(pinned if self._tokenizers.pinned else self._seen_version)
+        outcomes: list[Labelled | Invalid | None] = [None] * len(products)
+        if space is not None and products:
+            found = await cache.get_many([space.key(product_text(p)) for p in products])
+            for i, raw in enumerate(found):
+                hit = CachedPrediction.decode(raw) if raw is not None else None
+                if hit is not None:
+                    prediction = Prediction(hit.label, hit.label_id, hit.score, hit.top_k)
+                    outcomes[i] = Labelled(prediction, space.model_name, space.version)
+        missing = [i for i, o in enumerate(outcomes) if o is None]
+        if missing:
+            fresh = await self._classify([products[i] for i in missing])
+            for i, outcome in zip(missing, fresh, strict=True):
+                outcomes[i] = outcome
+            await self._remember([products[i] for i in missing], fresh)
+        METRICS.cache_entries.set(len(cache))
+        labels = [o for o in outcomes if o is not None]
+        assert len(labels) == len(products)
+        return head + labels
+
+    async def _remember(
+        self, products: list[ProductMessage], outcomes: list[Labelled | Invalid]
+    ) -> None:
+        assert self._cache is not None
+        items: list[tuple[str, bytes]] = []
+        for product, outcome in zip(products, outcomes, strict=True):
+            if not isinstance(outcome, Labelled):
+                continue
+            self._seen_version = outcome.model_version
+            space = self._keyspace(outcome.model_version)
+            assert space is not None
+            p = outcome.prediction
+            value = CachedPrediction(p.label, p.label_id, p.score, list(p.top_k)).encode()
+            items.append((space.key(product_text(product)), value))
+        if items:
+            await self._cache.put_many(items)
 
     # -- tokenizing and predicting ----------------------------------------------------------
 
@@ -171,6 +244,7 @@ class BatchProcessor:
         started = time.perf_counter()
         result = await self._client.infer(batch, top_k, version)
         self.sizer.observe(rows, time.perf_counter() - started)
+        self._answered_at = time.monotonic()
         return result
 
     async def _encode(self, tokenizer: BatchTokenizer, texts: list[str]) -> EncodedBatch:

@@ -7,8 +7,10 @@ import asyncio
 from confluent_kafka import Message
 
 from core.settings import Settings
+from resultcache import ResultCache, Tier
 from transport.consumer import position
 from transport.metadata import topic_max_message_bytes
+from worker.metrics import METRICS
 from worker.predictor_client import PredictorClient
 from worker.retry import RetryPolicy
 from worker.tokenizer_source import TokenizerSource
@@ -53,6 +55,17 @@ def predictor_client(settings: Settings) -> PredictorClient:
         host_header=p.host_header,
         token=p.token.get_secret_value() if p.token else None,
         max_connections=p.max_connections,
+    )
+
+
+def result_cache(settings: Settings) -> ResultCache | None:
+    """The result cache (``cache.*``), counted in the worker's metrics; ``None`` when off."""
+    for tier in Tier:
+        METRICS.cache_lookups.labels(result=tier.value)  # exported at 0 from the start
+    return ResultCache.from_settings(
+        settings.cache,
+        observe=lambda tier, n: METRICS.cache_lookups.labels(result=tier).inc(n),
+        on_error=METRICS.cache_errors.inc,
     )
 
 

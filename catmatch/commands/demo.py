@@ -1,8 +1,10 @@
 """``catmatch demo``: the whole pipeline on embedded defaults, end to end, then a clean stop.
 
-Starts an Apache Kafka broker (fresh data dir under ``var/demo``), the KServe predictor,
-the worker fleet, produces synthetic products plus a few malformed messages, prints labelled
-results, dead letters and the throughput, and shuts everything down.
+Starts an Apache Kafka broker (fresh data dir under ``var/demo``), a Redis for the shared
+result cache (when ``redis-server`` is installed), the KServe predictor, the worker fleet,
+produces synthetic products plus a few malformed messages, prints labelled results, dead
+letters and the throughput, sends the first products again under new ids (answered from the
+result cache), and shuts everything down.
 
 The model: the newest version in the model store when ``catmatch train`` has published one
 (``--model-ref``, default ``latest``; ``--store-name category-match-tfidf`` serves the TF-IDF
@@ -12,6 +14,7 @@ baseline with the sklearn runtime), else the seed model, built offline first if 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -19,6 +22,8 @@ import sys
 import time
 from contextlib import ExitStack, closing
 from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from catmatch import procs
 from catmatch.commands.tail import iter_messages
@@ -28,6 +33,7 @@ from core.categories import same_category
 from core.names import LATEST
 from core.settings import KafkaSettings, Settings
 from modelstore import ModelStore, StoreError
+from resultcache.server import RedisServer
 from training.generator import generate_products, read_truth
 from transport.admin import ensure_topics, pipeline_topic_specs
 from transport.broker import EmbeddedKafka
@@ -131,9 +137,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         for name, state in ensure_topics(settings.kafka.client_config(), specs).items():
             print(f"    topic {name}: {state}")
 
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+        if shutil.which("redis-server") and settings.cache.enabled:
+            redis = stack.enter_context(RedisServer(work / "redis"))
+            env["CATMATCH_CACHE__REDIS_URL"] = redis.url
+            _say(f"Redis (shared result cache) ready at {redis.url}")
+        else:
+            _say("no redis-server installed: each worker keeps its own in-process result cache")
+
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
         _say(f"starting the KServe predictor with {what} on {url}")
         plog = work / "logs" / "predictor.log"
         predictor = stack.enter_context(
@@ -178,7 +191,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         base = int(wenv["CATMATCH_WORKER__METRICS_PORT"])
         ports = [base + i for i in range(args.workers)]
         procs.wait_assigned(ports, [workers], wlog)
-        return _produce_and_report(args, settings, work, workers)
+        status = _produce_and_report(args, settings, work, workers)
+        _replay(args, settings, work, ports)
+        _say("stopping workers, predictor and broker")
+        return status
 
 
 def _produce_and_report(
@@ -253,8 +269,50 @@ def _produce_and_report(
         else "a trained model; the generator's titles resemble its synthetic training titles"
     )
     _say(f"agreement with the synthetic categories: {agree / len(results):.0%} ({note})")
-    _say("stopping workers, predictor and broker")
     return 0
+
+
+def _replay(args: argparse.Namespace, settings: Settings, work: Path, ports: list[int]) -> None:
+    """Send the first products again under new ids: the result cache answers them."""
+    count = min(args.count, 100)
+    before = _cache_lookups(ports)
+    again = []
+    for product in generate_products(count, args.seed):
+        message = dict(product.message, product_id=f"again-{product.message['product_id']}")
+        again.append(json.dumps(message).encode())
+    produce_products(settings, again, raw=True)
+    seen: set[str] = set()
+    stream = iter_messages(
+        settings, settings.topics.output, from_beginning=True, idle_timeout=args.timeout
+    )
+    with closing(stream):
+        for msg in stream:
+            pid = msg.json()["product_id"]
+            if pid.startswith("again-"):
+                seen.add(pid)
+            if len(seen) == count:
+                break
+    if len(seen) < count:
+        raise UserError(f"only {len(seen)}/{count} repeated products came back; see {work}/logs")
+    after = _cache_lookups(ports)
+    delta = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
+    _say(
+        f"{count} products sent again under new ids: result cache "
+        + ", ".join(f"{k} {v:.0f}" for k, v in sorted(delta.items()))
+    )
+
+
+def _cache_lookups(ports: list[int]) -> dict[str, float]:
+    """``catmatch_worker_cache_lookups_total`` per result, summed over the workers."""
+    totals: dict[str, float] = {}
+    for port in ports:
+        text = procs.scrape(f"http://127.0.0.1:{port}/metrics")
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "catmatch_worker_cache_lookups_total":
+                    result = sample.labels["result"]
+                    totals[result] = totals.get(result, 0.0) + sample.value
+    return totals
 
 
 def _titles(count: int, seed: int) -> dict[str, str]:

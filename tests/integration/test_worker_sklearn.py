@@ -15,7 +15,7 @@ from pathlib import Path
 import joblib
 import pytest
 
-from core.settings import ModelStoreSettings
+from core.settings import CacheSettings, ModelStoreSettings
 from schemas import CategoryResult
 from tests.fixtures.kafka import consume_all
 from tests.fixtures.predictor import post_json
@@ -95,8 +95,12 @@ def test_alias_moving_from_a_transformer_to_an_sklearn_version_while_products_fl
     )
     settings = pipeline_settings(
         kafka_bootstrap, topics, predictor.url, tiny_model_dir, model_name=NAME,
-        model_ref="dev", batch_size=16,
-    ).model_copy(update={"models": ModelStoreSettings(store_uri=store.uri, name=NAME)})
+        model_ref="dev", batch_size=16, max_inflight_batches=2,
+    ).model_copy(update={
+        "models": ModelStoreSettings(store_uri=store.uri, name=NAME),
+        # Cached labels follow a promotion within version_check_s: make that immediate.
+        "cache": CacheSettings(version_check_s=0.05),
+    })
     tiny_labels = set(json.loads((tiny_model_dir / "config.json").read_text())["id2label"].values())
     version_labels = {"v1": tiny_labels, "v2": set(sk_labels)}
     half = 100
@@ -122,5 +126,7 @@ def test_alias_moving_from_a_transformer_to_an_sklearn_version_while_products_fl
     first = [r for r in results if int(r.product_id[2:]) < half]
     second = [r for r in results if int(r.product_id[2:]) >= half]
     assert {r.model_version for r in first} == {"v1"}
-    # at most the first batch per partition still rides on the cached v1; the rest is v2
-    assert sum(r.model_version == "v2" for r in second) >= half - 2 * 16
+    # Only batches sent before the first answer that names v2 still ride on the cached
+    # v1: at most max_inflight_batches of them; every later batch is encoded for v2.
+    riding = settings.worker.max_inflight_batches * 16
+    assert sum(r.model_version == "v2" for r in second) >= half - riding

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.unit.dockerlint import instructions, lint, parse
+from tests.unit.test_layering import ALLOWED
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
@@ -68,3 +69,12 @@ def test_predictor_image_is_offline_readable_and_cpu_by_default() -> None:
     assert "HF_HUB_OFFLINE=1" in env
     assert args["TORCH_INDEX_URL"] == "https://download.pytorch.org/whl/cpu"
     assert ("ENTRYPOINT", '["python", "-m", "predictor"]') in steps
+
+
+@pytest.mark.parametrize("service", ["worker", "predictor"])
+def test_each_image_copies_exactly_the_packages_its_service_may_import(service: str) -> None:
+    """The layering test's allowance is the service's import closure: a package it may
+    import but the image lacks fails at run time, one it cannot import is dead weight."""
+    steps = instructions((DOCKER / f"{service}.Dockerfile").read_text())
+    copied = {a.split()[0] for k, a in steps if k == "COPY" and a.split()[0] in ALLOWED}
+    assert copied == ALLOWED[service] | {service}

@@ -20,11 +20,13 @@ ALLOWED: dict[str, set[str]] = {
     "schemas": set(),
     "transport": {"core"},
     "modelstore": {"core"},
-    "worker": {"core", "schemas", "transport", "modelstore"},
-    "predictor": {"core", "schemas", "modelstore"},
+    "resultcache": {"core"},
+    "worker": {"core", "schemas", "transport", "modelstore", "resultcache"},
+    "predictor": {"core", "schemas", "modelstore", "resultcache"},
     "training": {"core", "schemas", "modelstore", "predictor"},
     "catmatch": {
-        "core", "schemas", "transport", "modelstore", "worker", "predictor", "training"
+        "core", "schemas", "transport", "modelstore", "resultcache", "worker", "predictor",
+        "training",
     },
 }
 PACKAGES = set(ALLOWED)
