@@ -25,6 +25,7 @@ from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferRequest, InferResponse
 
 from core.modelformat import DEFAULT_VERSION
+from core.settings import CacheSettings
 from predictor import auth
 from predictor.batches import (
     DEFAULT_MAX_BATCH_SIZE,
@@ -123,6 +124,9 @@ class CategoryModel(Model):
         # The bearer token the API requires (predictor.auth); kept here so that the
         # children of ModelServer(workers=N), which unpickle the model, install it too.
         self.auth_token: str | None = None
+        # The result cache of POST /predict (predictor.predict_api; None: no cache), kept
+        # here for the same reason.
+        self.result_cache: CacheSettings | None = None
 
     # -- what is served now ----------------------------------------------------------------
 
@@ -313,3 +317,9 @@ class CategoryModel(Model):
             install_pinning(model_server.app)
         except Exception as exc:  # noqa: BLE001 - pinning still works via the parameter
             log.warning("version pinning URL/409 handler not installed: %s", exc)
+        from predictor import predict_api
+
+        try:
+            predict_api.install(model_server.app, self)
+        except Exception as exc:  # noqa: BLE001 - V1/V2 still serve
+            log.warning("POST %s not installed: %s", predict_api.PATH, exc)

@@ -143,6 +143,7 @@ def main(
     model = _load_model(ns)
     token = settings.serve.token
     model.auth_token = token.get_secret_value() if token is not None else None
+    model.result_cache = settings.cache if settings.cache.enabled else None
     return _serve(ns, model)
 
 
@@ -210,6 +211,9 @@ def _serve(ns: argparse.Namespace, model: CategoryModel) -> int:
 
     install_pinning(model_server.app)
     auth.install(model_server.app, model.auth_token)
+    from predictor import predict_api
+
+    predict_api.install(model_server.app, model)
     warnings.filterwarnings("ignore", message="ORJSONResponse is deprecated")
     log.info(
         "serving model %r version %s on http://%s:%d (gRPC %s)",

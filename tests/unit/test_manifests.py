@@ -25,14 +25,13 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from tests.unit.dockerlint import instructions
+from tests.unit.test_layering import ALLOWED
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "deploy" / "helm" / "category-match"
 DOCKER = REPO / "docker"
 KUBE = "1.31"
-FIRST_PARTY = {
-    "catmatch", "core", "transport", "modelstore", "worker", "predictor", "schemas", "training"
-}
+FIRST_PARTY = set(ALLOWED)  # every top-level package of the repository
 
 
 @pytest.fixture(scope="module")
