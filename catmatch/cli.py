@@ -22,6 +22,7 @@ from core.settings import load_settings
 COMMAND_MODULES = (
     "catmatch.commands.broker",
     "catmatch.commands.topics",
+    "catmatch.commands.status",
     "catmatch.produce",
     "catmatch.commands.tail",
     "catmatch.commands.dlq",

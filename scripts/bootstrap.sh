@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Prepare a fresh machine: system tools (Java 17, Maven), the project virtualenv, the Kafka jars.
+# Prepare a fresh machine: system tools (Java 17, Maven; promtool for the alert tests), the
+# project virtualenv, the Kafka jars.
 # Idempotent and quiet when everything is already there. Used by `make demo` and `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +31,20 @@ if ! command -v redis-server >/dev/null 2>&1; then
   else
     echo "bootstrap: redis-server not found; the demo caches in-process only and the Redis" \
       "tests will be skipped (apt-get install redis-server)" >&2
+  fi
+fi
+
+# promtool and prometheus (Debian's prometheus package) for the alert tests
+# (tests/unit/test_monitoring.py, tests/integration/test_monitoring_prometheus.py); they are
+# skipped where it cannot be installed. The tests start their own Prometheus on loopback.
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing prometheus (promtool, for the alert rule tests)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends prometheus >/dev/null
+  else
+    echo "bootstrap: promtool/prometheus not found; the alert rule tests will be skipped" \
+      "(apt-get install prometheus)" >&2
   fi
 fi
 

@@ -93,7 +93,7 @@ def test_every_render_set_and_gitops_manifest_is_valid(vm, helm, schemas) -> Non
     for kind in ("InferenceService", "Deployment", "StatefulSet", "ConfigMap", "Service",
                  "PodDisruptionBudget", "ScaledObject", "TriggerAuthentication", "KafkaTopic",
                  "ServiceMonitor", "PodMonitor", "PersistentVolumeClaim", "NetworkPolicy",
-                 "PeerAuthentication", "AuthorizationPolicy"):  # fmt: skip
+                 "PeerAuthentication", "AuthorizationPolicy", "PrometheusRule"):  # fmt: skip
         assert rendered[kind] > 0, f"no render set covers {kind}"
 
 
