@@ -149,6 +149,24 @@ def test_the_predictor_gets_the_token_the_workers_send(helm) -> None:
     assert token["valueFrom"]["secretKeyRef"] == {"name": "isvc-token", "key": "token"}
 
 
+def test_workers_and_predictor_share_the_redis_of_the_result_cache(helm) -> None:
+    objs = objects(
+        helm, "--set", "resultCache.redisSecret=cache-url", "--set", "networkPolicy.enabled=true"
+    )
+    worker_env = worker_pod(objs)["containers"][0]["env"]
+    for env in (worker_env, predictor_container(objs)["env"]):
+        url = next(e for e in env if e["name"] == "CATMATCH_CACHE__REDIS_URL")
+        assert url["valueFrom"]["secretKeyRef"] == {"name": "cache-url", "key": "url"}
+    worker_np = next(n for n in objs["NetworkPolicy"] if n["metadata"]["name"].endswith("worker"))
+    redis = [r for r in worker_np["spec"]["egress"] if r["ports"] == [{"port": 6379,
+                                                                        "protocol": "TCP"}]]
+    assert redis and redis[0]["to"][0]["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": "redis"
+    }
+    plain = objects(helm, "--set", "networkPolicy.enabled=true")  # no Secret: no Redis at all
+    assert "CATMATCH_CACHE__REDIS_URL" not in str(plain)
+
+
 def test_keda_scale_down_is_stabilised(helm) -> None:
     objs = objects(helm, "--set", "keda.enabled=true")
     behavior = objs["ScaledObject"][0]["spec"]["advanced"]["horizontalPodAutoscalerConfig"][

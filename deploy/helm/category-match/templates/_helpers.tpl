@@ -189,3 +189,45 @@ chart derives win over .Values.settings. */}}
 {{- $derived := dict "kafka" $kafka "topics" $topics "predictor" $predictor "worker" $worker }}
 {{- toYaml (mergeOverwrite (deepCopy ($v.settings | default dict)) $derived) }}
 {{- end }}
+
+{{/*
+CATMATCH_CACHE__REDIS_URL from resultCache.redisSecret (nothing when it is empty): the
+shared tier of the result cache, for the workers and the predictor alike.
+*/}}
+{{- define "catmatch.redisUrlEnv" -}}
+{{- with .Values.resultCache.redisSecret }}
+- name: CATMATCH_CACHE__REDIS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.resultCache.redisKey }}
+{{- end }}
+{{- end }}
+
+{{/*
+A NetworkPolicy egress rule to the shared Redis (nothing without resultCache.redisSecret).
+*/}}
+{{- define "catmatch.redisEgress" -}}
+{{- $r := .Values.resultCache }}
+{{- if $r.redisSecret }}
+# The result cache's shared Redis (resultCache.egress).
+- to:
+    {{- if $r.egress.cidrs }}
+    {{- range $r.egress.cidrs }}
+    - ipBlock:
+        cidr: {{ . }}
+    {{- end }}
+    {{- else }}
+    - namespaceSelector:
+        matchLabels:
+          {{- toYaml $r.egress.namespaceSelector | nindent 10 }}
+      {{- with $r.egress.podSelector }}
+      podSelector:
+        matchLabels:
+          {{- toYaml . | nindent 10 }}
+      {{- end }}
+    {{- end }}
+  ports:
+    - {port: {{ int $r.egress.port }}, protocol: TCP}
+{{- end }}
+{{- end }}
