@@ -12,20 +12,15 @@ so the session predictor keeps running for later tests.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import re
-import shutil
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -33,6 +28,7 @@ import yaml
 
 from tests.fixtures.faults import Fault
 from tests.fixtures.kafka import consume_all
+from tests.fixtures.tools import installed, load_script
 from tests.integration.worker_harness import WorkerThread, pipeline_settings, produce
 from transport.broker.config import free_ports
 
@@ -146,31 +142,10 @@ class Prometheus:
             return ""
 
 
-def _binary(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        message = f"{name} not installed (apt-get install prometheus; scripts/bootstrap.sh)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
-
-
-def _render_rules_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "render_rules", REPO / "scripts" / "render_rules.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture
 def rules(tmp_path: Path) -> Path:
     """The chart's alerts as a rule file, with `for:` values of seconds."""
-    render_rules = _render_rules_module()
+    render_rules = load_script("render_rules")
     path: Path = render_rules.write_rule_file(
         tmp_path / "rules.yaml", render_rules.install_helm(), TEST_SETS
     )
@@ -186,7 +161,7 @@ def topics(topic_factory: Callable[..., str]) -> tuple[str, str, str]:
 def prometheus_factory(
     tmp_path: Path,
 ) -> Iterator[Callable[[dict[str, list[str]], Path], Prometheus]]:
-    binary = _binary("prometheus")
+    binary = installed("prometheus", "apt-get install prometheus")
     started: list[Prometheus] = []
 
     def start(jobs: dict[str, list[str]], rules: Path) -> Prometheus:

@@ -9,7 +9,6 @@ deploy/schemas, carried in the repository (see scripts/validate_manifests.py).
 from __future__ import annotations
 
 import ast
-import importlib.util
 import re
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from tests.fixtures.tools import load_script
 from tests.unit.dockerlint import instructions
 from tests.unit.test_layering import ALLOWED
 
@@ -37,14 +37,7 @@ FIRST_PARTY = set(ALLOWED)  # every top-level package of the repository
 @pytest.fixture(scope="module")
 def vm() -> ModuleType:
     """scripts/validate_manifests.py as a module."""
-    spec = importlib.util.spec_from_file_location(
-        "validate_manifests", REPO / "scripts" / "validate_manifests.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("validate_manifests")
 
 
 @pytest.fixture(scope="module")

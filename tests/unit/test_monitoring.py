@@ -18,13 +18,9 @@ scripts/install_helm.sh, as in test_manifests.py.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import re
-import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
@@ -33,6 +29,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.fixtures.tools import installed, load_script
 from worker.metrics import METRICS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -352,25 +349,16 @@ def dashboard_queries() -> list[tuple[str, str]]:
 # -- tools --------------------------------------------------------------------------------------
 
 
-def _load_script(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def render_rules() -> ModuleType:
     """scripts/render_rules.py as a module."""
-    return _load_script("render_rules")
+    return load_script("render_rules")
 
 
 @pytest.fixture(scope="module")
 def validate_manifests() -> ModuleType:
     """scripts/validate_manifests.py as a module (its schema checks)."""
-    return _load_script("validate_manifests")
+    return load_script("validate_manifests")
 
 
 @pytest.fixture(scope="module")
@@ -381,13 +369,7 @@ def helm(render_rules: ModuleType) -> Path:
 
 def tool(name: str) -> str:
     """Path of a Prometheus binary (Debian's prometheus package)."""
-    found = shutil.which(name)
-    if found is None:
-        message = f"{name} not installed (apt-get install prometheus; scripts/bootstrap.sh)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
+    return installed(name, "apt-get install prometheus")
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,16 @@ import asyncio
 import pytest
 
 from core.settings import CacheSettings
-from resultcache import CachedPrediction, Keyspace, LruCache, RedisCache, ResultCache, Tier
+from resultcache import (
+    CachedPrediction,
+    Keyspace,
+    LruCache,
+    RedisCache,
+    ResultCache,
+    Tier,
+    normalize,
+)
 from resultcache import cache as cache_module
-from resultcache import normalize
 
 SPACE = Keyspace("category-match", "v3", top_k=3, max_length=128)
 
