@@ -1,8 +1,9 @@
 """The model-directory format: which files make a servable version, and its card.
 
 A transformer directory is what ``save_pretrained`` writes for a sequence classifier
-(``config.json`` with ``id2label``, ``model.safetensors``) plus ``tokenizer.json``; an sklearn
-directory holds one joblib/pickle file. Both carry ``catmatch.json``, the model card::
+(``config.json`` with ``id2label``, ``model.safetensors``) plus ``tokenizer.json``; an ONNX
+directory holds ``model.onnx`` and ``tokenizer.json`` (plus the source's ``config.json``); an
+sklearn directory holds one joblib/pickle file. All carry ``catmatch.json``, the model card::
 
     {"name": "category-match-seed", "version": "seed-1a2b3c4d", "labels": ["...", ...],
      "base_model": "sentence-transformers/all-MiniLM-L6-v2", "created": "2026-11-26T12:00:00Z",
@@ -30,6 +31,12 @@ DEFAULT_VERSION = "0"
 REQUIRED_FILES = ("config.json", TOKENIZER_FILE)
 # An sklearn directory holds one estimator saved with joblib under one of these suffixes.
 MODEL_SUFFIXES = (".joblib", ".pkl")
+# An ONNX directory (runtime "onnx") needs these; config.json (labels, limits) is optional.
+ONNX_MODEL_FILE = "model.onnx"
+ONNX_REQUIRED_FILES = (ONNX_MODEL_FILE, TOKENIZER_FILE)
+# catmatch.json "quantization" of an ONNX version: fp32 weights, or int8 weights
+# (onnxruntime's dynamic quantisation: activations quantised per batch at run time).
+QUANTIZATIONS = ("none", "dynamic-int8")
 
 
 class ModelMetadata(BaseModel):
@@ -76,10 +83,27 @@ def check_model_dir(model_dir: Path) -> Path:
     if not model_dir.is_dir():
         raise FileNotFoundError(f"model directory not found: {model_dir}")
     missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
-    if not any(model_dir.glob("*.safetensors")) and not (model_dir / "pytorch_model.bin").is_file():
+    if not has_torch_weights(model_dir):
         missing.append("model.safetensors")
     if missing:
         raise FileNotFoundError(f"{model_dir} is not a model directory: missing {missing}")
+    return model_dir
+
+
+def has_torch_weights(model_dir: Path) -> bool:
+    """Whether ``model_dir`` holds PyTorch weights (``*.safetensors`` or ``pytorch_model.bin``)."""
+    model_dir = Path(model_dir)
+    return any(model_dir.glob("*.safetensors")) or (model_dir / "pytorch_model.bin").is_file()
+
+
+def check_onnx_dir(model_dir: Path) -> Path:
+    """Raise ``FileNotFoundError`` unless ``model_dir`` holds an ONNX model and its tokenizer."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise FileNotFoundError(f"model directory not found: {model_dir}")
+    missing = [name for name in ONNX_REQUIRED_FILES if not (model_dir / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{model_dir} is not an ONNX model directory: missing {missing}")
     return model_dir
 
 

@@ -17,14 +17,16 @@ class Runtime(StrEnum):
 
     TRANSFORMERS = "transformers"
     SKLEARN = "sklearn"
+    ONNX = "onnx"
 
 
 RUNTIMES: tuple[str, ...] = tuple(r.value for r in Runtime)
 AUTO_RUNTIME = "auto"
 # For settings and signatures; a unit test keeps it equal to RUNTIME_CHOICES.
-RuntimeName = Literal["auto", "transformers", "sklearn"]
+RuntimeName = Literal["auto", "transformers", "sklearn", "onnx"]
 RUNTIME_CHOICES: tuple[str, ...] = (AUTO_RUNTIME, *RUNTIMES)
-# Versions of these runtimes take raw texts: the worker sends no token ids to them.
+# Versions of these runtimes take raw texts: the worker sends no token ids to them. (An onnx
+# version takes token ids made with its tokenizer.json, as a transformers version does.)
 TEXT_RUNTIMES: frozenset[str] = frozenset({Runtime.SKLEARN})
 
 

@@ -9,7 +9,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from core.modelformat import METADATA_FILE, MODEL_SUFFIXES, ModelMetadata, sklearn_model_files
+from core.modelformat import (
+    METADATA_FILE,
+    MODEL_SUFFIXES,
+    ModelMetadata,
+    check_onnx_dir,
+    sklearn_model_files,
+)
 from core.modelformat import check_model_dir as check_transformers_dir
 from core.names import RUNTIMES, Runtime
 from modelstore.errors import StoreError
@@ -21,12 +27,13 @@ CARD_FILE = METADATA_FILE
 def check_model_dir(src: Path, runtime: str) -> dict[str, Any]:
     """Refuse what cannot be served; return the directory's ``catmatch.json`` (or ``{}``)."""
     if runtime not in RUNTIMES:
-        raise StoreError(f"unknown runtime {runtime!r}: use {' or '.join(RUNTIMES)}")
+        raise StoreError(f"unknown runtime {runtime!r}: use {', '.join(RUNTIMES)}")
     if not src.is_dir():
         raise StoreError(f"model directory not found: {src}")
-    if runtime == Runtime.TRANSFORMERS:
+    if runtime in (Runtime.TRANSFORMERS, Runtime.ONNX):
+        check = check_transformers_dir if runtime == Runtime.TRANSFORMERS else check_onnx_dir
         try:
-            check_transformers_dir(src)
+            check(src)
         except FileNotFoundError as exc:
             raise StoreError(str(exc)) from None
     else:

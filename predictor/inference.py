@@ -1,7 +1,9 @@
-"""The forward pass: token ids → softmax → arg-max and top-k, under ``torch.inference_mode``.
+"""The forward pass: token ids → logits under ``torch.inference_mode`` → softmax and top-k.
 
-Every method here is blocking; :class:`~predictor.model.CategoryModel` calls them on its one
-dedicated torch thread, never on the event loop.
+Tokenizing, trimming, length-sorted sub-batches and scoring are the numpy steps of
+:mod:`predictor.encoding`, shared with the ONNX runtime. Every method here is blocking;
+:class:`~predictor.model.CategoryModel` calls them on its one dedicated torch thread, never
+on the event loop.
 """
 
 from __future__ import annotations
@@ -15,6 +17,16 @@ from tokenizers import Tokenizer
 
 from core.names import Runtime
 from predictor.batches import ClassifyRequest, EncodedBatch, Limits, Prediction, Task
+from predictor.encoding import (
+    DEFAULT_SUB_BATCH,
+    encode_texts,
+    forward_sorted,
+    softmax,
+    top_k_prediction,
+    trim_padding,
+)
+
+__all__ = ["Classifier", "trim_padding"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +49,7 @@ class Classifier:
         max_positions: int,
         vocab_size: int,
         type_vocab_size: int,
+        sub_batch: int = DEFAULT_SUB_BATCH,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -47,6 +60,7 @@ class Classifier:
         self.max_positions = max_positions
         self.vocab_size = vocab_size
         self.type_vocab_size = type_vocab_size
+        self.sub_batch = sub_batch
 
     @property
     def dtype(self) -> torch.dtype:
@@ -73,12 +87,7 @@ class Classifier:
 
     def encode(self, texts: Sequence[str]) -> EncodedBatch:
         """Tokenize texts (truncated at ``max_length``, padded to the longest)."""
-        encodings = self.tokenizer.encode_batch_fast(list(texts))
-        return EncodedBatch(
-            input_ids=np.asarray([e.ids for e in encodings], dtype=np.int64),
-            attention_mask=np.asarray([e.attention_mask for e in encodings], dtype=np.int64),
-            token_type_ids=np.asarray([e.type_ids for e in encodings], dtype=np.int64),
-        )
+        return encode_texts(self.tokenizer, texts)
 
     def classify_texts(self, texts: Sequence[str], top_k: int) -> Prediction:
         """Tokenize and classify raw texts."""
@@ -86,8 +95,11 @@ class Classifier:
 
     def classify(self, batch: EncodedBatch, top_k: int) -> Prediction:
         """Classify a validated batch; ``top_k`` is clamped to the number of labels."""
-        k = max(1, min(top_k, len(self.labels)))
-        batch = trim_padding(batch)
+        logits = forward_sorted(batch, self.logits, self.sub_batch)
+        return top_k_prediction(softmax(logits), top_k)
+
+    def logits(self, batch: EncodedBatch) -> np.ndarray:
+        """fp32 logits ``[B, C]`` of one forward pass (no trimming, no splitting)."""
         tensors = {
             "input_ids": _to_device(batch.input_ids, self.device),
             "attention_mask": _to_device(batch.attention_mask, self.device),
@@ -96,36 +108,11 @@ class Classifier:
             tensors["token_type_ids"] = _to_device(batch.token_type_ids, self.device)
         with torch.inference_mode():
             logits = self.model(**tensors).logits.float()
-            probs = torch.softmax(logits, dim=-1)
-            top_scores, top_ids = torch.topk(probs, k, dim=-1)
-        top_ids_np = top_ids.cpu().numpy().astype(np.int64, copy=False)
-        top_scores_np = top_scores.cpu().numpy().astype(np.float32, copy=False)
-        return Prediction(
-            label_ids=np.ascontiguousarray(top_ids_np[:, 0]),
-            scores=np.ascontiguousarray(top_scores_np[:, 0]),
-            top_ids=top_ids_np,
-            top_scores=top_scores_np,
-        )
+        return logits.cpu().numpy()
 
     def warm_up(self) -> None:
         """One small forward pass so the first request does not pay for lazy initialisation."""
         self.classify_texts(["warm-up"], 1)
-
-
-def trim_padding(batch: EncodedBatch) -> EncodedBatch:
-    """Drop trailing columns that are padding in every row (a client padded to a fixed length)."""
-    mask = batch.attention_mask
-    if mask.shape[1] == 0:
-        return batch
-    used = np.flatnonzero(mask.any(axis=0))
-    length = int(used[-1]) + 1 if used.size else mask.shape[1]
-    if length == mask.shape[1]:
-        return batch
-    return EncodedBatch(
-        input_ids=batch.input_ids[:, :length],
-        attention_mask=mask[:, :length],
-        token_type_ids=None if batch.token_type_ids is None else batch.token_type_ids[:, :length],
-    )
 
 
 def _to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:

@@ -9,12 +9,14 @@ versioned model store resolves a directory first, then calls :func:`load_classif
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from core.modelformat import DEFAULT_VERSION, check_model_dir, read_metadata
+from core.modelformat import DEFAULT_VERSION, ModelMetadata, check_model_dir, read_metadata
 from core.offline import force_offline
 from core.tokenization import effective_max_length, load_tokenizer
+from predictor.cpu import inference_threads
 
 if TYPE_CHECKING:
     from predictor.inference import Classifier
@@ -37,10 +39,24 @@ def resolve_device(device: Device) -> Any:
 
 def labels_from_config(config: Any) -> list[str]:
     """Class names in id order from ``config.id2label`` (ids must be 0..n-1)."""
-    id2label = {int(k): str(v) for k, v in (config.id2label or {}).items()}
+    return labels_from_id2label(config.id2label)
+
+
+def labels_from_id2label(mapping: Mapping[Any, Any] | None) -> list[str]:
+    """Class names in id order from an ``id2label`` mapping (ids must be 0..n-1)."""
+    id2label = {int(k): str(v) for k, v in (mapping or {}).items()}
     if sorted(id2label) != list(range(len(id2label))) or not id2label:
         raise ValueError(f"config.json id2label must map 0..n-1, got {sorted(id2label)}")
     return [id2label[i] for i in range(len(id2label))]
+
+
+def check_card_labels(model_dir: Path, metadata: ModelMetadata | None, labels: list[str]) -> None:
+    """A card that names labels must name the model's, in the same order."""
+    if metadata is not None and metadata.labels and list(metadata.labels) != labels:
+        raise ValueError(
+            f"{model_dir}: catmatch.json labels {metadata.labels} differ from config.json "
+            f"id2label {labels}"
+        )
 
 
 def load_classifier(
@@ -48,7 +64,8 @@ def load_classifier(
 ) -> Classifier:
     """Load weights, config, tokenizer and ``catmatch.json`` into a ready Classifier.
 
-    On CUDA the weights are cast to fp16; on CPU they stay fp32.
+    On CUDA the weights are cast to fp16; on CPU they stay fp32. torch's intra-op threads are
+    set from the CPU quota (:func:`~predictor.cpu.inference_threads`), for the whole process.
     """
     force_offline()
     import torch
@@ -60,6 +77,7 @@ def load_classifier(
     hf_logging.disable_progress_bar()
     model_dir = check_model_dir(model_dir)
     torch_device = resolve_device(device)
+    torch.set_num_threads(inference_threads())
     dtype = torch.float16 if torch_device.type == "cuda" else torch.float32
     model = AutoModelForSequenceClassification.from_pretrained(
         model_dir, local_files_only=True, dtype=dtype
@@ -68,11 +86,7 @@ def load_classifier(
     config = model.config
     labels = labels_from_config(config)
     metadata = read_metadata(model_dir)
-    if metadata is not None and metadata.labels and list(metadata.labels) != labels:
-        raise ValueError(
-            f"{model_dir}: catmatch.json labels {metadata.labels} differ from config.json "
-            f"id2label {labels}"
-        )
+    check_card_labels(model_dir, metadata, labels)
     version = metadata.version if metadata is not None else DEFAULT_VERSION
     max_positions = int(getattr(config, "max_position_embeddings", 512) or 512)
     length = effective_max_length(max_length, max_positions)
@@ -88,7 +102,7 @@ def load_classifier(
         type_vocab_size=int(getattr(config, "type_vocab_size", 1) or 1),
     )
     log.info(
-        "loaded %s version=%s labels=%d device=%s dtype=%s max_length=%d",
-        model_dir, version, len(labels), torch_device, dtype, length,
+        "loaded %s version=%s labels=%d device=%s dtype=%s max_length=%d threads=%d",
+        model_dir, version, len(labels), torch_device, dtype, length, torch.get_num_threads(),
     )
     return classifier

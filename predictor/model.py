@@ -317,9 +317,9 @@ class CategoryModel(Model):
             install_pinning(model_server.app)
         except Exception as exc:  # noqa: BLE001 - pinning still works via the parameter
             log.warning("version pinning URL/409 handler not installed: %s", exc)
-        from predictor import predict_api
+        from predictor.predict_api import install as install_predict
 
         try:
-            predict_api.install(model_server.app, self)
+            install_predict(model_server.app, self)
         except Exception as exc:  # noqa: BLE001 - V1/V2 still serve
-            log.warning("POST %s not installed: %s", predict_api.PATH, exc)
+            log.warning("POST /predict not installed: %s", exc)

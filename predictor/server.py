@@ -72,11 +72,13 @@ def build_parser(settings: Settings, prog: str | None = None) -> argparse.Argume
     own.add_argument("--log-level", help="root log level: DEBUG, INFO, WARNING, ERROR")
     own.add_argument("--model-dir", type=Path, default=serve.model_dir,
                      help="model directory: Hugging Face files (config.json, weights, "
-                     "tokenizer.json) or a joblib scikit-learn model")
+                     "tokenizer.json), an ONNX export (model.onnx, tokenizer.json) or a "
+                     "joblib scikit-learn model")
     own.add_argument("--runtime", choices=RUNTIME_CHOICES,
                      default=serve.runtime,
-                     help="model runtime: a transformer classifier or a joblib scikit-learn "
-                     "estimator (auto: from each model directory's catmatch.json)")
+                     help="model runtime: a transformer classifier on torch or exported to "
+                     "ONNX (onnxruntime, CPU), or a joblib scikit-learn estimator (auto: from "
+                     "each model directory's catmatch.json, else its files)")
     own.add_argument("--model-name", dest="model_name", help="alias of --model_name")
     own.add_argument("--http-port", dest="http_port", type=int, help="alias of --http_port")
     own.add_argument("--host", default=serve.host, help="address the REST server binds")
@@ -211,9 +213,9 @@ def _serve(ns: argparse.Namespace, model: CategoryModel) -> int:
 
     install_pinning(model_server.app)
     auth.install(model_server.app, model.auth_token)
-    from predictor import predict_api
+    from predictor.predict_api import install as install_predict
 
-    predict_api.install(model_server.app, model)
+    install_predict(model_server.app, model)
     warnings.filterwarnings("ignore", message="ORJSONResponse is deprecated")
     log.info(
         "serving model %r version %s on http://%s:%d (gRPC %s)",

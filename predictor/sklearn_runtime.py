@@ -40,6 +40,7 @@ from predictor.batches import (
     Regression,
     Task,
 )
+from predictor.encoding import top_k_prediction
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ class SklearnModel:
             predicted = np.asarray(self.estimator.predict(rows))
             ids = [self._class_ids[c] for c in predicted.tolist()]
             probs[np.arange(n), np.asarray(ids, dtype=np.int64)] = 1.0
-        return top_k_prediction(probs, top_k)
+        return top_k_prediction(probs, top_k, keep_all=True)
 
     def warm_up(self) -> None:
         """One prediction, so a broken estimator fails at load time, not on traffic."""
@@ -132,21 +133,6 @@ class SklearnModel:
                 protocol="v1", top_k=1, features=np.zeros((1, width), dtype=np.float64)
             )
         self.run(request)
-
-
-def top_k_prediction(probs: np.ndarray, top_k: int) -> Prediction:
-    """Arg-max, its probability and the ``top_k`` best classes of a ``[B, C]`` matrix."""
-    k = max(1, min(top_k, probs.shape[1]))
-    # stable sort of -p: ties keep the lower class id first, like torch.topk on CPU
-    top_ids = np.argsort(-probs, axis=1, kind="stable")[:, :k].astype(np.int64)
-    top_scores = np.take_along_axis(probs, top_ids, axis=1).astype(np.float32)
-    return Prediction(
-        label_ids=np.ascontiguousarray(top_ids[:, 0]),
-        scores=np.ascontiguousarray(top_scores[:, 0]),
-        top_ids=top_ids,
-        top_scores=top_scores,
-        probabilities=probs,
-    )
 
 
 def find_model_file(model_dir: Path, name: str | None = None) -> Path:

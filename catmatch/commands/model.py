@@ -15,7 +15,7 @@ from pathlib import Path
 
 from catmatch.errors import UserError
 from core.modelformat import read_metadata
-from core.names import RUNTIMES, Runtime
+from core.names import Runtime
 from core.settings import Settings
 
 
@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     tiny.add_argument("--out", type=Path, required=True, help="model directory to write")
     tiny.add_argument("--labels", help="comma-separated class names (default: 5 generic ones)")
     tiny.add_argument("--seed", type=int, default=0)
-    tiny.add_argument("--runtime", choices=RUNTIMES, default=Runtime.TRANSFORMERS.value,
+    tiny.add_argument("--runtime", choices=(Runtime.TRANSFORMERS.value, Runtime.SKLEARN.value),
+                      default=Runtime.TRANSFORMERS.value,
                       help="sklearn: TF-IDF + logistic/ridge regression in model.joblib")
     tiny.add_argument("--task", choices=("classification", "regression"),
                       default="classification", help="job of the sklearn model")

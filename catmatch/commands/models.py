@@ -7,7 +7,9 @@
 - ``catmatch models rollback --env dev|ops``: redeploy the version before the current one.
 - ``catmatch models history [--env E]``: deployment events, oldest first.
 - ``catmatch models evaluate REF --data FILE.jsonl``: score a version on labelled titles,
-  loaded and run exactly as the predictor serves it (either runtime).
+  loaded and run exactly as the predictor serves it (any runtime).
+- ``catmatch models export NAME REF --runtime onnx [--quantize int8]``: export a transformers
+  version to ONNX, check it against torch, and publish it as the next version of ``NAME``.
 
 ``REF`` is ``v3``/``3``, ``latest``, ``dev``, ``ops`` or ``production``. Every subcommand
 takes ``--store URI`` and ``--name NAME`` (defaults: ``models.store_uri``/``models.name``).
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +69,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--json", type=Path, help="write the full metrics here")
     evaluate.add_argument("--errors", type=int, default=10, help="mistakes to print")
     evaluate.set_defaults(func=run_evaluate)
+    export = cmds.add_parser(
+        "export", help="export a transformers version to ONNX and publish it as a new version"
+    )
+    export.add_argument("name", metavar="NAME", help="model name in the store")
+    export.add_argument("ref", metavar="REF", help="v3, 3, latest, dev, ops")
+    export.add_argument("--runtime", choices=(Runtime.ONNX.value,), required=True,
+                        help="the runtime to export for")
+    export.add_argument("--quantize", choices=("none", "int8"), default="none",
+                        help="int8: onnxruntime dynamic quantisation of the weights")
+    export.add_argument("--store", help="store path or URI (default: models.store_uri)")
+    export.add_argument("--opset", type=int, help="ONNX opset, 17 or later (default: 18)")
+    export.add_argument("--min-agreement", type=float,
+                        help="int8: share of check texts whose label must equal torch's "
+                        "(default: 0.85)")
+    export.set_defaults(func=run_export)
 
 
 def _deploy_options(p: argparse.ArgumentParser) -> None:
@@ -208,6 +226,54 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         args.json.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
         print(f"metrics written to {args.json}")
+    return 0
+
+
+def run_export(args: argparse.Namespace, settings: Settings) -> int:
+    # torch, onnx and onnxruntime: only when exporting
+    from training.onnx_export import QUANTIZE_OPTIONS, export_onnx
+
+    store, name = _open(args, settings)
+    mv = store.resolve(name, args.ref)
+    if mv.runtime != Runtime.TRANSFORMERS:
+        raise UserError(f"{name} {mv.version} is a {mv.runtime} version; export a transformers one")
+    quantization = QUANTIZE_OPTIONS[args.quantize]
+    options: dict[str, Any] = {}
+    if args.opset is not None:
+        options["opset"] = args.opset
+    if args.min_agreement is not None:
+        options["min_agreement"] = args.min_agreement
+    with tempfile.TemporaryDirectory(prefix="catmatch-export-") as work:
+        try:
+            result = export_onnx(
+                store.local_path(name, mv.version),
+                Path(work) / "onnx",
+                quantization=quantization,
+                **options,
+            )
+        except (OSError, ValueError) as exc:
+            raise UserError(str(exc)) from None
+        check = result.check
+        card = read_metadata(result.out)
+        info: dict[str, Any] = {
+            "source_version": mv.version,
+            "quantization": quantization,
+            "onnx_opset": result.opset,
+            "export_check": check.as_card(),
+        }
+        new = store.publish(
+            name,
+            result.out,
+            runtime=Runtime.ONNX.value,
+            metrics=headline_metrics(card.metrics if card else {}),
+            info=info,
+        )
+    print(
+        f"exported {name} {mv.version} to ONNX ({quantization}) in {result.seconds:.0f} s: "
+        f"{check.texts} check texts, max |logit diff| {check.max_abs_diff:.2g}, "
+        f"same label {check.argmax_agreement:.1%}"
+    )
+    print(f"published {name} {new.version} ({new.uri})")
     return 0
 
 

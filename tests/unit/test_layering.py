@@ -37,11 +37,13 @@ LAZY_ALLOWED = {
     "predictor.model",  # kserve, torch
     "predictor.loopback",  # kserve
     "predictor.pinning",  # kserve, fastapi
+    "predictor.predict_api",  # kserve, fastapi
     "predictor.runtimes",  # numpy (the CLI's `models evaluate`)
     "training.builders",  # numpy, torch or sklearn
     "training.data",  # numpy
     "training.evaluate",  # numpy
     "training.finetune",  # torch
+    "training.onnx_export",  # numpy, torch, onnx, onnxruntime
     "training.run",  # torch
 }
 

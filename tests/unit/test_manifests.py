@@ -314,7 +314,9 @@ def test_sklearn_store_ci_values_serve_tfidf_without_gpu(helm) -> None:
     assert "Delete=false" in pvc["metadata"]["annotations"]["argocd.argoproj.io/sync-options"]
 
 
-@pytest.mark.parametrize(("runtime", "mode"), [("transformers", "tokens"), ("sklearn", "text")])
+@pytest.mark.parametrize(
+    ("runtime", "mode"), [("transformers", "tokens"), ("onnx", "tokens"), ("sklearn", "text")]
+)
 def test_baked_model_mode_is_the_default(helm, runtime: str, mode: str) -> None:
     objs = objects(helm, "--set", f"model.runtime={runtime}")
     pred = predictor_container(objs)
@@ -337,6 +339,7 @@ def test_baked_model_mode_is_the_default(helm, runtime: str, mode: str) -> None:
         ([*STORE_ON, "--set", "modelStore.persistence.create=true"], "not both"),
         ([*STORE_ON, "--set", "worker.tokenizerConfigMap.name=tok"], "tokenizerConfigMap is"),
         (["--set", "model.runtime=sklearn", "--set", "predictor.gpu.enabled=true"], "CPU"),
+        (["--set", "model.runtime=onnx", "--set", "predictor.gpu.enabled=true"], "onnx runs on"),
         (["--set", "modelStore.ref=staging"], "/modelStore/ref"),
         (["--set", "modelStore.subPath=../up"], "/modelStore/subPath"),
         (["--set", "modelStore.persistence.accessModes={ReadWriteOnce}"], "accessModes"),

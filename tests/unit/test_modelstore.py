@@ -114,6 +114,8 @@ def test_a_directory_that_is_not_a_model_is_refused_and_leaves_nothing(store, tm
     with pytest.raises(StoreError, match="not found"):
         store.publish(NAME, tmp_path / "missing")
     with pytest.raises(StoreError, match="runtime"):
+        store.publish(NAME, bad, runtime="tensorrt")
+    with pytest.raises(StoreError, match=r"not an ONNX model directory: missing \['model.onnx'"):
         store.publish(NAME, bad, runtime="onnx")
     assert store.versions(NAME) == []
     assert store_children(store) == []

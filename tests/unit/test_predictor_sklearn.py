@@ -218,7 +218,7 @@ def test_runtime_detection_and_load_errors(tmp_path: Path, classifier_dir: Path,
                                                    "model_file": "a.joblib"}))
     with pytest.raises(ValueError, match="no name"):
         load_sklearn(two)
-    (two / "catmatch.json").write_text(json.dumps({"name": "x", "runtime": "onnx"}))
+    (two / "catmatch.json").write_text(json.dumps({"name": "x", "runtime": "tensorrt"}))
     with pytest.raises(ValueError, match="unknown runtime"):
         detect_runtime(two)
 

@@ -1,0 +1,241 @@
+"""The ONNX Runtime runtime: a sequence classifier exported to ``model.onnx``, served without torch.
+
+A model directory for this runtime (``training.onnx_export`` writes it) holds:
+
+- ``model.onnx``: inputs ``input_ids``, ``attention_mask`` (and ``token_type_ids`` when the
+  model has them), INT64 ``[batch, sequence]``; output ``logits`` FP32 ``[batch, labels]``;
+  fp32 weights or dynamically quantised int8 ones (``catmatch.json`` ``quantization``);
+- ``tokenizer.json`` and ``config.json`` of the source model (labels from ``id2label``, and the
+  limits requests are checked against: vocabulary, positions, token types);
+- ``catmatch.json`` with ``runtime: "onnx"``.
+
+Texts are tokenized with the same configuration as the transformers runtime
+(:func:`core.tokenization.load_tokenizer`), and the trimming, length-sorted sub-batches, softmax
+and top-k are the same functions (:mod:`predictor.encoding`), so both runtimes answer alike and
+clients (the workers send INT64 token ids) do not change. One ``InferenceSession`` per loaded
+version, CPU execution provider, every graph optimisation, intra-op threads from the CPU quota
+(:func:`predictor.cpu.inference_threads`). Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from core.modelformat import (
+    DEFAULT_VERSION,
+    ONNX_MODEL_FILE,
+    QUANTIZATIONS,
+    check_onnx_dir,
+    read_metadata,
+)
+from core.names import Runtime
+from core.tokenization import HARD_MAX_LENGTH, effective_max_length, load_tokenizer
+from predictor.batches import ClassifyRequest, EncodedBatch, Limits, Prediction, Task
+from predictor.cpu import inference_threads
+from predictor.encoding import (
+    DEFAULT_SUB_BATCH,
+    encode_texts,
+    forward_sorted,
+    softmax,
+    top_k_prediction,
+)
+from predictor.loading import check_card_labels, labels_from_id2label
+
+log = logging.getLogger(__name__)
+
+RUNTIME = Runtime.ONNX
+INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+OUTPUT_NAME = "logits"
+
+
+def make_session(model_path: Path, threads: int) -> Any:
+    """An ``InferenceSession`` on the CPU: all graph optimisations, ``threads`` intra-op threads."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only
+    return ort.InferenceSession(
+        str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+
+
+class OnnxClassifier:
+    """A loaded ONNX sequence classifier with its tokenizer and label names (runtime "onnx")."""
+
+    runtime = RUNTIME
+    task: Task = "classification"
+    device = "cpu"  # where its tensors live; nothing to free on eviction
+
+    def __init__(
+        self,
+        model_path: Path,
+        tokenizer: Tokenizer,
+        labels: Sequence[str],
+        *,
+        version: str,
+        max_length: int,
+        max_positions: int,
+        vocab_size: int,
+        type_vocab_size: int,
+        quantization: str = "none",
+        threads: int | None = None,
+        sub_batch: int = DEFAULT_SUB_BATCH,
+    ) -> None:
+        self.model_path = Path(model_path)
+        self.tokenizer = tokenizer
+        self.labels: tuple[str, ...] = tuple(labels)
+        self.version = version
+        self.max_length = max_length
+        self.max_positions = max_positions
+        self.vocab_size = vocab_size
+        self.type_vocab_size = type_vocab_size
+        self.quantization = quantization
+        self.threads = threads or inference_threads()
+        self.sub_batch = sub_batch
+        self._open()
+
+    def _open(self) -> None:
+        self.session = make_session(self.model_path, self.threads)
+        names = [i.name for i in self.session.get_inputs()]
+        unknown = sorted(set(names) - set(INPUT_NAMES))
+        if unknown or not {"input_ids", "attention_mask"} <= set(names):
+            raise ValueError(
+                f"{self.model_path}: inputs {names}; expected input_ids, attention_mask "
+                "(and optionally token_type_ids)"
+            )
+        self.input_names = tuple(names)
+        outputs = [o.name for o in self.session.get_outputs()]
+        self.output_name = OUTPUT_NAME if OUTPUT_NAME in outputs else outputs[0]
+
+    def limits(self, max_batch_size: int, default_top_k: int) -> Limits:
+        """What requests may send: texts, or token ids within the model's vocabulary."""
+        return Limits(
+            max_batch_size=max_batch_size,
+            max_positions=self.max_positions,
+            vocab_size=self.vocab_size,
+            type_vocab_size=self.type_vocab_size,
+            num_labels=len(self.labels),
+            default_top_k=default_top_k,
+        )
+
+    def run(self, request: ClassifyRequest) -> Prediction:
+        """Classify a decoded request's texts or token ids."""
+        if request.texts is not None:
+            return self.classify_texts(request.texts, request.top_k)
+        if request.encoded is None:
+            raise ValueError("an ONNX classifier takes texts or token ids")
+        return self.classify(request.encoded, request.top_k)
+
+    def encode(self, texts: Sequence[str]) -> EncodedBatch:
+        """Tokenize texts (truncated at ``max_length``, padded to the longest)."""
+        return encode_texts(self.tokenizer, texts)
+
+    def classify_texts(self, texts: Sequence[str], top_k: int) -> Prediction:
+        """Tokenize and classify raw texts."""
+        return self.classify(self.encode(texts), top_k)
+
+    def classify(self, batch: EncodedBatch, top_k: int) -> Prediction:
+        """Classify a validated batch; ``top_k`` is clamped to the number of labels."""
+        logits = forward_sorted(batch, self.logits, self.sub_batch)
+        return top_k_prediction(softmax(logits), top_k)
+
+    def logits(self, batch: EncodedBatch) -> np.ndarray:
+        """fp32 logits ``[B, C]`` of one session run (no trimming, no splitting)."""
+        feeds = {
+            "input_ids": np.ascontiguousarray(batch.input_ids, dtype=np.int64),
+            "attention_mask": np.ascontiguousarray(batch.attention_mask, dtype=np.int64),
+        }
+        if "token_type_ids" in self.input_names:
+            types = batch.token_type_ids
+            feeds["token_type_ids"] = (
+                np.zeros_like(feeds["input_ids"])
+                if types is None
+                else np.ascontiguousarray(types, dtype=np.int64)
+            )
+        (logits,) = self.session.run([self.output_name], feeds)
+        return np.asarray(logits, dtype=np.float32)
+
+    def warm_up(self) -> None:
+        """One small run so that a broken model fails at load, not on traffic."""
+        self.classify_texts(["warm-up"], 1)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # ModelServer(workers=N) pickles the loaded model into each child; a session is not
+        # picklable, so each child opens its own from the same file.
+        state = self.__dict__.copy()
+        state.pop("session", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.threads = inference_threads()  # OMP_NUM_THREADS=1 in the children
+        self._open()
+
+
+def read_config(model_dir: Path) -> dict[str, Any]:
+    """``config.json`` of the source model, or ``{}`` when the directory has none."""
+    path = Path(model_dir) / "config.json"
+    if not path.is_file():
+        return {}
+    try:
+        config = json.loads(path.read_bytes())
+    except ValueError as exc:
+        raise ValueError(f"invalid {path}: {exc}") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"invalid {path}: not a JSON object")
+    return config
+
+
+def load_onnx(model_dir: Path, device: Any = "auto", max_length: int = 128) -> OnnxClassifier:
+    """Load ``model.onnx``, its tokenizer, labels and limits into a ready classifier.
+
+    Labels come from ``config.json``'s ``id2label`` (else the card's ``labels``); a card that
+    names labels must agree with ``config.json``.
+    """
+    if str(device) == "cuda":
+        raise ValueError("the onnx runtime runs on the CPU here; use --device cpu or auto")
+    model_dir = check_onnx_dir(model_dir)
+    card = read_metadata(model_dir)
+    extra: dict[str, Any] = dict(card.model_extra or {}) if card is not None else {}
+    config = read_config(model_dir)
+    if config.get("id2label"):
+        labels = labels_from_id2label(config["id2label"])
+        check_card_labels(model_dir, card, labels)
+    elif card is not None and card.labels:
+        labels = list(card.labels)
+    else:
+        raise ValueError(f"{model_dir}: no labels (config.json id2label or catmatch.json labels)")
+    quantization = str(extra.get("quantization", "none"))
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(f"{model_dir}: quantization must be one of {QUANTIZATIONS}")
+    max_positions = int(config.get("max_position_embeddings") or HARD_MAX_LENGTH)
+    length = effective_max_length(max_length, max_positions)
+    tokenizer = load_tokenizer(model_dir, length)
+    classifier = OnnxClassifier(
+        model_dir / ONNX_MODEL_FILE,
+        tokenizer,
+        labels,
+        version=card.version if card is not None else DEFAULT_VERSION,
+        max_length=length,
+        max_positions=max_positions,
+        vocab_size=int(config.get("vocab_size") or tokenizer.get_vocab_size()),
+        type_vocab_size=int(config.get("type_vocab_size") or 1),
+        quantization=quantization,
+    )
+    log.info(
+        "loaded %s version=%s labels=%d onnxruntime cpu quantization=%s threads=%d "
+        "max_length=%d",
+        model_dir, classifier.version, len(labels), quantization, classifier.threads, length,
+    )
+    return classifier
