@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "catmatch.commands.schemas",
     "catmatch.commands.demo",
     "catmatch.commands.drill",
+    "catmatch.commands.bench",
 )
 
 
