@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from tokenizers import Tokenizer
 
-from predictor.batches import EncodedBatch, Prediction
+from predictor.batches import ClassifyRequest, EncodedBatch, Limits, Prediction, Task
 
 # Rows per forward pass when a batch is split by length (0 or less: never split, the
 # default). Product titles vary little in length, so there is little padding to save;
@@ -110,3 +110,61 @@ def top_k_prediction(probs: np.ndarray, top_k: int, *, keep_all: bool = False) -
         top_scores=top_scores,
         probabilities=probs if keep_all else None,
     )
+
+
+class TokenClassifier:
+    """What the transformers and onnx runtimes share: a sequence classifier over token ids.
+
+    A subclass sets the attributes below and implements :meth:`logits` (one forward pass on
+    a batch, fp32 ``[B, C]``); tokenizing, trimming, sub-batching, softmax and top-k are
+    done here, the same way for both, so they answer alike.
+    """
+
+    runtime: str
+    task: Task = "classification"
+    tokenizer: Tokenizer
+    labels: tuple[str, ...]
+    max_positions: int
+    vocab_size: int
+    type_vocab_size: int
+    sub_batch: int
+
+    def logits(self, batch: EncodedBatch) -> np.ndarray:
+        raise NotImplementedError
+
+    def limits(self, max_batch_size: int, default_top_k: int) -> Limits:
+        """What requests may send: texts, or token ids within the model's vocabulary."""
+        return Limits(
+            max_batch_size=max_batch_size,
+            max_positions=self.max_positions,
+            vocab_size=self.vocab_size,
+            type_vocab_size=self.type_vocab_size,
+            num_labels=len(self.labels),
+            default_top_k=default_top_k,
+        )
+
+    def run(self, request: ClassifyRequest) -> Prediction:
+        """Classify a decoded request's texts or token ids."""
+        if request.texts is not None:
+            return self.classify_texts(request.texts, request.top_k)
+        if request.encoded is None:
+            raise ValueError(f"a {self.runtime} classifier takes texts or token ids")
+        return self.classify(request.encoded, request.top_k)
+
+    def encode(self, texts: Sequence[str]) -> EncodedBatch:
+        """Tokenize texts (truncated at ``max_length``, padded to the longest)."""
+        return encode_texts(self.tokenizer, texts)
+
+    def classify_texts(self, texts: Sequence[str], top_k: int) -> Prediction:
+        """Tokenize and classify raw texts."""
+        return self.classify(self.encode(texts), top_k)
+
+    def classify(self, batch: EncodedBatch, top_k: int) -> Prediction:
+        """Classify a validated batch; ``top_k`` is clamped to the number of labels."""
+        logits = forward_sorted(batch, self.logits, self.sub_batch)
+        return top_k_prediction(softmax(logits), top_k)
+
+    def warm_up(self) -> None:
+        """One small pass, so the first request pays no lazy initialisation and a broken
+        model fails at load, not on traffic."""
+        self.classify_texts(["warm-up"], 1)

@@ -16,26 +16,18 @@ import torch
 from tokenizers import Tokenizer
 
 from core.names import Runtime
-from predictor.batches import ClassifyRequest, EncodedBatch, Limits, Prediction, Task
-from predictor.encoding import (
-    DEFAULT_SUB_BATCH,
-    encode_texts,
-    forward_sorted,
-    softmax,
-    top_k_prediction,
-    trim_padding,
-)
+from predictor.batches import EncodedBatch
+from predictor.encoding import DEFAULT_SUB_BATCH, TokenClassifier, trim_padding
 
 __all__ = ["Classifier", "trim_padding"]
 
 log = logging.getLogger(__name__)
 
 
-class Classifier:
+class Classifier(TokenClassifier):
     """A loaded sequence classifier with its tokenizer and label names (runtime "transformers")."""
 
     runtime = Runtime.TRANSFORMERS
-    task: Task = "classification"
 
     def __init__(
         self,
@@ -66,38 +58,6 @@ class Classifier:
     def dtype(self) -> torch.dtype:
         return next(self.model.parameters()).dtype
 
-    def limits(self, max_batch_size: int, default_top_k: int) -> Limits:
-        """What requests may send: texts, or token ids within the model's vocabulary."""
-        return Limits(
-            max_batch_size=max_batch_size,
-            max_positions=self.max_positions,
-            vocab_size=self.vocab_size,
-            type_vocab_size=self.type_vocab_size,
-            num_labels=len(self.labels),
-            default_top_k=default_top_k,
-        )
-
-    def run(self, request: ClassifyRequest) -> Prediction:
-        """Classify a decoded request's texts or token ids."""
-        if request.texts is not None:
-            return self.classify_texts(request.texts, request.top_k)
-        if request.encoded is None:
-            raise ValueError("a transformer classifier takes texts or token ids")
-        return self.classify(request.encoded, request.top_k)
-
-    def encode(self, texts: Sequence[str]) -> EncodedBatch:
-        """Tokenize texts (truncated at ``max_length``, padded to the longest)."""
-        return encode_texts(self.tokenizer, texts)
-
-    def classify_texts(self, texts: Sequence[str], top_k: int) -> Prediction:
-        """Tokenize and classify raw texts."""
-        return self.classify(self.encode(texts), top_k)
-
-    def classify(self, batch: EncodedBatch, top_k: int) -> Prediction:
-        """Classify a validated batch; ``top_k`` is clamped to the number of labels."""
-        logits = forward_sorted(batch, self.logits, self.sub_batch)
-        return top_k_prediction(softmax(logits), top_k)
-
     def logits(self, batch: EncodedBatch) -> np.ndarray:
         """fp32 logits ``[B, C]`` of one forward pass (no trimming, no splitting)."""
         tensors = {
@@ -110,9 +70,6 @@ class Classifier:
             logits = self.model(**tensors).logits.float()
         return logits.cpu().numpy()
 
-    def warm_up(self) -> None:
-        """One small forward pass so the first request does not pay for lazy initialisation."""
-        self.classify_texts(["warm-up"], 1)
 
 
 def _to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:

@@ -37,15 +37,9 @@ from core.modelformat import (
 )
 from core.names import Runtime
 from core.tokenization import HARD_MAX_LENGTH, effective_max_length, load_tokenizer
-from predictor.batches import ClassifyRequest, EncodedBatch, Limits, Prediction, Task
+from predictor.batches import EncodedBatch
 from predictor.cpu import inference_threads
-from predictor.encoding import (
-    DEFAULT_SUB_BATCH,
-    encode_texts,
-    forward_sorted,
-    softmax,
-    top_k_prediction,
-)
+from predictor.encoding import DEFAULT_SUB_BATCH, TokenClassifier
 from predictor.loading import check_card_labels, labels_from_id2label
 
 log = logging.getLogger(__name__)
@@ -70,11 +64,10 @@ def make_session(model_path: Path, threads: int) -> Any:
     )
 
 
-class OnnxClassifier:
+class OnnxClassifier(TokenClassifier):
     """A loaded ONNX sequence classifier with its tokenizer and label names (runtime "onnx")."""
 
     runtime = RUNTIME
-    task: Task = "classification"
     device = "cpu"  # where its tensors live; nothing to free on eviction
 
     def __init__(
@@ -118,38 +111,6 @@ class OnnxClassifier:
         outputs = [o.name for o in self.session.get_outputs()]
         self.output_name = OUTPUT_NAME if OUTPUT_NAME in outputs else outputs[0]
 
-    def limits(self, max_batch_size: int, default_top_k: int) -> Limits:
-        """What requests may send: texts, or token ids within the model's vocabulary."""
-        return Limits(
-            max_batch_size=max_batch_size,
-            max_positions=self.max_positions,
-            vocab_size=self.vocab_size,
-            type_vocab_size=self.type_vocab_size,
-            num_labels=len(self.labels),
-            default_top_k=default_top_k,
-        )
-
-    def run(self, request: ClassifyRequest) -> Prediction:
-        """Classify a decoded request's texts or token ids."""
-        if request.texts is not None:
-            return self.classify_texts(request.texts, request.top_k)
-        if request.encoded is None:
-            raise ValueError("an ONNX classifier takes texts or token ids")
-        return self.classify(request.encoded, request.top_k)
-
-    def encode(self, texts: Sequence[str]) -> EncodedBatch:
-        """Tokenize texts (truncated at ``max_length``, padded to the longest)."""
-        return encode_texts(self.tokenizer, texts)
-
-    def classify_texts(self, texts: Sequence[str], top_k: int) -> Prediction:
-        """Tokenize and classify raw texts."""
-        return self.classify(self.encode(texts), top_k)
-
-    def classify(self, batch: EncodedBatch, top_k: int) -> Prediction:
-        """Classify a validated batch; ``top_k`` is clamped to the number of labels."""
-        logits = forward_sorted(batch, self.logits, self.sub_batch)
-        return top_k_prediction(softmax(logits), top_k)
-
     def logits(self, batch: EncodedBatch) -> np.ndarray:
         """fp32 logits ``[B, C]`` of one session run (no trimming, no splitting)."""
         feeds = {
@@ -165,10 +126,6 @@ class OnnxClassifier:
             )
         (logits,) = self.session.run([self.output_name], feeds)
         return np.asarray(logits, dtype=np.float32)
-
-    def warm_up(self) -> None:
-        """One small run so that a broken model fails at load, not on traffic."""
-        self.classify_texts(["warm-up"], 1)
 
     def __getstate__(self) -> dict[str, Any]:
         # ModelServer(workers=N) pickles the loaded model into each child; a session is not
