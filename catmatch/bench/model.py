@@ -18,13 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from catmatch.bench.texts import bench_texts
-from predictor.loading import load_classifier
+from predictor.runtimes import load_runtime
 
 
 def measure(model_dir: Path, sizes: list[int], seconds: float, rounds: int = 3
             ) -> list[dict[str, float]]:
     """Per batch size, the best of ``rounds`` interleaved rounds (``seconds`` in all)."""
-    classifier = load_classifier(model_dir, "cpu", 128)
+    classifier: Any = load_runtime(model_dir, device="cpu", max_length=128)  # by its card
+    if not hasattr(classifier, "encode"):
+        raise SystemExit(f"{model_dir}: mode 1 needs a token model (transformers or onnx)")
     batches = {}
     for size in sizes:
         texts = bench_texts(size * 8)
