@@ -95,6 +95,7 @@ class BatchProcessor:
             adaptive=w.adaptive_batching,
         )
         self._cache = cache
+        self._space: Keyspace | None = None  # the keyspace of the last version used
         self._seen_version: str | None = None  # of the last answer (unpinned requests)
         self._answered_at = -math.inf  # when the predictor last answered
 
@@ -147,11 +148,13 @@ class BatchProcessor:
     def _keyspace(self, version: str | None) -> Keyspace | None:
         if version is None:
             return None
-        s = self._settings
-        return Keyspace(
-            s.predictor.model_name, version, s.worker.top_k, s.worker.max_length,
-            s.cache.key_prefix,
-        )
+        if self._space is None or self._space.version != version:  # one per model version
+            s = self._settings
+            self._space = Keyspace(
+                s.predictor.model_name, version, s.worker.top_k, s.worker.max_length,
+                s.cache.key_prefix,
+            )
+        return self._space
 
     async def _labels(self, products: list[ProductMessage]) -> list[Labelled | Invalid]:
         """Cached answers where the result cache has them, the predictor for the rest.
@@ -168,14 +171,16 @@ class BatchProcessor:
         head: list[Labelled | Invalid] = []
         if time.monotonic() - self._answered_at > self._settings.cache.version_check_s:
             head = await self._classify(products[:1])
-            await self._remember(products[:1], head)
+            await self._remember([product_text(products[0])], head)
             products = products[1:]
+        texts = [product_text(p) for p in products]
         pinned, _ = self._tokenizers.current()
         space = self._keyspace(pinned if self._tokenizers.pinned else self._seen_version)
+        keys: list[str] = []
         outcomes: list[Labelled | Invalid | None] = [None] * len(products)
         if space is not None and products:
-            found = await cache.get_many([space.key(product_text(p)) for p in products])
-            for i, raw in enumerate(found):
+            keys = [space.key(t) for t in texts]
+            for i, raw in enumerate(await cache.get_many(keys)):
                 hit = CachedPrediction.decode(raw) if raw is not None else None
                 if hit is not None:
                     prediction = Prediction(hit.label, hit.label_id, hit.score, hit.top_k)
@@ -185,26 +190,37 @@ class BatchProcessor:
             fresh = await self._classify([products[i] for i in missing])
             for i, outcome in zip(missing, fresh, strict=True):
                 outcomes[i] = outcome
-            await self._remember([products[i] for i in missing], fresh)
+            looked_up = [keys[i] for i in missing] if keys else None
+            await self._remember([texts[i] for i in missing], fresh, space, looked_up)
         METRICS.cache_entries.set(len(cache))
         labels = [o for o in outcomes if o is not None]
         assert len(labels) == len(products)
         return head + labels
 
     async def _remember(
-        self, products: list[ProductMessage], outcomes: list[Labelled | Invalid]
+        self,
+        texts: list[str],
+        outcomes: list[Labelled | Invalid],
+        space: Keyspace | None = None,
+        keys: list[str] | None = None,
     ) -> None:
+        """Cache the labels. ``keys`` (the lookup's, in ``space``) are reused for answers of
+        that version; an answer of another version (the model just moved) gets its own."""
         assert self._cache is not None
         items: list[tuple[str, bytes]] = []
-        for product, outcome in zip(products, outcomes, strict=True):
+        for i, (text, outcome) in enumerate(zip(texts, outcomes, strict=True)):
             if not isinstance(outcome, Labelled):
                 continue
-            self._seen_version = outcome.model_version
-            space = self._keyspace(outcome.model_version)
-            assert space is not None
+            version = self._seen_version = outcome.model_version
+            if keys is not None and space is not None and space.version == version:
+                key = keys[i]
+            else:
+                answered = self._keyspace(version)
+                assert answered is not None
+                key = answered.key(text)
             p = outcome.prediction
             value = CachedPrediction(p.label, p.label_id, p.score, list(p.top_k)).encode()
-            items.append((space.key(product_text(product)), value))
+            items.append((key, value))
         if items:
             await self._cache.put_many(items)
 
