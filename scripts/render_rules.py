@@ -22,7 +22,6 @@ helm comes from ``scripts/install_helm.sh`` (installed on first use).
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -32,6 +31,10 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "scripts"))
+
+from validate_manifests import install_helm  # noqa: E402 - the one helm installer
+
 CHART = REPO / "deploy" / "helm" / "category-match"
 TEMPLATE = "templates/prometheusrule.yaml"
 RULES = REPO / "deploy" / "prometheus" / "category-match-rules.yaml"
@@ -48,19 +51,6 @@ HEADER = """\
 # Load it with `prometheus --config.file=deploy/prometheus/prometheus.yml` (local workers)
 # or list it under rule_files of your own Prometheus. Runbook: docs/OPERATIONS.md#alerts.
 """
-
-
-def install_helm() -> Path:
-    """var/tools/helm, installed by scripts/install_helm.sh (with this interpreter's pip)."""
-    out = subprocess.run(
-        ["bash", str(REPO / "scripts" / "install_helm.sh")],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHON": sys.executable},
-    )
-    if out.returncode:
-        raise SystemExit(f"render_rules: install_helm.sh failed:\n{out.stderr}")
-    return Path(out.stdout.strip().splitlines()[-1])
 
 
 def render_groups(helm: Path, sets: Sequence[str] = ()) -> list[dict[str, Any]]:
