@@ -113,7 +113,11 @@ class WorkerSettings(BaseModel):
     target_batch_seconds: float = Field(
         default=1.0, gt=0, description="Predictor latency per batch the size aims at."
     )
-    batch_wait_ms: int = Field(default=20, ge=0, description="Longest wait to fill a batch.")
+    batch_wait_ms: int = Field(
+        default=20, ge=0,
+        description="Longest wait to fill a batch behind one in flight (with none in flight, "
+        "a batch goes as soon as it holds one message).",
+    )
     max_inflight_batches: int = Field(default=4, ge=1)
     pause_after_s: float = Field(
         default=5.0, ge=0, description="At capacity this long: pause partitions, keep polling."

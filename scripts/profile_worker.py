@@ -4,13 +4,15 @@
 1. Micro-benchmarks of the per-product steps on generated products (no I/O): JSON decode,
    pydantic validation, tokenizing in batches of 256 (with and without the tokenizer's own
    Rust threads).
-2. ``--profile N``: one in-process worker (default settings, result cache off) against the
-   no-op V2 predictor (``catmatch.bench.noop``) on a real broker, N unique products
-   pre-produced, profiled with yappi over all threads on the CPU clock (``pip install
-   yappi``; not a project dependency). yappi slows the worker ~4x and cannot see inside the
-   tokenizer's Rust threads: read its shares, not its speed.
+2. ``--profile N``: ``python -m worker`` as deployed (default settings, result cache off)
+   against the no-op V2 predictor (``catmatch.bench.noop``) on a real broker: a warm-up pass
+   of N products, then a pass of N sampled by py-spy (``pip install py-spy``; not a project
+   dependency) over all threads. It prints the samples per thread and the event-loop
+   thread's functions. py-spy attributes time spent in C (librdkafka, orjson, pydantic-core,
+   the tokenizer) to the Python line that called it.
 
-    .venv/bin/python scripts/profile_worker.py [--model-dir var/models/seed] [--profile 60000]
+    .venv/bin/python scripts/profile_worker.py [--model-dir var/models/seed] \\
+        [--profile 150000 --seconds 5]
 """
 
 from __future__ import annotations
@@ -18,32 +20,35 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-import uuid
+from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import orjson  # noqa: E402
 
-from core.settings import CacheSettings, load_settings  # noqa: E402
+from catmatch.bench.stack import Stack  # noqa: E402
+from catmatch.bench.suite import SuiteConfig, backlog  # noqa: E402
+from catmatch.bench.sysstat import Sampler  # noqa: E402
+from core.settings import load_settings  # noqa: E402
 from schemas.product import ProductMessage, product_text  # noqa: E402
-from tests.fixtures.kafka import consume_all  # noqa: E402
-from tests.fixtures.predictor import free_port  # noqa: E402
-from tests.integration.worker_harness import WorkerThread, pipeline_settings, produce  # noqa: E402
 from training.generator import generate_products  # noqa: E402
-from transport.admin import TopicSpec, ensure_topics  # noqa: E402
-from transport.broker import EmbeddedKafka  # noqa: E402
 from worker.tokenization import BatchTokenizer  # noqa: E402
+from worker.validation import validate_many  # noqa: E402
 
 
 def per_product(name: str, fn, n: int) -> None:
     started = time.perf_counter()
     fn()
-    print(f"  {name:<44} {(time.perf_counter() - started) / n * 1e6:6.1f} µs/product")
+    print(f"  {name:<52} {(time.perf_counter() - started) / n * 1e6:6.1f} µs/product")
 
 
 def steps(model: Path, count: int = 20000) -> None:
@@ -58,66 +63,103 @@ def steps(model: Path, count: int = 20000) -> None:
         per_product("orjson.loads", lambda: [orjson.loads(r) for r in raw], count)
         per_product("pydantic ProductMessage.model_validate",
                     lambda: [ProductMessage.model_validate(m) for m in messages], count)
+        per_product("pydantic, one call per batch of 256 (the worker's)",
+                    lambda: [validate_many(messages[i:i + 256]) for i in range(0, count, 256)],
+                    count)
         per_product("tokenize, batches of 256",
                     lambda: [tokenizer.encode(texts[i:i + 256]) for i in range(0, count, 256)],
                     count)
 
 
-def profile(model: Path, count: int) -> None:
-    import yappi
-    with tempfile.TemporaryDirectory() as tmp, EmbeddedKafka(
-        load_settings().broker, data_dir=Path(tmp) / "k", port=0, controller_port=0
-    ) as kafka:
-        _profile_against(kafka.bootstrap_servers, model, count, yappi)
+def profile(model: Path, count: int, seconds: int) -> None:
+    """``python -m worker`` (as deployed: default settings, result cache off) against the
+    no-op predictor on a real broker, sampled by py-spy while it works through ``count``
+    pre-produced products, after a warm-up pass of the same size (the broker's JIT)."""
+    if shutil.which("py-spy") is None and not (Path(sys.executable).parent / "py-spy").exists():
+        raise SystemExit("py-spy is not installed: pip install py-spy")
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    settings = load_settings()
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as exits:
+        sampler = Sampler().start()
+        work = Path(tmp)
+        stack = Stack(settings, work, exits, sampler)
+        noop = stack.noop()
+        cfg = SuiteConfig(model_dir=model, work=work)
+        batch = settings.worker.batch_size
+        warm = backlog(stack, cfg, "warmup", noop, count, False, batch)
+        print(f"warm-up pass: {warm['per_s']:.0f} products/s")
+        raw = work / "spy.txt"
+        recorder = threading.Thread(target=_record, args=(stack, spy, raw, seconds), daemon=True)
+        recorder.start()
+        row = backlog(stack, cfg, "profiled", noop, count, False, batch)
+        recorder.join()
+        sampler.stop()
+        cpu_us = row["cpu_cores"] / row["per_s"] * 1e6
+        print(f"profiled pass: {row['per_s']:.0f} products/s, worker {row['cpu_cores']:.2f} "
+              f"cores = {cpu_us:.1f} µs of CPU per product (py-spy's sampling included)")
+        _report(raw.read_text() if raw.exists() else "")
 
 
-def _profile_against(bootstrap: str, model: Path, count: int, yappi) -> None:  # noqa: ANN001
-    port = free_port()
-    noop = subprocess.Popen([sys.executable, "-m", "catmatch.bench.noop", "--port", str(port)])
-    try:
-        time.sleep(1.5)
-        topics = tuple(f"prof-{p}-{uuid.uuid4().hex[:6]}" for p in ("in", "out", "dlq"))
-        specs = [TopicSpec(t, partitions=1) for t in topics]
-        ensure_topics({"bootstrap.servers": bootstrap}, specs, timeout=30)
-        products = generate_products(count, seed=1)
-        produce(bootstrap, topics[0], (
-            (p.message["product_id"].encode(), json.dumps(p.message).encode()) for p in products
-        ))
-        defaults = load_settings().worker
-        settings = pipeline_settings(
-            bootstrap, topics, f"http://127.0.0.1:{port}", model,
-            batch_size=defaults.batch_size, commit_interval_ms=defaults.commit_interval_ms,
-        ).model_copy(update={"cache": CacheSettings(enabled=False)})
-        yappi.set_clock_type("cpu")
-        yappi.start(builtins=True)
-        worker = WorkerThread(settings).start()
-        out = consume_all({"bootstrap.servers": bootstrap}, topics[1], expected=count,
-                          timeout=600)
-        yappi.stop()
-        worker.stop()
-    finally:
-        noop.terminate()
-    stamps = sorted(m.timestamp()[1] for m in out)
-    rate = (len(out) - 1) / ((stamps[-1] - stamps[0]) / 1000)
-    print(f"profile: {len(out)} results, {rate:.0f}/s under yappi")
-    threads = sorted(yappi.get_thread_stats(), key=lambda t: -t.ttot)
-    total = sum(t.ttot for t in threads)
-    for t in threads:
-        print(f"  thread {t.name:<20} {t.ttot:7.2f} s CPU  {t.ttot / total:5.1%}")
-    print("  functions by own CPU time:")
-    for f in sorted(yappi.get_func_stats(), key=lambda f: -f.tsub)[:30]:
-        where = f"{f.module.split('/')[-1]}:{f.name}"
-        print(f"  {f.tsub:7.2f} s {f.tsub / total:5.1%} {f.ncall:>9} calls  {where}")
+def _record(stack: Stack, spy: str, out: Path, seconds: int) -> None:
+    """py-spy on the profiled worker once it runs, for ``seconds`` (or until it exits)."""
+    deadline = time.monotonic() + 120
+    while "profiled" not in stack.pids and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pid = stack.pids.get("profiled")
+    if pid is None:
+        return
+    done = subprocess.run([spy, "record", "-p", str(pid), "-d", str(seconds), "-r", "250",
+                           "--threads", "--format", "raw", "-o", str(out)],
+                          check=False, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"py-spy failed ({done.returncode}): {done.stderr.strip()[-500:]}", file=sys.stderr)
+
+
+def _report(raw: str, top: int = 25) -> None:
+    """Samples per thread, then the event-loop thread's functions by inclusive and own share."""
+    threads: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    main = 0
+    for line in raw.splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not stack:
+            continue
+        frames = stack.split(";")
+        thread = re.sub(r"\(\d+\)", "", frames[0].removeprefix("thread ")).strip(" :\"")
+        threads[thread] += int(n)
+        if "MainThread" not in thread:
+            continue
+        main += int(n)
+        names = [re.sub(r" \(.*?([^/]+\.py):\d+\)", r" (\1)", f) for f in frames[1:]]
+        if names:
+            own[names[-1]] += int(n)
+        for name in set(names):
+            inclusive[name] += int(n)
+    total = sum(threads.values()) or 1
+    print("samples per thread (share of all samples):")
+    for name, n in threads.most_common():
+        print(f"  {n / total:6.1%}  {name}")
+    if not main:
+        return
+    print(f"event-loop thread, inclusive ({main} samples):")
+    for name, n in inclusive.most_common(top):
+        print(f"  {n / main:6.1%}  {name}")
+    print("event-loop thread, own time:")
+    for name, n in own.most_common(top):
+        print(f"  {n / main:6.1%}  {name}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", type=Path, default=Path("var/models/seed"))
-    parser.add_argument("--profile", type=int, default=0, help="products for the yappi run")
+    parser.add_argument("--profile", type=int, default=0,
+                        help="products per pass of the py-spy run (0: steps only)")
+    parser.add_argument("--seconds", type=int, default=4, help="py-spy sampling time")
     args = parser.parse_args()
     steps(args.model_dir)
     if args.profile:
-        profile(args.model_dir, args.profile)
+        profile(args.model_dir, args.profile, args.seconds)
 
 
 if __name__ == "__main__":

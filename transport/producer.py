@@ -8,9 +8,11 @@ serves delivery reports and turns them into asyncio futures. The sync ``Producer
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message
@@ -86,34 +88,29 @@ class AsyncProducer:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         errors: list[KafkaError | None] = [None] * len(records)
-        pending = len(records)
-        lock = threading.Lock()
+        acked = itertools.count(1)  # next() is atomic: callbacks may come from two threads
 
         def settle() -> None:
             if not done.done():
                 done.set_result(None)
 
-        def on_delivery(index: int) -> Callable[[KafkaError | None, Message], None]:
-            def callback(err: KafkaError | None, _msg: Message) -> None:
-                nonlocal pending
+        def delivered(index: int, err: KafkaError | None, _msg: Message | None) -> None:
+            if err is not None:
                 errors[index] = err
-                with lock:
-                    pending -= 1
-                    last = pending == 0
-                if last:
-                    loop.call_soon_threadsafe(settle)
-            return callback
+            if next(acked) == len(records):
+                loop.call_soon_threadsafe(settle)
 
+        produce = self._producer.produce
         for index, (topic, key, value, headers) in enumerate(records):
+            callback = partial(delivered, index)
             while True:
                 try:
-                    self._producer.produce(topic, value=value, key=key, headers=headers,
-                                           on_delivery=on_delivery(index))
+                    produce(topic, value, key, headers=headers, on_delivery=callback)
                     break
                 except BufferError:  # the local queue is full: let the poll thread drain it
                     await asyncio.sleep(self._poll_interval_s)
                 except KafkaException as exc:  # refused before sending (e.g. too large)
-                    on_delivery(index)(exc.args[0], None)  # type: ignore[arg-type]
+                    callback(exc.args[0], None)
                     break
         if records:
             await done

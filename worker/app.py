@@ -17,7 +17,7 @@ import logging
 import time
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from core.settings import Settings
 from transport.configuration import consumer_config, worker_producer_config
@@ -45,6 +45,10 @@ from worker.wiring import (
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 2.0
+# While a batch fills behind one in flight: how often to look whether the predictor is idle.
+FILL_SLICE_S = 0.004
+# With nothing in flight: the longest wait for a first message before the loop goes round.
+IDLE_POLL_S = 0.1
 MAX_REJOINS = 3  # fences within FENCE_WINDOW_S before the worker gives up
 FENCE_WINDOW_S = 600.0
 TP = tuple[str, int]
@@ -297,6 +301,24 @@ class Worker:
                 f"{self.worker_id} stopped after an unexpected error"
             ) from self._fatal
 
+    async def _next_batch(self, size: int, wait_s: float) -> list[Message]:
+        """The next batch to dispatch. While no batch is in flight (the predictor is idle),
+        whatever has arrived goes at once: waiting to fill a batch would only add latency.
+        While batches are in flight, the batch fills, up to ``size`` messages, for at most
+        ``wait_s``, and only until the predictor is idle again (checked every
+        ``FILL_SLICE_S``). Under load batches fill at once from librdkafka's prefetch
+        queue, so the slices cost nothing there."""
+        assert self._consumer is not None
+        if self.batches.inflight == 0:  # bounded, so the loop still commits and beats
+            return await self._consumer.consume_first(size, min(wait_s, IDLE_POLL_S))
+        deadline = time.monotonic() + wait_s
+        got: list[Message] = []
+        while True:
+            left = deadline - time.monotonic()
+            got += await self._consumer.consume(size - len(got), max(min(FILL_SLICE_S, left), 0))
+            if len(got) >= size or left <= FILL_SLICE_S or self.batches.inflight == 0:
+                return got
+
     async def _loop(self, processor: BatchProcessor) -> None:
         assert self._consumer is not None
         s = self.settings.worker
@@ -314,7 +336,7 @@ class Worker:
                 if self.paused:
                     await self._consumer.resume_all()
                     self._set_paused(False)
-                messages = await self._consumer.consume(processor.sizer.size, wait_s)
+                messages = await self._next_batch(processor.sizer.size, wait_s)
                 if messages:
                     self.batches.dispatch(processor, messages)
             else:

@@ -73,6 +73,7 @@ class InFlight:
         """Start the batches for what ``consume`` returned (errors are counted or fatal)."""
         batch: list[Message] = []
         healing: list[tuple[Message, Heal]] = []
+        may_heal = self._book.any_crash_loop
         for msg in messages:
             err = msg.error()
             if err is not None:
@@ -86,6 +87,9 @@ class InFlight:
                     self._on_fatal(KafkaException(err))
                     return
                 log.warning("consume error: %s", err)
+                continue
+            if not may_heal:
+                batch.append(msg)
                 continue
             topic, partition, offset = position(msg)
             heal = self._book.heal_for((topic, partition), offset)
@@ -101,7 +105,7 @@ class InFlight:
         groups += [(g, None) for g in split_batch(batch, by_partition=self._by_partition)]
         for group, heal in groups:
             METRICS.batch_size.observe(len(group))
-            tickets = [self._tracker.track(*position(m)) for m in group]
+            tickets = self._tracker.track_many(map(position, group))
             task = asyncio.create_task(self._run(processor, group, tickets, heal))
             self._tasks.add(task)
             task.add_done_callback(self._done)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import traceback
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from confluent_kafka import Message
 
-from schemas import ErrorClass, ProductMessage
+from schemas import ErrorClass, ProductMessage, product_text
 from worker.outputs import Labelled, Outgoing, OutputBuilder
 from worker.tokenization import BatchTokenizer, EncodedBatch
 from worker.validation import Invalid, decode, validate, validate_many
@@ -47,8 +48,8 @@ class MessagePath:
 
     def triage(
         self, messages: Sequence[Message]
-    ) -> tuple[list[Outgoing], list[tuple[Message, ProductMessage]]]:
-        """Dead letters for the invalid messages, and the valid products."""
+    ) -> tuple[list[Outgoing], list[tuple[Message, ProductMessage, str]]]:
+        """Dead letters for the invalid messages, and the valid products with their text."""
         outgoing: list[Outgoing] = []
         decoded: list[tuple[Message, dict[str, Any]]] = []
         for msg in messages:
@@ -68,33 +69,33 @@ class MessagePath:
             raise
         except BaseException:  # validate one by one, to pin an unexpected error on its message
             checked = [self._validate_one(d) for _, d in decoded]
-        valid: list[tuple[Message, ProductMessage]] = []
-        for (msg, _), product in zip(decoded, checked, strict=True):
-            if isinstance(product, Invalid):
-                outgoing.append(
-                    self.outputs.dead_letter(msg, product.error_class, product.reason)
-                )
+        valid: list[tuple[Message, ProductMessage, str]] = []
+        for (msg, _), result in zip(decoded, checked, strict=True):
+            if isinstance(result, Invalid):
+                outgoing.append(self.outputs.dead_letter(msg, result.error_class, result.reason))
             else:
-                valid.append((msg, product))
+                valid.append((msg, *result))
         return outgoing, valid
 
     @staticmethod
-    def _validate_one(data: dict[str, Any]) -> ProductMessage | Invalid:
+    def _validate_one(data: dict[str, Any]) -> tuple[ProductMessage, str] | Invalid:
         try:
-            return validate(data)
+            product = validate(data)
+            return product if isinstance(product, Invalid) else (product, product_text(product))
         except FATAL:
             raise
         except BaseException as exc:
             return Invalid(ErrorClass.UNPROCESSABLE, f"validating: {describe(exc)}")
 
     def output(
-        self, msg: Message, product: ProductMessage, outcome: Labelled | Invalid
+        self, msg: Message, product: ProductMessage, outcome: Labelled | Invalid,
+        now: datetime | None = None,
     ) -> Outgoing:
-        """The record for one classified (or refused) product."""
+        """The record for one classified (or refused) product (``now``: its processed time)."""
         if isinstance(outcome, Invalid):
             return self.outputs.dead_letter(msg, outcome.error_class, outcome.reason)
         try:
-            return self.outputs.result(msg, product, outcome)
+            return self.outputs.result(msg, product, outcome, now)
         except FATAL:
             raise
         except BaseException as exc:

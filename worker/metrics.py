@@ -5,6 +5,7 @@ Labels stay low-cardinality: error classes, outcomes and partitions, never keys 
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Enum, Gauge, Histogram
@@ -181,3 +182,30 @@ class WorkerMetrics:
 
 # One set per process; each worker process serves its own /metrics.
 METRICS = WorkerMetrics.create()
+
+
+def observe_many(histogram: Histogram, values: list[float]) -> None:
+    """``histogram.observe(v)`` for each value, in one pass: one bucket lookup (bisect) per
+    value and one locked increment per touched bucket, instead of a scan and two locked
+    increments per value (the end-to-end latency is observed for every product).
+
+    Reads prometheus_client's internals (``_upper_bounds``, ``_buckets``, ``_sum``); if a
+    release renames them, this falls back to ``observe`` per value (a unit test compares
+    the two)."""
+    if not values:
+        return
+    bounds = getattr(histogram, "_upper_bounds", None)
+    buckets = getattr(histogram, "_buckets", None)
+    total = getattr(histogram, "_sum", None)
+    if bounds is None or buckets is None or total is None or len(bounds) != len(buckets):
+        for value in values:
+            histogram.observe(value)
+        return
+    counts: dict[int, int] = {}
+    for value in values:
+        i = bisect_left(bounds, value)
+        counts[i] = counts.get(i, 0) + 1
+    total.inc(sum(values))
+    for i, n in counts.items():
+        if i < len(buckets):  # the last bound is +Inf: every value has a bucket
+            buckets[i].inc(n)

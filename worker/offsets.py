@@ -53,11 +53,20 @@ class OffsetTracker:
 
     def track(self, topic: str, partition: int, offset: int) -> Ticket:
         """Register a consumed message; returns the ticket to mark when it is durable."""
-        ticket = Ticket(topic, partition, offset)
+        return self.track_many(((topic, partition, offset),))[0]
+
+    def track_many(self, positions: Iterable[tuple[str, int, int]]) -> list[Ticket]:
+        """:meth:`track` for consumed messages in order, under one lock."""
+        tickets = [Ticket(*p) for p in positions]
         with self._lock:
-            state = self._parts.setdefault((topic, partition), _PartitionState())
-            state.pending.append(ticket)
-        return ticket
+            parts = self._parts
+            for ticket in tickets:
+                tp = (ticket.topic, ticket.partition)
+                state = parts.get(tp)
+                if state is None:
+                    state = parts[tp] = _PartitionState()
+                state.pending.append(ticket)
+        return tickets
 
     def done(self, tickets: Iterable[Ticket]) -> None:
         """Mark messages as finished (their output is acknowledged by the broker)."""

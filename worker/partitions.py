@@ -109,6 +109,12 @@ class PartitionBook:
 
     # -- crash loops (event loop) ---------------------------------------------------------
 
+    @property
+    def any_crash_loop(self) -> bool:
+        """Whether some partition has a crash record (when not, :meth:`heal_for` is ``None``
+        for every message, and the hot path skips asking)."""
+        return bool(self._records)
+
     def heal_for(self, tp: TP, offset: int) -> Heal | None:
         """The heal permit when ``offset`` lies in a crash loop of ``tp``."""
         with self._lock:

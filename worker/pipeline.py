@@ -17,12 +17,13 @@ import functools
 import logging
 import math
 import time
+from datetime import UTC, datetime
 
 from confluent_kafka import Message
 
 from core.settings import Settings
 from resultcache import CachedPrediction, Keyspace, ResultCache
-from schemas import ErrorClass, ProductMessage, product_text
+from schemas import ErrorClass
 from transport.producer import AsyncProducer
 from transport.threads import SerialThread
 from worker.batching import BatchSizer
@@ -30,7 +31,7 @@ from worker.circuit import CircuitStopped, FaultKind, PredictorCircuit
 from worker.messages import FATAL, MessagePath, PoisonTexts, describe, encode
 from worker.metrics import METRICS
 from worker.offsets import OffsetTracker, Ticket
-from worker.outputs import Labelled, Outgoing, OutputBuilder, count_output, replace_refused
+from worker.outputs import Labelled, Outgoing, OutputBuilder, count_outputs, replace_refused
 from worker.partitions import Heal
 from worker.predictor_client import (
     Prediction,
@@ -138,9 +139,10 @@ class BatchProcessor:
     async def _outputs_for(self, messages: list[Message]) -> list[Outgoing]:
         outgoing, valid = self._path.triage(messages)
         if valid:
-            labelled = await self._labels([p for _, p in valid])
-            for (msg, product), outcome in zip(valid, labelled, strict=True):
-                outgoing.append(self._path.output(msg, product, outcome))
+            labelled = await self._labels([text for _, _, text in valid])
+            now = datetime.now(UTC)  # the batch's processed_time
+            for (msg, product, _), outcome in zip(valid, labelled, strict=True):
+                outgoing.append(self._path.output(msg, product, outcome, now))
         return outgoing
 
     # -- the result cache -------------------------------------------------------------------
@@ -156,7 +158,7 @@ class BatchProcessor:
             )
         return self._space
 
-    async def _labels(self, products: list[ProductMessage]) -> list[Labelled | Invalid]:
+    async def _labels(self, texts: list[str]) -> list[Labelled | Invalid]:
         """Cached answers where the result cache has them, the predictor for the rest.
 
         Keys carry the model version: the one requests are pinned to (``model_ref``), else
@@ -167,18 +169,17 @@ class BatchProcessor:
         """
         cache = self._cache
         if cache is None:
-            return await self._classify(products)
+            return await self._classify(texts)
         head: list[Labelled | Invalid] = []
         if time.monotonic() - self._answered_at > self._settings.cache.version_check_s:
-            head = await self._classify(products[:1])
-            await self._remember([product_text(products[0])], head)
-            products = products[1:]
-        texts = [product_text(p) for p in products]
+            head = await self._classify(texts[:1])
+            await self._remember(texts[:1], head)
+            texts = texts[1:]
         pinned, _ = self._tokenizers.current()
         space = self._keyspace(pinned if self._tokenizers.pinned else self._seen_version)
         keys: list[str] = []
-        outcomes: list[Labelled | Invalid | None] = [None] * len(products)
-        if space is not None and products:
+        outcomes: list[Labelled | Invalid | None] = [None] * len(texts)
+        if space is not None and texts:
             keys = [space.key(t) for t in texts]
             for i, raw in enumerate(await cache.get_many(keys)):
                 hit = CachedPrediction.decode(raw) if raw is not None else None
@@ -187,14 +188,14 @@ class BatchProcessor:
                     outcomes[i] = Labelled(prediction, space.model_name, space.version)
         missing = [i for i, o in enumerate(outcomes) if o is None]
         if missing:
-            fresh = await self._classify([products[i] for i in missing])
+            fresh = await self._classify([texts[i] for i in missing])
             for i, outcome in zip(missing, fresh, strict=True):
                 outcomes[i] = outcome
             looked_up = [keys[i] for i in missing] if keys else None
             await self._remember([texts[i] for i in missing], fresh, space, looked_up)
         METRICS.cache_entries.set(len(cache))
         labels = [o for o in outcomes if o is not None]
-        assert len(labels) == len(products)
+        assert len(labels) == len(texts)
         return head + labels
 
     async def _remember(
@@ -280,16 +281,15 @@ class BatchProcessor:
         except VersionMismatch as exc:  # alive, and serving another version
             self._tokenizers.switch(exc.live_version)
 
-    async def _classify(self, products: list[ProductMessage]) -> list[Labelled | Invalid]:
+    async def _classify(self, texts: list[str]) -> list[Labelled | Invalid]:
         """Predict labels. A failed batch is split until the failing product is alone, and
         dead-lettered only if the predictor answers the canary meanwhile (a poison row);
         otherwise the predictor is at fault and the batch waits for it."""
-        texts = [product_text(p) for p in products]
         while True:
             try:
                 result = await self._predict(texts)
             except PoisonTexts as exc:
-                return await self._without(products, exc.reasons)
+                return await self._without(texts, exc.reasons)
             except PredictorUnauthorized as exc:
                 await self.circuit.trip(FaultKind.UNAUTHORIZED, str(exc))
                 continue
@@ -302,26 +302,26 @@ class BatchProcessor:
                     )
                     await self.circuit.trip(kind, str(exc))
                     continue
-                if len(products) == 1:
+                if len(texts) == 1:
                     log.warning("predictor refused a product (a poison row): %s", exc)
                     return [Invalid(ErrorClass.PREDICTOR_REJECTED, str(exc)[:1000])]
-                mid = len(products) // 2
-                return await self._classify(products[:mid]) + await self._classify(products[mid:])
+                mid = len(texts) // 2
+                return await self._classify(texts[:mid]) + await self._classify(texts[mid:])
             return [
                 Labelled(p, result.model_name, result.model_version) for p in result.predictions
             ]
 
     async def _without(
-        self, products: list[ProductMessage], poison: dict[int, str]
+        self, texts: list[str], poison: dict[int, str]
     ) -> list[Labelled | Invalid]:
         """Classify all but the untokenizable products; those become dead letters."""
-        keep = [p for i, p in enumerate(products) if i not in poison]
+        keep = [t for i, t in enumerate(texts) if i not in poison]
         labelled = iter(await self._classify(keep) if keep else [])
         return [
             Invalid(ErrorClass.UNPROCESSABLE, f"tokenizing: {poison[i]}")
             if i in poison
             else next(labelled)
-            for i in range(len(products))
+            for i in range(len(texts))
         ]
 
     # -- producing --------------------------------------------------------------------------
@@ -338,13 +338,15 @@ class BatchProcessor:
             )
             again: list[Outgoing] = []
             retried = 0
+            delivered: list[Outgoing] = []
             for out, error in zip(todo, errors, strict=True):
                 if error is None:
-                    count_output(out)
+                    delivered.append(out)
                     continue
                 replacement = replace_refused(out, error)
                 retried += replacement is None
                 again.append(replacement or out)
+            count_outputs(delivered)
             if retried:
                 METRICS.delivery_errors.inc(retried)
                 log.warning("%d deliveries failed; producing them again", retried)

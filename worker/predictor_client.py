@@ -68,9 +68,10 @@ class VersionMismatch(PredictorError):
         self.live_version = live_version
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Prediction:
-    """One row of a V2 response."""
+    """One row of a V2 response (not frozen: a frozen dataclass costs twice as much to build,
+    and one is built per product; nothing changes it)."""
 
     label: str
     label_id: int
@@ -222,20 +223,25 @@ def parse_response(payload: dict[str, Any], rows: int) -> PredictResult:
     scores = outputs["score"]["data"]
     if not (len(labels) == len(label_ids) == len(scores) == rows):
         raise ValueError(f"response has {len(labels)} rows, request had {rows}")
-    top_k: list[list[tuple[str, int, float]]] = [[] for _ in range(rows)]
+    # Coerced in bulk (map runs in C): a hostile or broken predictor's odd types fail here,
+    # as a bad response, not later in a result.
+    labels, label_ids, scores = list(map(str, labels)), list(map(int, label_ids)), list(
+        map(float, scores)
+    )
     if {"top_k_label", "top_k_label_id", "top_k_score"} <= outputs.keys():
         k = int(outputs["top_k_label_id"]["shape"][1])
-        tl = outputs["top_k_label"]["data"]
-        ti = outputs["top_k_label_id"]["data"]
-        ts = outputs["top_k_score"]["data"]
-        for r in range(rows):
-            top_k[r] = [
-                (str(tl[r * k + j]), int(ti[r * k + j]), float(ts[r * k + j])) for j in range(k)
-            ]
-    predictions = [
-        Prediction(str(labels[i]), int(label_ids[i]), float(scores[i]), top_k[i])
-        for i in range(rows)
-    ]
+        flat = list(zip(
+            map(str, outputs["top_k_label"]["data"]),
+            map(int, outputs["top_k_label_id"]["data"]),
+            map(float, outputs["top_k_score"]["data"]),
+            strict=True,
+        ))
+        if len(flat) != rows * k:
+            raise ValueError(f"top_k has {len(flat)} entries, expected {rows} x {k}")
+        top_k = [flat[r * k:(r + 1) * k] for r in range(rows)]
+    else:
+        top_k = [[] for _ in range(rows)]
+    predictions = list(map(Prediction, labels, label_ids, scores, top_k))
     return PredictResult(
         model_name=str(payload.get("model_name", "")),
         model_version=str(payload.get("model_version") or "0"),

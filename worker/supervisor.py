@@ -10,8 +10,10 @@ row is restarted, and the log says why.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
+import os
 import signal
 import time
 import urllib.error
@@ -41,8 +43,39 @@ def worker_identity(
     return worker_id, f"{settings.worker.group_id}-{worker_id}"
 
 
+# The cyclic garbage collector's first-generation threshold for a worker process (Python's
+# default is 700). Each batch allocates thousands of short-lived containers (decoded JSON,
+# products, records) and almost no cycles, so at 700 the collector ran several times per
+# batch and took ~30% of the message path (scripts/profile_worker.py, docs/BENCHMARKS.md).
+GC_GEN0_THRESHOLD = 50_000
+
+
+def tune_gc() -> None:
+    """Collect once, move everything that exists now (modules, settings, the tokenizer) out
+    of the collector's sight with :func:`gc.freeze`, and raise the first generation's
+    threshold: the collector still runs, and still frees cycles, but rarely."""
+    gc.collect()
+    gc.freeze()
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
+
+
+def tune_process() -> None:
+    """Process-wide defaults for a worker process (before anything tokenizes).
+
+    The tokenizer runs on its own thread beside the event loop, so Rust's thread pool in
+    ``encode_batch`` (``TOKENIZERS_PARALLELISM``) adds no throughput, only CPU: ~15% more
+    per product, and the pool's threads compete with the event loop for the cores. Off by
+    default here (measured +10% products/s, docs/BENCHMARKS.md); set the variable to
+    ``true`` to have it back.
+    """
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    tune_gc()
+
+
 async def serve_one(settings: Settings, index: int = 0, instance_id: str | None = None) -> None:
     """Run one worker until SIGINT/SIGTERM."""
+    tune_process()
     worker_id, static_id = worker_identity(settings, index, instance_id)
     port = settings.worker.metrics_port
     worker = Worker(settings, worker_id, static_id, metrics_port=port + index if port else 0)

@@ -23,6 +23,7 @@ DEFAULT_MAX_DEPTH = 32
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _PRODUCTS = TypeAdapter(list[ProductMessage])
+_ALNUM = re.compile(r"[^\W_]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +45,9 @@ def _describe(exc: ValidationError) -> str:
 def json_depth(value: bytes, limit: int) -> int:
     """How deep ``value`` nests arrays and objects, counted up to ``limit + 1`` (cheap when
     it has few brackets; brackets inside strings do not count)."""
-    if value.count(b"[") + value.count(b"{") <= limit:
-        return min(limit, value.count(b"[") + value.count(b"{"))
+    opened = value.count(b"[") + value.count(b"{")
+    if opened <= limit:
+        return opened
     brackets = _JSON_STRING.sub(b"", value).translate(None, _NOT_BRACKETS)
     steps = (1 if b in b"[{" else -1 for b in brackets)
     return max(accumulate(steps, initial=0))
@@ -53,7 +55,7 @@ def json_depth(value: bytes, limit: int) -> int:
 
 def decode(value: bytes | None, max_bytes: int, max_depth: int) -> dict[str, Any] | Invalid:
     """The JSON object in a message value, or why there is none."""
-    if value is None or not value.strip():
+    if not value or value.isspace():  # None, empty or blank
         return Invalid(ErrorClass.INVALID_JSON, "empty message value")
     if len(value) > max_bytes:
         return Invalid(ErrorClass.TOO_LARGE, f"message is {len(value)} bytes, limit {max_bytes}")
@@ -72,6 +74,22 @@ def decode(value: bytes | None, max_bytes: int, max_depth: int) -> dict[str, Any
 
 def validate(data: dict[str, Any]) -> ProductMessage | Invalid:
     """One decoded object as a product with text to classify, or why not."""
+    checked = _checked(data)
+    return checked if isinstance(checked, Invalid) else checked[0]
+
+
+def validate_many(items: list[dict[str, Any]]) -> list[tuple[ProductMessage, str] | Invalid]:
+    """:func:`validate` for a batch, each valid product with its text (:func:`product_text`,
+    built once here). One pydantic call for the whole batch (several times cheaper per
+    message), and one call per message only when the batch holds a bad one."""
+    try:
+        products = _PRODUCTS.validate_python(items)
+    except ValidationError:
+        return [_checked(item) for item in items]
+    return [_with_text(p) for p in products]
+
+
+def _checked(data: dict[str, Any]) -> tuple[ProductMessage, str] | Invalid:
     try:
         product = ProductMessage.model_validate(data)
     except ValidationError as exc:
@@ -79,20 +97,13 @@ def validate(data: dict[str, Any]) -> ProductMessage | Invalid:
     return _with_text(product)
 
 
-def validate_many(items: list[dict[str, Any]]) -> list[ProductMessage | Invalid]:
-    """:func:`validate` for a batch: one pydantic call for the whole batch (several times
-    cheaper per message), and one call per message only when the batch holds a bad one."""
-    try:
-        products = _PRODUCTS.validate_python(items)
-    except ValidationError:
-        return [validate(item) for item in items]
-    return [_with_text(p) for p in products]
-
-
-def _with_text(product: ProductMessage) -> ProductMessage | Invalid:
-    if not any(c.isalnum() for c in product_text(product)):
+def _with_text(product: ProductMessage) -> tuple[ProductMessage, str] | Invalid:
+    text = product_text(product)
+    # str.isalnum on the first character settles almost every title; the regex (what
+    # isalnum accepts: \w without the underscore) looks at the rest only when it must.
+    if not text[:1].isalnum() and _ALNUM.search(text) is None:
         return Invalid(ErrorClass.EMPTY_TEXT, "title has no letters or digits to classify")
-    return product
+    return product, text
 
 
 def parse_product(

@@ -39,9 +39,10 @@ def run(value: bytes | None, key: bytes | None = None,
     messages, tokenizer = path()
     msg = Message(topic="in", partition=0, offset=7, key=key, value=value, headers=headers)
     outgoing, valid = messages.triage([msg])
-    for m, product in valid:
+    for m, product, text in valid:
+        assert text == product_text(product)
         try:
-            encode(tokenizer, [product_text(product)])
+            encode(tokenizer, [text])
             outcome: Labelled | Invalid = Labelled(PREDICTION, "category-match", "v1")
         except PoisonTexts as exc:
             outcome = Invalid(ErrorClass.UNPROCESSABLE, f"tokenizing: {exc.reasons[0]}")

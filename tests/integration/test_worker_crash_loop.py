@@ -36,10 +36,10 @@ def crash_on_marked_products(monkeypatch):
     """Inject a bug: classifying a batch that holds a CRASH product raises."""
     original = pipeline.BatchProcessor._classify
 
-    async def buggy(self, products):
-        if any("CRASH" in p.title for p in products):
+    async def buggy(self, texts):
+        if any("CRASH" in t for t in texts):
             raise RuntimeError("simulated bug: index out of range in feature extraction")
-        return await original(self, products)
+        return await original(self, texts)
 
     monkeypatch.setattr(pipeline.BatchProcessor, "_classify", buggy)
 

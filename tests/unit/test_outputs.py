@@ -96,3 +96,26 @@ def test_the_result_json_is_a_valid_category_result():
     bad = Prediction(label="A", label_id=-1, score=0.5, top_k=[])
     with pytest.raises(ValueError, match="negative label id"):
         builder().result(msg, product, Labelled(bad, "m", "v7"))
+
+
+def test_observe_many_counts_like_observe_one_by_one() -> None:
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from worker.metrics import observe_many
+
+    bounds = (0.01, 0.1, 1.0, 10.0)
+    values = [0.0, 0.01, 0.010001, 0.5, 1.0, 3.0, 10.0, 11.0, 1e9, 0.05, 0.05]
+    one, many = CollectorRegistry(), CollectorRegistry()
+    h_one = Histogram("lat", "one by one", buckets=bounds, registry=one)
+    h_many = Histogram("lat", "in one pass", buckets=bounds, registry=many)
+    for v in values:
+        h_one.observe(v)
+    observe_many(h_many, values)
+    observe_many(h_many, [])
+
+    def samples(registry: CollectorRegistry) -> dict[tuple[str, str], float]:
+        return {(s.name, s.labels.get("le", "")): s.value
+                for m in registry.collect() for s in m.samples if not s.name.endswith("created")}
+
+    assert samples(many) == samples(one)
+    assert samples(many)[("lat_bucket", "+Inf")] == len(values)  # every value counted once

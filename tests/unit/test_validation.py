@@ -72,6 +72,7 @@ def test_a_batch_with_one_bad_product_validates_the_others_one_by_one():
 
     good = {"product_id": "p1", "title": "Steel kettle"}
     out = validate_many([good, {"title": "no id"}, {"product_id": "p3", "title": "---"}, good])
-    assert isinstance(out[0], ProductMessage) and isinstance(out[3], ProductMessage)
+    assert not isinstance(out[0], Invalid) and not isinstance(out[3], Invalid)
+    assert out[0][1] == out[3][1] == "Steel kettle"  # each valid product with its text
     assert isinstance(out[1], Invalid) and out[1].error_class is ErrorClass.INVALID_SCHEMA
     assert isinstance(out[2], Invalid) and out[2].error_class is ErrorClass.EMPTY_TEXT
