@@ -113,12 +113,20 @@ class WorkerSettings(BaseModel):
     target_batch_seconds: float = Field(
         default=1.0, gt=0, description="Predictor latency per batch the size aims at."
     )
-    batch_wait_ms: int = Field(
-        default=20, ge=0,
-        description="Longest wait to fill a batch behind one in flight (with none in flight, "
-        "a batch goes as soon as it holds one message).",
+    predictor_concurrency: int = Field(
+        default=1, ge=1,
+        description="Batches the predictor works on at once (replicas x model instances). "
+        "While fewer are in flight, a batch goes as soon as it holds one message; otherwise "
+        "it fills until a slot frees, it is full, or batch_wait_ms has passed.",
     )
-    max_inflight_batches: int = Field(default=4, ge=1)
+    batch_wait_ms: int = Field(
+        default=250, ge=0,
+        description="Longest wait to fill a batch while the predictor is busy; then it goes "
+        "anyway (it queues at the predictor) if max_inflight_batches allows.",
+    )
+    max_inflight_batches: int = Field(
+        default=4, ge=1, description="Batches in flight at most (full ones pipeline)."
+    )
     pause_after_s: float = Field(
         default=5.0, ge=0, description="At capacity this long: pause partitions, keep polling."
     )

@@ -45,7 +45,7 @@ from worker.wiring import (
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 2.0
-# While a batch fills behind one in flight: how often to look whether the predictor is idle.
+# While a batch fills behind a busy predictor: how often to look whether a slot is free.
 FILL_SLICE_S = 0.004
 # With nothing in flight: the longest wait for a first message before the loop goes round.
 IDLE_POLL_S = 0.1
@@ -302,21 +302,26 @@ class Worker:
             ) from self._fatal
 
     async def _next_batch(self, size: int, wait_s: float) -> list[Message]:
-        """The next batch to dispatch. While no batch is in flight (the predictor is idle),
-        whatever has arrived goes at once: waiting to fill a batch would only add latency.
-        While batches are in flight, the batch fills, up to ``size`` messages, for at most
-        ``wait_s``, and only until the predictor is idle again (checked every
-        ``FILL_SLICE_S``). Under load batches fill at once from librdkafka's prefetch
-        queue, so the slices cost nothing there."""
+        """The next batch to dispatch ("fill while busy").
+
+        While the predictor has a free slot (fewer than ``predictor_concurrency`` batches in
+        flight), whatever has arrived goes at once: waiting to fill a batch would only add
+        latency. Otherwise the batch fills until it holds ``size`` messages, a slot frees
+        (checked every ``FILL_SLICE_S``) or ``wait_s`` has passed. So batches grow with the
+        load by themselves: small ones at low load, as large as the predictor's pace allows
+        in between (the fewest, most efficient calls), full ones from librdkafka's prefetch
+        queue under a backlog, where full batches also pipeline (``max_inflight_batches``).
+        """
         assert self._consumer is not None
-        if self.batches.inflight == 0:  # bounded, so the loop still commits and beats
-            return await self._consumer.consume_first(size, min(wait_s, IDLE_POLL_S))
+        slots = self.settings.worker.predictor_concurrency
+        if self.batches.inflight < slots:  # bounded, so the loop still commits and beats
+            return await self._consumer.consume_first(size, IDLE_POLL_S)
         deadline = time.monotonic() + wait_s
         got: list[Message] = []
         while True:
             left = deadline - time.monotonic()
             got += await self._consumer.consume(size - len(got), max(min(FILL_SLICE_S, left), 0))
-            if len(got) >= size or left <= FILL_SLICE_S or self.batches.inflight == 0:
+            if len(got) >= size or left <= FILL_SLICE_S or self.batches.inflight < slots:
                 return got
 
     async def _loop(self, processor: BatchProcessor) -> None:

@@ -24,6 +24,11 @@ from transport.broker import EmbeddedKafka
 from transport.broker.config import free_ports
 
 
+def threads_env(env: dict[str, str], threads: int | None) -> dict[str, str]:
+    """``env`` with the predictor's thread budget (``OMP_NUM_THREADS``), when one is given."""
+    return {**env, "OMP_NUM_THREADS": str(threads)} if threads else env
+
+
 def free_port() -> int:
     return free_ports("127.0.0.1", 1)[0]
 
@@ -57,12 +62,16 @@ class Stack:
     def log(self, name: str) -> Path:
         return self.work / "logs" / f"{name}.log"
 
-    def predictor(self, model_dir: Path, name: str = "predictor") -> str:
-        """The real KServe predictor on ``model_dir`` (CPU); returns its URL."""
+    def predictor(self, model_dir: Path, name: str = "predictor", threads: int | None = None
+                  ) -> str:
+        """The real KServe predictor on ``model_dir`` (CPU, ``threads`` intra-op threads when
+        given); returns its URL."""
         port = free_port()
         cmd = [sys.executable, "-m", "predictor", "--model-dir", str(model_dir),
                "--http-port", str(port), "--host", "127.0.0.1", "--device", "cpu"]
-        proc = self.exits.enter_context(procs.managed(cmd, self.env, self.log(name)))
+        proc = self.exits.enter_context(
+            procs.managed(cmd, threads_env(self.env, threads), self.log(name))
+        )
         url = f"http://127.0.0.1:{port}"
         procs.wait_http(f"{url}/v2/models/category-match/ready", proc, 300, self.log(name))
         self.sampler.watch(name, proc.pid)

@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    "built offline when missing)")
     p.add_argument("--count", type=int, help="products per real-predictor mode (suite, "
                    "default 1500) or for the soak (default 1000000)")
-    p.add_argument("--noop-count", type=int, default=20000, help="worker + no-op predictor")
+    p.add_argument("--noop-count", type=int, default=100_000,
+                   help="worker + no-op predictor (run twice: a warm-up pass, then measured)")
     p.add_argument("--naive-count", type=int, default=300, help="naive worker + predictor")
     p.add_argument("--naive-noop-count", type=int, default=2000, help="naive worker + no-op")
     p.add_argument("--batch-sizes", default="1,8,32,64",
@@ -44,7 +45,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--worker-batch-size", type=int,
                    help="the workers' batch_size (default: worker.batch_size, as shipped)")
     p.add_argument("--batch-wait-ms", type=int,
-                   help="the workers' batch_wait_ms (default: worker.batch_wait_ms, 20)")
+                   help="the workers' batch_wait_ms (default: worker.batch_wait_ms)")
+    p.add_argument("--predictor-threads", type=int,
+                   help="the predictor's intra-op threads, i.e. its CPU budget (default: its "
+                   "own choice, the CPU quota or every core)")
     p.add_argument("--seconds", type=float, default=5.0, help="per batch size (model, HTTP)")
     p.add_argument("--schedules", default=",".join(SCHEDULES),
                    help=f"comma-separated, of {', '.join(SCHEDULES)} ('' for none)")
@@ -76,6 +80,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         schedule_seconds=args.schedule_seconds, idle_s=args.idle_seconds,
         schedules=tuple(s for s in args.schedules.split(",") if s), timeout_s=args.timeout,
         worker_batch_size=args.worker_batch_size, batch_wait_ms=args.batch_wait_ms,
+        predictor_threads=args.predictor_threads,
     )
     unknown = set(cfg.schedules) - set(SCHEDULES)
     if unknown:
