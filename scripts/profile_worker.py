@@ -29,11 +29,13 @@ import threading
 import time
 from collections import Counter
 from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import orjson  # noqa: E402
+from confluent_kafka import Message  # noqa: E402
 
 from catmatch.bench.stack import Stack  # noqa: E402
 from catmatch.bench.suite import SuiteConfig, backlog  # noqa: E402
@@ -41,6 +43,12 @@ from catmatch.bench.sysstat import Sampler  # noqa: E402
 from core.settings import load_settings  # noqa: E402
 from schemas.product import ProductMessage, product_text  # noqa: E402
 from training.generator import generate_products  # noqa: E402
+from transport.consumer import position  # noqa: E402
+from worker.messages import MessagePath  # noqa: E402
+from worker.offsets import OffsetTracker  # noqa: E402
+from worker.outputs import Labelled, OutputBuilder, count_outputs  # noqa: E402
+from worker.predictor_client import parse_response  # noqa: E402
+from worker.supervisor import tune_gc  # noqa: E402
 from worker.tokenization import BatchTokenizer  # noqa: E402
 from worker.validation import validate_many  # noqa: E402
 
@@ -57,8 +65,8 @@ def steps(model: Path, count: int = 20000) -> None:
     raw = [json.dumps(m).encode() for m in messages]
     tokenizer = BatchTokenizer(model / "tokenizer.json", 128)
     texts = [product_text(ProductMessage.model_validate(m)) for m in messages]
-    threads = os.environ.get("TOKENIZERS_PARALLELISM", "true")
-    print(f"steps ({count} generated products; TOKENIZERS_PARALLELISM={threads}):")
+    parallel = os.environ.get("TOKENIZERS_PARALLELISM")
+    print(f"steps ({count} generated products):")
     for _ in range(2):
         per_product("orjson.loads", lambda: [orjson.loads(r) for r in raw], count)
         per_product("pydantic ProductMessage.model_validate",
@@ -66,9 +74,59 @@ def steps(model: Path, count: int = 20000) -> None:
         per_product("pydantic, one call per batch of 256 (the worker's)",
                     lambda: [validate_many(messages[i:i + 256]) for i in range(0, count, 256)],
                     count)
-        per_product("tokenize, batches of 256",
-                    lambda: [tokenizer.encode(texts[i:i + 256]) for i in range(0, count, 256)],
-                    count)
+        for threads in ("true", "false"):  # read by the tokenizer at each call
+            os.environ["TOKENIZERS_PARALLELISM"] = threads
+            cpu = time.process_time()
+            per_product(f"tokenize, batches of 256, Rust threads {threads}",
+                        lambda: [tokenizer.encode(texts[i:i + 256])
+                                 for i in range(0, count, 256)], count)
+            print(f"  {'  (CPU of all threads)':<52} "
+                  f"{(time.process_time() - cpu) / count * 1e6:6.1f} µs/product")
+    if parallel is None:
+        os.environ.pop("TOKENIZERS_PARALLELISM", None)
+    else:
+        os.environ["TOKENIZERS_PARALLELISM"] = parallel
+    message_path(messages, count)
+
+
+def message_path(messages: list[dict[str, object]], count: int) -> None:
+    """The worker's synchronous path around the predictor, per batch of 256: consumed bytes
+    -> products (``MessagePath.triage``), a V2 response read back, result records, counts and
+    offsets; first with Python's default garbage collector, then with the worker's
+    (:func:`worker.supervisor.tune_gc`)."""
+    now = datetime.now(UTC).isoformat()
+    msgs = [Message(topic="in", partition=0, offset=i, key=b"k",
+                    value=orjson.dumps({**m, "event_time": now}))
+            for i, m in enumerate(messages)]
+    path = MessagePath(OutputBuilder("out", "dlq", "w", 1 << 20), 64 * 1024, 32)
+    k = 3
+    body = orjson.dumps({"model_name": "m", "model_version": "1", "outputs": [
+        {"name": "label", "shape": [256], "data": ["Machinery"] * 256},
+        {"name": "label_id", "shape": [256], "data": [15] * 256},
+        {"name": "score", "shape": [256], "data": [0.9] * 256},
+        {"name": "top_k_label", "shape": [256, k], "data": ["A", "B", "C"] * 256},
+        {"name": "top_k_label_id", "shape": [256, k], "data": [1, 2, 3] * 256},
+        {"name": "top_k_score", "shape": [256, k], "data": [0.5, 0.3, 0.2] * 256}]})
+
+    def run() -> None:
+        tracker = OffsetTracker()
+        for b in range(0, count - 255, 256):
+            batch = msgs[b:b + 256]
+            tickets = tracker.track_many(map(position, batch))
+            out, valid = path.triage(batch)
+            result = parse_response(orjson.loads(body), 256)
+            when = datetime.now(UTC)
+            for (m, p, _), pred in zip(valid, result.predictions, strict=False):
+                out.append(path.output(m, p, Labelled(pred, "m", "1"), when))
+            count_outputs(out)
+            tracker.done(tickets)
+
+    print("message path: decode, validate, read the response, build and count records:")
+    for label in ("Python's default GC", "the worker's GC (frozen start-up heap, 50,000)"):
+        if label.startswith("the worker"):
+            tune_gc()
+        for _ in range(3):
+            per_product(label, run, count - count % 256)
 
 
 def profile(model: Path, count: int, seconds: int) -> None:
@@ -115,6 +173,11 @@ def _record(stack: Stack, spy: str, out: Path, seconds: int) -> None:
         print(f"py-spy failed ({done.returncode}): {done.stderr.strip()[-500:]}", file=sys.stderr)
 
 
+# py-spy's raw format starts each stack with its thread: 'thread (1234): MainThread' (some
+# versions print the id in hex and quote the name).
+_THREAD = re.compile(r'^thread \((?:0x)?[0-9a-fA-F]+\):\s*"?([^"]*)"?$')
+
+
 def _report(raw: str, top: int = 25) -> None:
     """Samples per thread, then the event-loop thread's functions by inclusive and own share."""
     threads: Counter[str] = Counter()
@@ -126,7 +189,7 @@ def _report(raw: str, top: int = 25) -> None:
         if not stack:
             continue
         frames = stack.split(";")
-        thread = re.sub(r"\(\d+\)", "", frames[0].removeprefix("thread ")).strip(" :\"")
+        thread = _THREAD.sub(r"\1", frames[0]).strip()
         threads[thread] += int(n)
         if "MainThread" not in thread:
             continue

@@ -73,11 +73,12 @@ def test_every_product_gets_exactly_one_label(
 
 
 def test_an_idle_predictor_gets_a_lone_product_at_once(
-    kafka_bootstrap, kafka_config, topics, predictor_server, tiny_model_dir
+    kafka_bootstrap, kafka_config, topic_factory, predictor_server, tiny_model_dir
 ):
     """Batches fill only behind a batch in flight. With none in flight, a lone product goes
     to the predictor as soon as it is consumed, not after ``batch_wait_ms`` (a minute here:
     a worker that waited to fill the batch would miss every deadline below)."""
+    topics = tuple(topic_factory(partitions=1, prefix=p) for p in ("in", "out", "dlq"))
     settings = pipeline_settings(
         kafka_bootstrap, topics, predictor_server.url, tiny_model_dir,
         model_name=predictor_server.model_name, batch_wait_ms=60_000,
@@ -87,7 +88,7 @@ def test_an_idle_predictor_gets_a_lone_product_at_once(
             produce(kafka_bootstrap, topics[0], [product(i)])
             out = consume_all(kafka_config, topics[1], expected=i + 1, timeout=20)
             assert len(out) == i + 1, f"product {i} was not labelled within 20 s"
-        wait_committed(kafka_bootstrap, settings, timeout=20)
+        wait_committed(kafka_bootstrap, settings, partitions=1, timeout=20)
 
 
 def test_malformed_messages_are_dead_lettered_with_a_reason(
