@@ -82,18 +82,6 @@ class AsyncConsumer:
         )
         return messages
 
-    async def consume_first(self, max_messages: int, timeout_s: float) -> list[Message]:
-        """Up to ``max_messages``, returning as soon as there is one: it waits at most
-        ``timeout_s`` for the first message, then takes only what is already fetched."""
-        messages: list[Message] = await self.call(self._first, max_messages, timeout_s)
-        return messages
-
-    def _first(self, max_messages: int, timeout_s: float) -> list[Message]:
-        messages: list[Message] = self._consumer.consume(1, timeout_s)
-        if messages and max_messages > 1:
-            messages += self._consumer.consume(max_messages - 1, 0)
-        return messages
-
     async def backlog(self) -> int:
         """Messages in the assigned partitions not consumed yet: the high watermark minus the
         position (or, before the first fetch, minus the committed offset). Watermarks come

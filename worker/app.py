@@ -311,18 +311,51 @@ class Worker:
         load by themselves: small ones at low load, as large as the predictor's pace allows
         in between (the fewest, most efficient calls), full ones from librdkafka's prefetch
         queue under a backlog, where full batches also pipeline (``max_inflight_batches``).
+
+        A batch may take several ``consume`` calls, and a rebalance may be served in any of
+        them: see :meth:`_still_ours`.
         """
         assert self._consumer is not None
+        consumer, book = self._consumer, self.book
         slots = self.settings.worker.predictor_concurrency
+        slices: list[tuple[list[Message], int]] = []
         if self.batches.inflight < slots:  # bounded, so the loop still commits and beats
-            return await self._consumer.consume_first(size, IDLE_POLL_S)
+            first = await consumer.consume(1, IDLE_POLL_S)
+            if not first:
+                return []
+            slices.append((first, book.forgets))
+            if size > 1:  # and what is already fetched
+                slices.append((await consumer.consume(size - 1, 0), book.forgets))
+            return self._still_ours(slices)
         deadline = time.monotonic() + wait_s
-        got: list[Message] = []
+        got = 0
         while True:
             left = deadline - time.monotonic()
-            got += await self._consumer.consume(size - len(got), max(min(FILL_SLICE_S, left), 0))
-            if len(got) >= size or left <= FILL_SLICE_S or self.batches.inflight < slots:
-                return got
+            more = await consumer.consume(size - got, max(min(FILL_SLICE_S, left), 0))
+            slices.append((more, book.forgets))
+            got += len(more)
+            if got >= size or left <= FILL_SLICE_S or self.batches.inflight < slots:
+                return self._still_ours(slices)
+
+    def _still_ours(self, slices: list[tuple[list[Message], int]]) -> list[Message]:
+        """The messages of ``slices`` (each with the book's ``forgets`` mark after the call
+        that returned it) whose partition was not revoked or lost after they were consumed.
+        Dropping those is safe: they were never tracked, so no commit passed them, and their
+        partition's next owner (perhaps this worker again) consumes them from the committed
+        offset. Dispatching them would track offsets of an assignment that is gone."""
+        now = self.book.forgets
+        out: list[Message] = []
+        for messages, mark in slices:
+            if mark == now:
+                out += messages
+                continue
+            gone = self.book.stale(mark)
+            kept = [m for m in messages if (m.topic(), m.partition()) not in gone]
+            if len(kept) < len(messages):
+                log.info("%d message(s) of partitions revoked meanwhile left to their next "
+                         "owner", len(messages) - len(kept))
+            out += kept
+        return out
 
     async def _loop(self, processor: BatchProcessor) -> None:
         assert self._consumer is not None

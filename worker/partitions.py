@@ -64,6 +64,8 @@ class PartitionBook:
         self._records: dict[TP, CrashRecord] = {}
         self._heals: dict[TP, Heal] = {}
         self._dirty: set[TP] = set()  # records to write with the next commit
+        # Partitions revoked or lost, in order: forgets[i] is the i-th one (see stale()).
+        self._forgets: list[TP] = []
 
     # -- rebalance callbacks (consumer thread) --------------------------------------------
 
@@ -87,10 +89,23 @@ class PartitionBook:
             self.tracker.revoke(tps)
         with self._lock:
             self.assigned -= tps
+            self._forgets.extend(sorted(tps))
             for tp in tps:
                 self._records.pop(tp, None)
                 self._heals.pop(tp, None)
                 self._dirty.discard(tp)
+
+    @property
+    def forgets(self) -> int:
+        """How many partitions have been revoked or lost so far (a mark for :meth:`stale`)."""
+        return len(self._forgets)
+
+    def stale(self, mark: int) -> set[TP]:
+        """The partitions revoked or lost since ``forgets`` was ``mark``. Messages consumed
+        before that, from these partitions, belong to their next owner (or to a later
+        assignment of ours, which consumes them again from the committed offset)."""
+        with self._lock:
+            return set(self._forgets[mark:])
 
     def _read_records(
         self, consumer: Consumer, partitions: list[TopicPartition]
