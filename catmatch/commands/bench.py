@@ -37,7 +37,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--count", type=int, help="products per real-predictor mode (suite, "
                    "default 1500) or for the soak (default 1000000)")
     p.add_argument("--noop-count", type=int, default=100_000,
-                   help="worker + no-op predictor (run twice: a warm-up pass, then measured)")
+                   help="worker + no-op predictor, per pass (a warm-up pass, then 3 measured "
+                   "passes; the median counts)")
     p.add_argument("--naive-count", type=int, default=300, help="naive worker + predictor")
     p.add_argument("--naive-noop-count", type=int, default=2000, help="naive worker + no-op")
     p.add_argument("--batch-sizes", default="1,8,32,64",
