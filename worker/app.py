@@ -28,7 +28,7 @@ from worker.health import HealthServer
 from worker.inflight import InFlight
 from worker.metrics import METRICS
 from worker.offsets import OffsetTracker
-from worker.outputs import Outgoing, OutputBuilder, count_output
+from worker.outputs import Outgoing, OutputBuilder, count_outputs
 from worker.partitions import PartitionBook
 from worker.pipeline import BatchProcessor
 from worker.predictor_client import PredictorClient, PredictorState
@@ -258,7 +258,7 @@ class Worker:
                 s,
                 self.transactional_id,
                 timeout_s=s.worker.transaction_timeout_s,
-                on_committed=count_output,
+                on_committed=count_outputs,
             )
         else:
             producer = AsyncProducer(worker_producer_config(s))

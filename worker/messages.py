@@ -16,10 +16,10 @@ from typing import Any
 
 from confluent_kafka import Message
 
-from schemas import ErrorClass, ProductMessage, product_text
+from schemas import ErrorClass, ProductMessage
 from worker.outputs import Labelled, Outgoing, OutputBuilder
 from worker.tokenization import BatchTokenizer, EncodedBatch
-from worker.validation import Invalid, decode, validate, validate_many
+from worker.validation import Invalid, decode, validate_many, validate_with_text
 
 # Never swallowed as a per-message failure.
 FATAL = (KeyboardInterrupt, SystemExit, asyncio.CancelledError, GeneratorExit, MemoryError)
@@ -80,8 +80,7 @@ class MessagePath:
     @staticmethod
     def _validate_one(data: dict[str, Any]) -> tuple[ProductMessage, str] | Invalid:
         try:
-            product = validate(data)
-            return product if isinstance(product, Invalid) else (product, product_text(product))
+            return validate_with_text(data)
         except FATAL:
             raise
         except BaseException as exc:

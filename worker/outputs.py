@@ -98,13 +98,11 @@ class OutputBuilder:
         (5x cheaper than building the model; a test keeps the two identical). ``now`` is the
         ``processed_time`` (one per batch; default: now)."""
         return Outgoing(
-            self.output_topic,
-            product.product_id.encode(),
-            encode_result(msg, product, labelled, now),
-            None,
-            product.event_time,
-            None,
-            partial(self._refused_result, msg),
+            topic=self.output_topic,
+            key=product.product_id.encode(),
+            value=encode_result(msg, product, labelled, now),
+            event_time=product.event_time,
+            fallback=partial(self._refused_result, msg),
         )
 
     def _refused_result(self, msg: Message, why: str) -> Outgoing:
@@ -190,11 +188,6 @@ def encode_result(
         },
         option=orjson.OPT_UTC_Z,
     )
-
-
-def count_output(out: Outgoing) -> None:
-    """Count one durable output (see :func:`count_outputs`)."""
-    count_outputs((out,))
 
 
 def count_outputs(outs: Iterable[Outgoing]) -> None:

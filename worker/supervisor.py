@@ -46,7 +46,7 @@ def worker_identity(
 # The cyclic garbage collector's first-generation threshold for a worker process (Python's
 # default is 700). Each batch allocates thousands of short-lived containers (decoded JSON,
 # products, records) and almost no cycles, so at 700 the collector ran several times per
-# batch and took ~30% of the message path (scripts/profile_worker.py, docs/BENCHMARKS.md).
+# batch and took ~40% of the message path (scripts/profile_worker.py, docs/BENCHMARKS.md).
 GC_GEN0_THRESHOLD = 50_000
 
 
@@ -66,7 +66,7 @@ def tune_process() -> None:
     The tokenizer runs on its own thread beside the event loop, so Rust's thread pool in
     ``encode_batch`` (``TOKENIZERS_PARALLELISM``) adds no throughput, only CPU: ~15% more
     per product, and the pool's threads compete with the event loop for the cores. Off by
-    default here (measured +10% products/s, docs/BENCHMARKS.md); set the variable to
+    default here (measured 1.07x and 1.10x products/s, docs/BENCHMARKS.md); set it to
     ``true`` to have it back.
     """
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -124,7 +124,7 @@ class TransactionalOutbox(Generic[OutputT]):
         transactional_id: str,
         *,
         timeout_s: float = 30.0,
-        on_committed: Callable[[OutputT], None] | None = None,
+        on_committed: Callable[[list[OutputT]], None] | None = None,
         producer: Producer | None = None,
         producer_factory: Callable[[], Producer] | None = None,
     ) -> None:
@@ -274,10 +274,8 @@ class TransactionalOutbox(Generic[OutputT]):
             self._entries = [e for e in self._entries if id(e) not in done]
         METRICS.transactions.labels(result="committed").inc()
         METRICS.transaction_seconds.observe(time.perf_counter() - started)
-        if self._on_committed is not None:
-            for entry in chosen:
-                for out in entry.outputs:
-                    self._on_committed(out)
+        if self._on_committed is not None:  # once per transaction, with all its outputs
+            self._on_committed([out for entry in chosen for out in entry.outputs])
         return positions
 
     def _failed(self, exc: KafkaException) -> None:

@@ -74,7 +74,7 @@ def decode(value: bytes | None, max_bytes: int, max_depth: int) -> dict[str, Any
 
 def validate(data: dict[str, Any]) -> ProductMessage | Invalid:
     """One decoded object as a product with text to classify, or why not."""
-    checked = _checked(data)
+    checked = validate_with_text(data)
     return checked if isinstance(checked, Invalid) else checked[0]
 
 
@@ -85,11 +85,12 @@ def validate_many(items: list[dict[str, Any]]) -> list[tuple[ProductMessage, str
     try:
         products = _PRODUCTS.validate_python(items)
     except ValidationError:
-        return [_checked(item) for item in items]
+        return [validate_with_text(item) for item in items]
     return [_with_text(p) for p in products]
 
 
-def _checked(data: dict[str, Any]) -> tuple[ProductMessage, str] | Invalid:
+def validate_with_text(data: dict[str, Any]) -> tuple[ProductMessage, str] | Invalid:
+    """:func:`validate`, with the product's text (:func:`product_text`) when it is valid."""
     try:
         product = ProductMessage.model_validate(data)
     except ValidationError as exc:

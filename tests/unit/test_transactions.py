@@ -86,7 +86,7 @@ class FakeConsumer:
 
 def outbox(producer: FakeProducer, committed: list, **kwargs) -> TransactionalOutbox:
     return TransactionalOutbox(
-        Settings(), "t-1", producer=producer, on_committed=committed.append, **kwargs
+        Settings(), "t-1", producer=producer, on_committed=committed.extend, **kwargs
     )
 
 
