@@ -12,13 +12,11 @@ and request latency percentiles.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import random
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -26,6 +24,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from catmatch.bench.httpload import load, token_inputs
+from catmatch.errors import UserError
 from core.tokenization import load_tokenizer
 
 BRANDS = ["Acme", "Nordic Home", "Zenith", "Bosch", "Lumio", "Kiddo", "TerraFood", "Velo"]
@@ -75,43 +75,8 @@ def body(tok, texts: list[str], mode: str) -> bytes:
     if mode == "text":
         inputs = [{"name": "text", "datatype": "BYTES", "shape": [len(texts)], "data": texts}]
     else:
-        enc = tok.encode_batch_fast(texts)
-        shape = [len(enc), len(enc[0].ids)]
-        inputs = [
-            {"name": "input_ids", "datatype": "INT64", "shape": shape,
-             "data": [i for e in enc for i in e.ids]},
-            {"name": "attention_mask", "datatype": "INT64", "shape": shape,
-             "data": [m for e in enc for m in e.attention_mask]},
-        ]
+        inputs = token_inputs(tok.encode_batch_fast(texts))
     return json.dumps({"inputs": inputs}, separators=(",", ":")).encode()
-
-
-def run(url: str, model_name: str, bodies: list[bytes], rows: int, seconds: float) -> dict:
-    parsed = urllib.parse.urlparse(url)
-    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=120)
-    path = f"/v2/models/{model_name}/infer"
-    headers = {"Content-Type": "application/json"}
-    latencies: list[float] = []
-    started = time.perf_counter()
-    i = 0
-    while time.perf_counter() - started < seconds or i < 3:
-        t0 = time.perf_counter()
-        conn.request("POST", path, bodies[i % len(bodies)], headers)
-        resp = conn.getresponse()
-        payload = resp.read()
-        if resp.status != 200:
-            raise SystemExit(f"HTTP {resp.status}: {payload[:300]!r}")
-        latencies.append(time.perf_counter() - t0)
-        i += 1
-    elapsed = time.perf_counter() - started
-    conn.close()
-    latencies.sort()
-    return {
-        "requests": i,
-        "texts_per_s": i * rows / elapsed,
-        "p50_ms": 1000 * statistics.median(latencies),
-        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
-    }
 
 
 def in_process(model_dir: Path, texts: list[str], size: int, seconds: float) -> float:
@@ -155,14 +120,16 @@ def main() -> int:
         for size in [int(s) for s in args.batch_sizes.split(",")]:
             texts = titles(size * 16)
             bodies = [body(tok, texts[i : i + size], args.mode) for i in range(0, len(texts), size)]
-            run(url, args.model_name, bodies[: args.warmup_requests], size, 0)
-            result = run(url, args.model_name, bodies, size, args.seconds)
+            load(url, args.model_name, bodies[: args.warmup_requests], size, 0)
+            result = load(url, args.model_name, bodies, size, args.seconds)
             print(f"http mode={args.mode} batch={size:4d} requests={result['requests']:5d} "
                   f"texts/s={result['texts_per_s']:8.1f} p50={result['p50_ms']:7.1f} ms "
                   f"p99={result['p99_ms']:7.1f} ms load={os.getloadavg()[0]:.1f}", flush=True)
             if args.in_process and args.model_dir:
                 rate = in_process(args.model_dir, texts, size, args.seconds)
                 print(f"in-process      batch={size:4d} texts/s={rate:8.1f}", flush=True)
+    except UserError as exc:  # the predictor refused a request
+        raise SystemExit(str(exc)) from exc
     finally:
         if proc is not None:
             proc.send_signal(signal.SIGTERM)

@@ -11,6 +11,7 @@ import json
 import time
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 from catmatch.bench.texts import bench_texts
 from catmatch.errors import UserError
@@ -23,17 +24,22 @@ def v2_bodies(tokenizer_dir: Path, size: int, count: int = 8) -> list[bytes]:
     texts = bench_texts(size * count)
     bodies = []
     for i in range(0, len(texts), size):
-        enc = tok.encode_batch_fast(texts[i : i + size])
-        shape = [len(enc), len(enc[0].ids)]
-        inputs = [
-            {"name": "input_ids", "datatype": "INT64", "shape": shape,
-             "data": [t for e in enc for t in e.ids]},
-            {"name": "attention_mask", "datatype": "INT64", "shape": shape,
-             "data": [m for e in enc for m in e.attention_mask]},
-        ]
+        inputs = token_inputs(tok.encode_batch_fast(texts[i : i + size]))
         payload = {"inputs": inputs, "parameters": {"top_k": 3}}
         bodies.append(json.dumps(payload, separators=(",", ":")).encode())
     return bodies
+
+
+def token_inputs(encodings: list[Any]) -> list[dict[str, Any]]:
+    """The V2 INT64 inputs (``input_ids``, ``attention_mask``, row-major) of a padded batch of
+    ``tokenizers`` encodings, as the workers send them."""
+    shape = [len(encodings), len(encodings[0].ids)]
+    return [
+        {"name": "input_ids", "datatype": "INT64", "shape": shape,
+         "data": [t for e in encodings for t in e.ids]},
+        {"name": "attention_mask", "datatype": "INT64", "shape": shape,
+         "data": [m for e in encodings for m in e.attention_mask]},
+    ]
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -70,6 +76,7 @@ def load(url: str, model_name: str, bodies: list[bytes], rows: int, seconds: flo
     latencies.sort()
     return {
         "batch_size": rows,
+        "requests": len(latencies),
         "texts_per_s": len(latencies) * rows / elapsed,
         "p50_ms": 1000 * percentile(latencies, 0.5),
         "p99_ms": 1000 * percentile(latencies, 0.99),

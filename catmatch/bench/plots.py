@@ -39,12 +39,8 @@ def suite_plots(results: dict[str, Any], out: Path, prefix: str = "bench") -> li
         if "batch_mean" in m and m["mode"] == "pipeline":
             ax.plot([m["batch_mean"]], [m["per_s"]], "s", label="pipeline (mean batch)")
     ax.set_xscale("log", base=2)
-    ax.set_xlabel("batch size")
-    ax.set_ylabel("products/s")
-    ax.set_title("Throughput vs batch size")
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    paths.append(_save(fig, plt, out / f"{prefix}-throughput.png"))
+    paths.append(_finish(fig, ax, plt, out / f"{prefix}-throughput.png",
+                         "batch size", "products/s", "Throughput vs batch size"))
 
     if results.get("schedules"):
         fig, ax = plt.subplots(figsize=(6, 4))
@@ -52,12 +48,9 @@ def suite_plots(results: dict[str, Any], out: Path, prefix: str = "bench") -> li
             lat = s["latencies_ms"]
             ax.plot(lat, [(i + 1) / len(lat) for i in range(len(lat))], label=s["schedule"])
         ax.set_xscale("log")
-        ax.set_xlabel("end-to-end latency (ms)")
-        ax.set_ylabel("fraction of products")
-        ax.set_title("Latency CDF per schedule (pipeline)")
-        ax.grid(True, alpha=0.3)
-        ax.legend()
-        paths.append(_save(fig, plt, out / f"{prefix}-latency-cdf.png"))
+        paths.append(_finish(fig, ax, plt, out / f"{prefix}-latency-cdf.png",
+                             "end-to-end latency (ms)", "fraction of products",
+                             "Latency CDF per schedule (pipeline)"))
 
     paths.append(rss_plot(plt, results["rss"], out / f"{prefix}-rss.png", "RSS over the run"))
     return paths
@@ -69,12 +62,7 @@ def rss_plot(plt: Any, rss: list[dict[str, Any]], path: Path, title: str,
     for name in sorted({r["name"] for r in rss}):
         pts = [r for r in rss if r["name"] == name]
         ax.plot([p[x_key] for p in pts], [p["rss_mb"] for p in pts], label=name)
-    ax.set_xlabel(x_label)
-    ax.set_ylabel("RSS (MiB)")
-    ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
-    return _save(fig, plt, path)
+    return _finish(fig, ax, plt, path, x_label, "RSS (MiB)", title, legend_size="small")
 
 
 def soak_plot(rss: list[dict[str, Any]], path: Path) -> Path | None:
@@ -86,7 +74,14 @@ def soak_plot(rss: list[dict[str, Any]], path: Path) -> Path | None:
                     x_key="done", x_label="products labelled")
 
 
-def _save(fig: Any, plt: Any, path: Path) -> Path:
+def _finish(fig: Any, ax: Any, plt: Any, path: Path, x_label: str, y_label: str, title: str,
+            legend_size: str | None = None) -> Path:
+    """Label, grid and legend the plot, then write it to ``path``."""
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=legend_size)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
