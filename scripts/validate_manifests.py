@@ -6,8 +6,9 @@ Argo CD Application in ``gitops/argocd`` (its own valueFiles, release name and n
 Each set gets ``helm lint --strict`` and ``helm template``; every rendered object is then
 checked with jsonschema: core kinds against the strict Kubernetes schemas bundled in the
 PyPI package kubernetes-validate, custom resources against ``deploy/schemas``. Also
-checked: object names and labels, references between objects, the worker settings file
-against ``core.settings``, and that the Argo CD project allows every destination and kind.
+checked: object names and labels, references between objects, that every object has an
+Argo CD sync wave no earlier than the objects it refers to, the worker settings file against
+``core.settings``, and that the Argo CD project allows every destination and kind.
 
 Usage: ``python scripts/validate_manifests.py [-v] [--kube-version 1.31]``. Exits 1 listing
 every error. helm comes from ``scripts/install_helm.sh`` (installed on first use).
@@ -319,6 +320,127 @@ def check_references(objs: list[dict[str, Any]]) -> list[str]:
     return errs
 
 
+# -- Argo CD sync waves ---------------------------------------------------------------------
+
+SYNC_WAVE = "argocd.argoproj.io/sync-wave"
+Ref = tuple[str, str]  # (kind, name) of a rendered object
+
+
+def _ref(obj: dict[str, Any]) -> Ref:
+    return obj["kind"], obj["metadata"]["name"]
+
+
+def pod_labels(obj: dict[str, Any]) -> dict[str, str] | None:
+    """Labels of the pods ``obj`` makes: a workload's template, or an InferenceService's
+    predictor (its ``labels`` plus the one KServe puts on every pod of the service)."""
+    if obj["kind"] in WORKLOADS:
+        return dict(obj["spec"]["template"]["metadata"].get("labels") or {})
+    if obj["kind"] == "InferenceService":
+        labels = dict(obj["spec"].get("predictor", {}).get("labels") or {})
+        return labels | {"serving.kserve.io/inferenceservice": obj["metadata"]["name"]}
+    return None
+
+
+def _pod_spec_refs(spec: dict[str, Any]) -> list[Ref]:
+    """The ServiceAccount, ConfigMaps, Secrets and claims a pod spec names."""
+    refs: list[Ref] = [("ServiceAccount", spec.get("serviceAccountName") or "default")]
+    for vol in spec.get("volumes") or []:
+        if "configMap" in vol:
+            refs.append(("ConfigMap", vol["configMap"]["name"]))
+        if "secret" in vol:
+            refs.append(("Secret", vol["secret"]["secretName"]))
+        if "persistentVolumeClaim" in vol:
+            refs.append(("PersistentVolumeClaim", vol["persistentVolumeClaim"]["claimName"]))
+    for container in spec.get("containers") or []:
+        for env in container.get("env") or []:
+            source = env.get("valueFrom") or {}
+            if "secretKeyRef" in source:
+                refs.append(("Secret", source["secretKeyRef"]["name"]))
+            if "configMapKeyRef" in source:
+                refs.append(("ConfigMap", source["configMapKeyRef"]["name"]))
+            value = str(env.get("value") or "")
+            if env.get("name") == "STORAGE_URI" and value.startswith("pvc://"):
+                claim = value.removeprefix("pvc://").split("/", 1)[0]
+                refs.append(("PersistentVolumeClaim", claim))
+        for source in container.get("envFrom") or []:
+            if "secretRef" in source:
+                refs.append(("Secret", source["secretRef"]["name"]))
+            if "configMapRef" in source:
+                refs.append(("ConfigMap", source["configMapRef"]["name"]))
+    return refs
+
+
+def dependencies(objs: list[dict[str, Any]]) -> list[tuple[Ref, Ref]]:
+    """(object, what it refers to) for every reference between rendered objects: a
+    ScaledObject's target and TriggerAuthentication, a TriggerAuthentication's Secrets, the
+    pods a PDB, Service or PodMonitor selects, the Services a ServiceMonitor selects, and the
+    ServiceAccount, ConfigMaps, Secrets and claims of every pod. References to objects the
+    render does not make (Secrets created by hand, a claim made outside Git) are left out.
+    NetworkPolicies and Istio policies select pods too but belong before them (deny
+    first), so they are not references here."""
+    rendered = {_ref(o) for o in objs}
+    owners = [(o, labels) for o in objs if (labels := pod_labels(o)) is not None]
+    pairs: list[tuple[Ref, Ref]] = []
+
+    def selects(obj: dict[str, Any], selector: dict[str, str] | None) -> None:
+        pairs.extend((_ref(obj), _ref(owner)) for owner, lbl in owners if _subset(selector, lbl))
+
+    for obj in objs:
+        kind, spec = obj["kind"], obj.get("spec") or {}
+        if kind == "ScaledObject":
+            target = spec["scaleTargetRef"]
+            pairs.append((_ref(obj), (target.get("kind", "Deployment"), target["name"])))
+            for trigger in spec.get("triggers") or []:
+                if auth := (trigger.get("authenticationRef") or {}).get("name"):
+                    pairs.append((_ref(obj), (trigger["authenticationRef"].get(
+                        "kind", "TriggerAuthentication"), auth)))  # fmt: skip
+        elif kind == "TriggerAuthentication":
+            pairs += [(_ref(obj), ("Secret", s["name"])) for s in spec.get("secretTargetRef", [])]
+        elif kind == "PodDisruptionBudget":
+            selects(obj, spec["selector"].get("matchLabels"))
+        elif kind == "Service":
+            selects(obj, spec.get("selector"))
+        elif kind == "PodMonitor":
+            selects(obj, spec["selector"].get("matchLabels"))
+        elif kind == "ServiceMonitor":
+            pairs += [
+                (_ref(obj), _ref(svc))
+                for svc in objs
+                if svc["kind"] == "Service"
+                and _subset(spec["selector"].get("matchLabels"), svc["metadata"].get("labels"))
+            ]
+        if kind in WORKLOADS:
+            pairs += [(_ref(obj), r) for r in _pod_spec_refs(spec["template"]["spec"])]
+        elif kind == "InferenceService":
+            pairs += [(_ref(obj), r) for r in _pod_spec_refs(spec.get("predictor") or {})]
+    return [(src, dst) for src, dst in pairs if dst in rendered]
+
+
+def sync_wave(obj: dict[str, Any]) -> int | None:
+    """The object's Argo CD sync wave, or None without a (valid) annotation."""
+    value = (obj["metadata"].get("annotations") or {}).get(SYNC_WAVE)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def check_sync_waves(objs: list[dict[str, Any]]) -> list[str]:
+    """Every object carries an explicit sync wave, and none comes before what it refers to:
+    Argo CD applies a wave only once the earlier ones are healthy, so an object that waits
+    for a later one (a ScaledObject before its Deployment) stops the sync."""
+    waves = {_ref(o): sync_wave(o) for o in objs}
+    errs = [f"{k}/{n}: no {SYNC_WAVE} annotation" for (k, n), w in waves.items() if w is None]
+    for src, dst in dependencies(objs):
+        src_wave, dst_wave = waves[src] or 0, waves[dst] or 0  # Argo CD's default: 0
+        if src_wave < dst_wave:
+            errs.append(
+                f"{src[0]}/{src[1]} (wave {src_wave}) refers to {dst[0]}/{dst[1]}, which "
+                f"comes later (wave {dst_wave})"
+            )
+    return errs
+
+
 # -- Argo CD --------------------------------------------------------------------------------
 
 
@@ -432,6 +554,7 @@ def validate(helm: Path, schemas: Schemas, kube: str, verbose: bool = False) -> 
                 if o.get("kind") == "ConfigMap" and "config.yaml" in (o.get("data") or {}):
                     report.errors += [f"{where}: {e}" for e in check_settings(o)]
             report.errors += check_references(objs)
+            report.errors += check_sync_waves(objs)
             if app is not None:
                 report.errors += check_application(app, projects, objs)
             report.errors[before:] = [f"[{label}] {e}" for e in report.errors[before:]]

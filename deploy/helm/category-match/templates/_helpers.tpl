@@ -41,6 +41,28 @@ service is <fullname>-predictor). */}}
 {{- end }}
 {{- end }}
 
+{{/* Argo CD sync waves ------------------------------------------------------------ */}}
+
+{{/* The sync-wave annotation of a stage. Argo CD applies a wave only after every object of
+the earlier waves is healthy, so an object goes no earlier than what it refers to:
+  config     -2  ServiceAccounts, ConfigMaps, Secrets, the claim, TriggerAuthentication,
+                 NetworkPolicies and Istio policies (deny first, before any pod exists)
+  topics     -1  the Strimzi KafkaTopics
+  predictor   0  the InferenceService
+  workers     1  the worker Deployment/StatefulSet
+  dependents  2  what points at the workers or the predictor: the ScaledObject (KEDA marks
+                 it not ready, Argo CD Degraded, while its target is missing), PDBs, the
+                 metrics Service, monitors, alerts, the dashboard
+tests/unit/test_manifests.py checks the order for every reference between rendered objects.
+Arg: the stage name. */}}
+{{- define "catmatch.syncWave" -}}
+{{- $waves := dict "config" "-2" "topics" "-1" "predictor" "0" "workers" "1" "dependents" "2" }}
+{{- if not (hasKey $waves .) }}
+{{- fail (printf "catmatch.syncWave: unknown stage %q" .) }}
+{{- end }}
+argocd.argoproj.io/sync-wave: {{ get $waves . | quote }}
+{{- end }}
+
 {{/* Labels ------------------------------------------------------------------------ */}}
 
 {{- define "catmatch.selectorLabels" -}}
