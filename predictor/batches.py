@@ -1,4 +1,8 @@
-"""Plain numpy containers passed between decoding, inference and encoding (no torch here)."""
+"""Plain numpy containers passed between request decoding, inference and response encoding.
+
+No torch here. "Tokens" are token ids a tokenizer made (ours or a client's); the
+protocol codecs decode requests and encode responses (:mod:`predictor.protocol`).
+"""
 
 from __future__ import annotations
 
@@ -16,8 +20,8 @@ TEXT_INPUT, TOKEN_INPUT, FEATURE_INPUT = "text", "tokens", "features"
 
 
 @dataclass(frozen=True, slots=True)
-class EncodedBatch:
-    """Token ids already made by a client: int64 arrays of shape ``[B, L]``."""
+class TokenizedBatch:
+    """Token ids (tokenized here or by a client): int64 arrays of shape ``[B, L]``."""
 
     input_ids: np.ndarray
     attention_mask: np.ndarray
@@ -76,7 +80,7 @@ class Regression:
 
 @dataclass(slots=True)
 class ClassifyRequest:
-    """A decoded request: exactly one of ``texts``, ``encoded`` and ``features`` is set.
+    """A decoded request: exactly one of ``texts``, ``tokens`` and ``features`` is set.
 
     ``source`` keeps the original V2 request (id, requested outputs, binary flags) so the
     response can honour it.
@@ -85,7 +89,7 @@ class ClassifyRequest:
     protocol: Protocol
     top_k: int
     texts: list[str] | None = None
-    encoded: EncodedBatch | None = None
+    tokens: TokenizedBatch | None = None
     features: np.ndarray | None = None  # float64 [B, F]
     request_id: str | None = None
     source: object | None = None
@@ -96,5 +100,5 @@ class ClassifyRequest:
             return len(self.texts)
         if self.features is not None:
             return int(self.features.shape[0])
-        assert self.encoded is not None
-        return self.encoded.rows
+        assert self.tokens is not None
+        return self.tokens.rows

@@ -1,7 +1,7 @@
 """The forward pass: token ids → logits under ``torch.inference_mode`` → softmax and top-k.
 
 Tokenizing, trimming, length-sorted sub-batches and scoring are the numpy steps of
-:mod:`predictor.encoding`, shared with the ONNX runtime. Every method here is blocking;
+:mod:`predictor.token_classifier`, shared with the ONNX runtime. Every method here is blocking;
 :class:`~predictor.model.CategoryModel` calls them on its one dedicated torch thread, never
 on the event loop.
 """
@@ -16,8 +16,8 @@ import torch
 from tokenizers import Tokenizer
 
 from core.names import Runtime
-from predictor.batches import EncodedBatch
-from predictor.encoding import DEFAULT_SUB_BATCH, TokenClassifier, trim_padding
+from predictor.batches import TokenizedBatch
+from predictor.token_classifier import DEFAULT_SUB_BATCH, TokenClassifier, trim_padding
 
 __all__ = ["Classifier", "trim_padding"]
 
@@ -58,7 +58,7 @@ class Classifier(TokenClassifier):
     def dtype(self) -> torch.dtype:
         return next(self.model.parameters()).dtype
 
-    def logits(self, batch: EncodedBatch) -> np.ndarray:
+    def logits(self, batch: TokenizedBatch) -> np.ndarray:
         """fp32 logits ``[B, C]`` of one forward pass (no trimming, no splitting)."""
         tensors = {
             "input_ids": _to_device(batch.input_ids, self.device),
@@ -68,9 +68,7 @@ class Classifier(TokenClassifier):
             tensors["token_type_ids"] = _to_device(batch.token_type_ids, self.device)
         with torch.inference_mode():
             logits = self.model(**tensors).logits.float()
-        return logits.cpu().numpy()
-
-
+        return np.asarray(logits.cpu().numpy(), dtype=np.float32)
 
 def _to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
     tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.int64))

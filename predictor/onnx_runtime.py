@@ -11,10 +11,10 @@ A model directory for this runtime (``training.onnx_export`` writes it) holds:
 
 Texts are tokenized with the same configuration as the transformers runtime
 (:func:`core.tokenization.load_tokenizer`), and the trimming, length-sorted sub-batches, softmax
-and top-k are the same functions (:mod:`predictor.encoding`), so both runtimes answer alike and
-clients (the workers send INT64 token ids) do not change. One ``InferenceSession`` per loaded
-version, CPU execution provider, every graph optimisation, intra-op threads from the CPU quota
-(:func:`predictor.cpu.inference_threads`). Nothing here imports torch.
+and top-k are the same functions (:mod:`predictor.token_classifier`), so both runtimes answer
+alike and clients (the workers send INT64 token ids) do not change. One ``InferenceSession``
+per loaded version, CPU execution provider, every graph optimisation, intra-op threads from
+the CPU quota (:func:`predictor.cpu.inference_threads`). Nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -37,10 +37,10 @@ from core.modelformat import (
 )
 from core.names import Runtime
 from core.tokenization import HARD_MAX_LENGTH, effective_max_length, load_tokenizer
-from predictor.batches import EncodedBatch
+from predictor.batches import TokenizedBatch
 from predictor.cpu import inference_threads
-from predictor.encoding import DEFAULT_SUB_BATCH, TokenClassifier
 from predictor.loading import check_card_labels, labels_from_id2label
+from predictor.token_classifier import DEFAULT_SUB_BATCH, TokenClassifier
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class OnnxClassifier(TokenClassifier):
         outputs = [o.name for o in self.session.get_outputs()]
         self.output_name = OUTPUT_NAME if OUTPUT_NAME in outputs else outputs[0]
 
-    def logits(self, batch: EncodedBatch) -> np.ndarray:
+    def logits(self, batch: TokenizedBatch) -> np.ndarray:
         """fp32 logits ``[B, C]`` of one session run (no trimming, no splitting)."""
         feeds = {
             "input_ids": np.ascontiguousarray(batch.input_ids, dtype=np.int64),

@@ -13,6 +13,7 @@ onnx deployment imports torch.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,7 +40,7 @@ class ModelRuntime(Protocol):
     ``run`` is the prediction: blocking, called on the predictor's one model thread.
     """
 
-    runtime: str
+    runtime: Runtime
     task: Task
     version: str
     labels: tuple[str, ...]
@@ -55,6 +56,11 @@ class ModelRuntime(Protocol):
 
     def warm_up(self) -> None:
         """One small prediction so that a broken model fails at load, not on traffic."""
+        ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int] | None:
+        """Each text's token count before truncation; ``None`` when the model reads raw
+        text in its own pipeline (then no token limit applies)."""
         ...
 
 

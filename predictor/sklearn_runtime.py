@@ -40,7 +40,7 @@ from predictor.batches import (
     Regression,
     Task,
 )
-from predictor.encoding import top_k_prediction
+from predictor.scoring import top_k_prediction
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +122,10 @@ class SklearnModel:
             ids = [self._class_ids[c] for c in predicted.tolist()]
             probs[np.arange(n), np.asarray(ids, dtype=np.int64)] = 1.0
         return top_k_prediction(probs, top_k, keep_all=True)
+
+    def count_tokens(self, texts: Sequence[str]) -> None:
+        """``None``: a text pipeline splits raw text its own way, with no token limit."""
+        return None
 
     def warm_up(self) -> None:
         """One prediction, so a broken estimator fails at load time, not on traffic."""

@@ -1,15 +1,16 @@
-"""Token ids in, class scores out: the numpy steps every neural runtime shares (no torch here).
+"""Texts to token ids to scores: what the two neural runtimes share (numpy, no torch here).
 
 The transformers runtime (:mod:`predictor.inference`) and the ONNX runtime
-(:mod:`predictor.onnx_runtime`) tokenize, trim, split and score with these same functions, so
-the two answer the same label, score and top-k for the same logits.
+(:mod:`predictor.onnx_runtime`) subclass :class:`TokenClassifier`: they tokenize, trim, split
+and score with these same functions, so the two answer the same label, score and top-k for
+the same logits.
 
-- :func:`encode_texts`: the model's ``tokenizer.json`` (configured by
+- :func:`tokenize_texts`: the model's ``tokenizer.json`` (configured by
   :func:`core.tokenization.configure`: truncated, padded to the longest row) → int64 arrays.
 - :func:`trim_padding`: drop trailing columns that are padding in every row.
 - :func:`forward_sorted`: run a forward pass over length-sorted sub-batches, each padded only
   to its own longest row, and put the logits back in request order.
-- :func:`softmax` / :func:`top_k_prediction`: fp32 softmax, arg-max and the ``K`` best.
+- scores → answers: :mod:`predictor.scoring` (softmax, arg-max, top-k).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from tokenizers import Tokenizer
 
-from predictor.batches import ClassifyRequest, EncodedBatch, Limits, Prediction, Task
+from core.names import Runtime
+from predictor.batches import ClassifyRequest, Limits, Prediction, Task, TokenizedBatch
+from predictor.scoring import softmax, top_k_prediction
 
 # Rows per forward pass when a batch is split by length (0 or less: never split, the
 # default). Product titles vary little in length, so there is little padding to save;
@@ -27,17 +30,17 @@ from predictor.batches import ClassifyRequest, EncodedBatch, Limits, Prediction,
 DEFAULT_SUB_BATCH = 0
 
 
-def encode_texts(tokenizer: Tokenizer, texts: Sequence[str]) -> EncodedBatch:
+def tokenize_texts(tokenizer: Tokenizer, texts: Sequence[str]) -> TokenizedBatch:
     """Tokenize ``texts`` with a configured tokenizer (truncated, padded to the longest)."""
-    encodings = tokenizer.encode_batch_fast(list(texts))
-    return EncodedBatch(
-        input_ids=np.asarray([e.ids for e in encodings], dtype=np.int64),
-        attention_mask=np.asarray([e.attention_mask for e in encodings], dtype=np.int64),
-        token_type_ids=np.asarray([e.type_ids for e in encodings], dtype=np.int64),
+    rows = tokenizer.encode_batch_fast(list(texts))
+    return TokenizedBatch(
+        input_ids=np.asarray([r.ids for r in rows], dtype=np.int64),
+        attention_mask=np.asarray([r.attention_mask for r in rows], dtype=np.int64),
+        token_type_ids=np.asarray([r.type_ids for r in rows], dtype=np.int64),
     )
 
 
-def trim_padding(batch: EncodedBatch) -> EncodedBatch:
+def trim_padding(batch: TokenizedBatch) -> TokenizedBatch:
     """Drop trailing columns that are padding in every row (a client padded to a fixed length)."""
     mask = batch.attention_mask
     if mask.shape[1] == 0:
@@ -46,17 +49,17 @@ def trim_padding(batch: EncodedBatch) -> EncodedBatch:
     length = int(used[-1]) + 1 if used.size else mask.shape[1]
     if length == mask.shape[1]:
         return batch
-    return EncodedBatch(
+    return TokenizedBatch(
         input_ids=batch.input_ids[:, :length],
         attention_mask=mask[:, :length],
         token_type_ids=None if batch.token_type_ids is None else batch.token_type_ids[:, :length],
     )
 
 
-def take_rows(batch: EncodedBatch, rows: np.ndarray) -> EncodedBatch:
+def take_rows(batch: TokenizedBatch, rows: np.ndarray) -> TokenizedBatch:
     """The rows ``rows`` of ``batch`` (in that order), trailing padding trimmed."""
     return trim_padding(
-        EncodedBatch(
+        TokenizedBatch(
             input_ids=batch.input_ids[rows],
             attention_mask=batch.attention_mask[rows],
             token_type_ids=None if batch.token_type_ids is None else batch.token_type_ids[rows],
@@ -65,7 +68,7 @@ def take_rows(batch: EncodedBatch, rows: np.ndarray) -> EncodedBatch:
 
 
 def forward_sorted(
-    batch: EncodedBatch, forward: Callable[[EncodedBatch], np.ndarray], sub_batch: int
+    batch: TokenizedBatch, forward: Callable[[TokenizedBatch], np.ndarray], sub_batch: int
 ) -> np.ndarray:
     """Logits ``[B, C]`` of ``forward`` over the whole batch, in request order.
 
@@ -85,33 +88,6 @@ def forward_sorted(
     return logits
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax in fp32 (max-subtracted, so large logits do not overflow)."""
-    z = np.asarray(logits, dtype=np.float32)
-    z = z - z.max(axis=1, keepdims=True)
-    np.exp(z, out=z)
-    z /= z.sum(axis=1, keepdims=True)
-    return z
-
-
-def top_k_prediction(probs: np.ndarray, top_k: int, *, keep_all: bool = False) -> Prediction:
-    """Arg-max, its probability and the ``top_k`` best classes of a ``[B, C]`` matrix.
-
-    ``keep_all`` also answers every class's probability (the sklearn runtime does).
-    """
-    k = max(1, min(top_k, probs.shape[1]))
-    # stable sort of -p: ties keep the lower class id first, like torch.topk on CPU
-    top_ids = np.argsort(-probs, axis=1, kind="stable")[:, :k].astype(np.int64)
-    top_scores = np.take_along_axis(probs, top_ids, axis=1).astype(np.float32)
-    return Prediction(
-        label_ids=np.ascontiguousarray(top_ids[:, 0]),
-        scores=np.ascontiguousarray(top_scores[:, 0]),
-        top_ids=top_ids,
-        top_scores=top_scores,
-        probabilities=probs if keep_all else None,
-    )
-
-
 class TokenClassifier:
     """What the transformers and onnx runtimes share: a sequence classifier over token ids.
 
@@ -120,7 +96,7 @@ class TokenClassifier:
     done here, the same way for both, so they answer alike.
     """
 
-    runtime: str
+    runtime: Runtime
     task: Task = "classification"
     tokenizer: Tokenizer
     labels: tuple[str, ...]
@@ -128,8 +104,9 @@ class TokenClassifier:
     vocab_size: int
     type_vocab_size: int
     sub_batch: int
+    _untruncated: Tokenizer | None = None  # for count_tokens, made on first use
 
-    def logits(self, batch: EncodedBatch) -> np.ndarray:
+    def logits(self, batch: TokenizedBatch) -> np.ndarray:
         raise NotImplementedError
 
     def limits(self, max_batch_size: int, default_top_k: int) -> Limits:
@@ -147,19 +124,33 @@ class TokenClassifier:
         """Classify a decoded request's texts or token ids."""
         if request.texts is not None:
             return self.classify_texts(request.texts, request.top_k)
-        if request.encoded is None:
+        if request.tokens is None:
             raise ValueError(f"a {self.runtime} classifier takes texts or token ids")
-        return self.classify(request.encoded, request.top_k)
+        return self.classify(request.tokens, request.top_k)
 
-    def encode(self, texts: Sequence[str]) -> EncodedBatch:
+    def tokenize(self, texts: Sequence[str]) -> TokenizedBatch:
         """Tokenize texts (truncated at ``max_length``, padded to the longest)."""
-        return encode_texts(self.tokenizer, texts)
+        return tokenize_texts(self.tokenizer, texts)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Each text's token count before truncation (special tokens included).
+
+        Uses a copy of the tokenizer without truncation or padding, made on first use: the
+        model thread may be tokenizing with the configured one at the same time.
+        """
+        counter = self._untruncated
+        if counter is None:
+            counter = Tokenizer.from_str(self.tokenizer.to_str())
+            counter.no_truncation()
+            counter.no_padding()
+            self._untruncated = counter
+        return [len(e.ids) for e in counter.encode_batch(list(texts))]
 
     def classify_texts(self, texts: Sequence[str], top_k: int) -> Prediction:
         """Tokenize and classify raw texts."""
-        return self.classify(self.encode(texts), top_k)
+        return self.classify(self.tokenize(texts), top_k)
 
-    def classify(self, batch: EncodedBatch, top_k: int) -> Prediction:
+    def classify(self, batch: TokenizedBatch, top_k: int) -> Prediction:
         """Classify a validated batch; ``top_k`` is clamped to the number of labels."""
         logits = forward_sorted(batch, self.logits, self.sub_batch)
         return top_k_prediction(softmax(logits), top_k)

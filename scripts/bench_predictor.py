@@ -86,7 +86,7 @@ def in_process(model_dir: Path, texts: list[str], size: int, seconds: float) -> 
     global _CLASSIFIER
     if _CLASSIFIER is None:
         _CLASSIFIER = load_classifier(model_dir, "auto", 128)
-    batches = [_CLASSIFIER.encode(texts[i : i + size]) for i in range(0, len(texts), size)]
+    batches = [_CLASSIFIER.tokenize(texts[i : i + size]) for i in range(0, len(texts), size)]
     for batch in batches[:3]:
         _CLASSIFIER.classify(batch, 3)
     started, n = time.perf_counter(), 0

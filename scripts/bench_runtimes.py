@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from predictor.batches import EncodedBatch
+from predictor.batches import TokenizedBatch
 from predictor.loading import load_classifier
 from predictor.onnx_runtime import load_onnx
 from training.evaluate import evaluate_served, read_labelled
@@ -41,7 +41,7 @@ def titles(n: int, seed: int = 3) -> list[str]:
     return [str(p.message["title"]) for p in generate_products(n, seed=seed)]
 
 
-def time_batches(model: Any, batches: list[EncodedBatch], seconds: float) -> list[float]:
+def time_batches(model: Any, batches: list[TokenizedBatch], seconds: float) -> list[float]:
     """Seconds per ``classify`` call, calling back to back for ``seconds`` (at least 3 calls)."""
     latencies: list[float] = []
     started = time.perf_counter()
@@ -99,7 +99,7 @@ def main() -> int:
             texts = titles(max(size * 8, 256))
             per_model: dict[str, list[float]] = {name: [] for name in models}
             batches = {
-                name: [m.encode(texts[i : i + size]) for i in range(0, len(texts), size)]
+                name: [m.tokenize(texts[i : i + size]) for i in range(0, len(texts), size)]
                 for name, m in models.items()
             }
             for name, m in models.items():  # warm-up

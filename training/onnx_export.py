@@ -44,7 +44,7 @@ from core.modelformat import (
     write_metadata,
 )
 from core.names import Runtime
-from predictor.batches import EncodedBatch
+from predictor.batches import TokenizedBatch
 from predictor.inference import Classifier
 from predictor.loading import load_classifier
 from predictor.onnx_runtime import INPUT_NAMES, OUTPUT_NAME, load_onnx
@@ -130,7 +130,7 @@ def export_onnx(
     texts = list(check_texts) if check_texts is not None else default_check_texts()
     if not texts:
         raise ValueError("need at least one check text")
-    batch = reference.encode(texts)
+    batch = reference.tokenize(texts)
     expected = reference.logits(batch)
     with atomic_model_dir(out) as tmp, tempfile.TemporaryDirectory(prefix="onnx-") as work:
         fp32 = Path(work) / ONNX_MODEL_FILE
@@ -226,7 +226,7 @@ def export_graph(reference: Classifier, path: Path, opset: int) -> None:
     with_types = "token_type_ids" in _forward_parameters(model)
     names = list(INPUT_NAMES if with_types else INPUT_NAMES[:2])
     # Two rows of different lengths: no axis is 1, so none is specialised to a constant.
-    example = reference.encode(["warm-up example title", "a longer example product title here"])
+    example = reference.tokenize(["warm-up example title", "a longer example product title here"])
     arrays = {
         "input_ids": example.input_ids,
         "attention_mask": example.attention_mask,
@@ -279,7 +279,7 @@ def quantize_int8(fp32: Path, out: Path) -> None:
         root.setLevel(level)
 
 
-def _types(batch: EncodedBatch) -> np.ndarray:
+def _types(batch: TokenizedBatch) -> np.ndarray:
     if batch.token_type_ids is None:
         return np.zeros_like(batch.input_ids)
     return batch.token_type_ids

@@ -55,7 +55,7 @@ def check_texts(texts: Sequence[object]) -> list[str]:
     return out
 
 
-def check_features(array: np.ndarray, limits: Limits) -> np.ndarray:
+def check_features(array: np.ndarray | Sequence[object], limits: Limits) -> np.ndarray:
     """A ``[B, F]`` matrix of finite numbers with the model's feature count, as float64."""
     try:
         matrix = np.asarray(array, dtype=np.float64)

@@ -36,10 +36,10 @@ from predictor.batches import (
     TEXT_INPUT,
     TOKEN_INPUT,
     ClassifyRequest,
-    EncodedBatch,
     Limits,
     Prediction,
     Regression,
+    TokenizedBatch,
 )
 from predictor.protocol.common import (
     check_batch_size,
@@ -123,7 +123,7 @@ def decode_v2(request: InferRequest, limits: Limits) -> ClassifyRequest:
     if names == {TEXT} and TEXT_INPUT in accepts:
         return ClassifyRequest(texts=_decode_texts(inputs[TEXT], limits), **common)
     if {INPUT_IDS, ATTENTION_MASK} <= names <= _ID_INPUTS and TOKEN_INPUT in accepts:
-        return ClassifyRequest(encoded=_decode_ids(inputs, limits), **common)
+        return ClassifyRequest(tokens=_decode_ids(inputs, limits), **common)
     if names == {FEATURES} and FEATURE_INPUT in accepts:
         return ClassifyRequest(features=_decode_features(inputs[FEATURES], limits), **common)
     expected = " or ".join(_EXPECTED[kind] for kind in sorted(accepts))
@@ -141,7 +141,7 @@ def _decode_texts(inp: InferInput, limits: Limits) -> list[str]:
     return check_texts(array.reshape(-1).tolist())
 
 
-def _decode_ids(inputs: dict[str, InferInput], limits: Limits) -> EncodedBatch:
+def _decode_ids(inputs: dict[str, InferInput], limits: Limits) -> TokenizedBatch:
     arrays: dict[str, np.ndarray] = {}
     expected: list[int] | None = None
     for name in (INPUT_IDS, ATTENTION_MASK, TOKEN_TYPE_IDS):
@@ -172,7 +172,7 @@ def _decode_ids(inputs: dict[str, InferInput], limits: Limits) -> EncodedBatch:
         raise InvalidInput(f"every row needs at least one token with {ATTENTION_MASK} 1")
     if TOKEN_TYPE_IDS in arrays:
         _check_range(arrays[TOKEN_TYPE_IDS], TOKEN_TYPE_IDS, limits.type_vocab_size)
-    return EncodedBatch(
+    return TokenizedBatch(
         input_ids=np.ascontiguousarray(arrays[INPUT_IDS]),
         attention_mask=np.ascontiguousarray(mask),
         token_type_ids=arrays.get(TOKEN_TYPE_IDS),
@@ -200,7 +200,7 @@ def _tensor(inp: InferInput, shape: list[int]) -> np.ndarray:
     """The input's data as a numpy array of ``shape``, without silent float → int casts."""
     try:
         if inp.data is None:  # binary tensor data (REST binary extension or gRPC raw)
-            return inp.as_numpy()
+            return np.asarray(inp.as_numpy())
         if inp.datatype == "BYTES":
             array = np.empty(len(inp.data), dtype=object) if _is_flat(inp.data) else None
             if array is not None:

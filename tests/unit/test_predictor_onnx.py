@@ -26,13 +26,14 @@ from catmatch.errors import UserError
 from core.names import Runtime
 from core.settings import load_settings
 from modelstore import ModelStore
-from predictor.batches import ClassifyRequest, EncodedBatch
-from predictor.encoding import forward_sorted, softmax, top_k_prediction, trim_padding
+from predictor.batches import ClassifyRequest, TokenizedBatch
 from predictor.inference import Classifier
 from predictor.loading import load_classifier
 from predictor.model import CategoryModel
 from predictor.onnx_runtime import OnnxClassifier, load_onnx
 from predictor.runtimes import detect_runtime, load_runtime
+from predictor.scoring import softmax, top_k_prediction
+from predictor.token_classifier import forward_sorted, trim_padding
 from tests.fixtures.predictor import SAMPLE_TEXTS
 from training import onnx_export
 from training.onnx_export import (
@@ -86,16 +87,16 @@ def test_fp32_answers_as_torch(torch_model: Classifier, fp32: OnnxClassifier):
 
 
 def test_fp32_token_ids_and_fixed_padding(torch_model: Classifier, fp32: OnnxClassifier):
-    batch = torch_model.encode(SAMPLE_TEXTS)
+    batch = torch_model.tokenize(SAMPLE_TEXTS)
     width = 64
     pad = width - batch.input_ids.shape[1]
-    padded = EncodedBatch(
+    padded = TokenizedBatch(
         input_ids=np.pad(batch.input_ids, ((0, 0), (0, pad))),
         attention_mask=np.pad(batch.attention_mask, ((0, 0), (0, pad))),
         token_type_ids=None,  # a client that sends no token types: zeros, as torch assumes
     )
     expected = torch_model.classify(padded, 2)
-    got = fp32.run(ClassifyRequest(protocol="v2", top_k=2, encoded=padded))
+    got = fp32.run(ClassifyRequest(protocol="v2", top_k=2, tokens=padded))
     assert got.label_ids.tolist() == expected.label_ids.tolist()
     np.testing.assert_allclose(got.scores, expected.scores, atol=1e-4)
 
@@ -283,11 +284,11 @@ def test_export_rejects_bad_arguments(tiny_model_dir: Path, tmp_path: Path):
         export_onnx(tiny_model_dir, tmp_path / "x", opset=13)
 
 
-# -- the torch runtime on predictor.encoding answers as it did before ---------------------------
+# -- the torch runtime on the shared token steps answers as it did before ------------------------
 
 
 def test_torch_runtime_answers_as_torch_softmax_and_topk(torch_model: Classifier):
-    batch = torch_model.encode(TEXTS)
+    batch = torch_model.tokenize(TEXTS)
     got = torch_model.classify(batch, 3)
     with torch.inference_mode():  # what Classifier.classify computed before the refactor
         logits = torch_model.model(
@@ -302,15 +303,15 @@ def test_torch_runtime_answers_as_torch_softmax_and_topk(torch_model: Classifier
 
 
 def test_sorted_sub_batches_answer_in_request_order(torch_model: Classifier):
-    batch = torch_model.encode(TEXTS)
+    batch = torch_model.tokenize(TEXTS)
     whole = forward_sorted(batch, torch_model.logits, 0)
     split = forward_sorted(batch, torch_model.logits, 16)
     assert split.shape == whole.shape
     np.testing.assert_allclose(split, whole, atol=1e-4)
 
 
-def test_encoding_helpers():
-    batch = EncodedBatch(
+def test_token_and_scoring_helpers():
+    batch = TokenizedBatch(
         input_ids=np.array([[5, 6, 0, 0], [7, 0, 0, 0]]),
         attention_mask=np.array([[1, 1, 0, 0], [1, 0, 0, 0]]),
     )

@@ -110,7 +110,7 @@ def test_v1_encoding():
 def test_v2_bytes_text():
     req = decode_v2(text_request(["kettle", "t-shirt"]), LIMITS)
     assert req.protocol == "v2" and req.texts == ["kettle", "t-shirt"]
-    assert req.encoded is None and req.request_id == "t1"
+    assert req.tokens is None and req.request_id == "t1"
 
 
 def test_v2_bytes_from_binary_data_are_decoded():
@@ -132,7 +132,7 @@ def test_v2_int64_pretokenized():
         LIMITS,
     )
     assert req.texts is None and req.top_k == 2
-    enc = req.encoded
+    enc = req.tokens
     assert enc.input_ids.dtype == np.int64 and enc.input_ids.shape == (2, 4)
     assert enc.attention_mask.tolist() == [[1, 1, 1, 0], [1, 1, 1, 1]]
     assert enc.token_type_ids is None
@@ -143,7 +143,7 @@ def test_v2_int64_with_token_type_ids_and_int32():
     for inp in request.inputs:
         inp._datatype = "INT32"
     req = decode_v2(request, LIMITS)
-    assert req.encoded.token_type_ids.tolist() == [[0, 1]]
+    assert req.tokens.token_type_ids.tolist() == [[0, 1]]
 
 
 @pytest.mark.parametrize(
