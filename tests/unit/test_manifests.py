@@ -139,9 +139,7 @@ def test_argo_sync_waves_order_topics_predictor_workers(helm, vm, tmp_path) -> N
         assert objs[kind] and all(wave(o) == 2 for o in objs[kind]), kind
 
 
-def test_every_object_has_a_sync_wave_no_earlier_than_what_it_refers_to(
-    helm, vm, tmp_path
-) -> None:
+def test_every_object_has_a_sync_wave_no_earlier_than_what_it_refers_to(helm, vm, tmp_path) -> None:
     for name, objs in render_sets(helm, vm, tmp_path).items():
         flat = [o for group in objs.values() for o in group]
         assert vm.check_sync_waves(flat) == [], name
@@ -158,7 +156,8 @@ def test_every_object_has_a_sync_wave_no_earlier_than_what_it_refers_to(
                 (("Service", "category-match-worker"), workload),
                 (("ServiceMonitor", "category-match-worker"),
                  ("Service", "category-match-worker")),
-                (("PodMonitor", "category-match-predictor"), ("InferenceService", "category-match")),
+                (("PodMonitor", "category-match-predictor"),
+                 ("InferenceService", "category-match")),
                 (workload, ("ConfigMap", "category-match-worker")),
                 (workload, ("ServiceAccount", "category-match-worker")),
             } <= deps  # fmt: skip
@@ -195,6 +194,35 @@ def test_workers_have_their_own_account_and_the_mesh_admits_only_it(helm) -> Non
     assert set(worker_np["spec"]["policyTypes"]) == {"Ingress", "Egress"}
     egress_ports = {p["port"] for rule in worker_np["spec"]["egress"] for p in rule["ports"]}
     assert {53, 9092, 8012} <= egress_ports
+
+
+RUNTIME_NODE_LABELS = ("nvidia.com/", "feature.node.kubernetes.io/")
+
+
+@pytest.mark.parametrize("source", ["ops", "all-features-values.yaml"])
+def test_gpu_predictor_selects_a_label_the_pool_declares_up_front(
+    helm, vm, tmp_path, source: str
+) -> None:
+    """GPU feature discovery labels a node (nvidia.com/gpu.present) only once it runs, so a
+    predictor that selects such a label keeps an empty GPU pool at zero for ever: Cluster
+    Autoscaler and Karpenter only match labels the pool declares."""
+    if source == "ops":
+        objs = app_objects(helm, vm, "ops", tmp_path)
+    else:
+        objs = objects(helm, "-f", str(CHART / "ci" / source))
+    pred = objs["InferenceService"][0]["spec"]["predictor"]
+    selector = pred["nodeSelector"]
+    assert selector and not [k for k in selector if k.startswith(RUNTIME_NODE_LABELS)], selector
+    if source == "ops":
+        assert selector == {"category-match/node-pool": "gpu"}
+    assert predictor_container(objs)["resources"]["limits"]["nvidia.com/gpu"] == 1
+    gpu_toleration = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+    assert pred["tolerations"].count(gpu_toleration) == 1
+
+
+def test_cpu_predictor_gets_no_gpu_scheduling(helm) -> None:
+    pred = objects(helm)["InferenceService"][0]["spec"]["predictor"]
+    assert "nodeSelector" not in pred and "tolerations" not in pred
 
 
 def test_the_predictor_gets_the_token_the_workers_send(helm) -> None:
@@ -423,6 +451,16 @@ def test_baked_model_mode_is_the_default(helm, runtime: str, mode: str) -> None:
             "set worker.serviceAccountName",
         ),
         (["--set", "networkPolicy.kafka.ports={0}"], "minimum"),
+        (
+            ["--set", "predictor.gpu.enabled=true",
+             "--set-string", "predictor.nodeSelector.nvidia\\.com/gpu\\.present=true"],
+            "node label nvidia.com/gpu.present, which a daemon adds only once a node runs",
+        ),
+        (
+            ["--set", "predictor.gpu.enabled=true", "--set-string",
+             "predictor.gpu.nodeSelector.feature\\.node\\.kubernetes\\.io/pci-10de\\.present=true"],
+            "node label feature.node.kubernetes.io/pci-10de.present",
+        ),
     ],
 )
 def test_chart_rejects_bad_values(helm, args: list[str], message: str) -> None:

@@ -184,6 +184,40 @@ pvc:// storage URI at /mnt/models; the workers use the same path. */}}
 {{- $uri }}
 {{- end }}
 
+{{/* GPU scheduling ---------------------------------------------------------------- */}}
+
+{{/* The predictor's nodeSelector: predictor.gpu.nodeSelector (with gpu.enabled) under
+predictor.nodeSelector. */}}
+{{- define "catmatch.predictorNodeSelector" -}}
+{{- $p := .Values.predictor }}
+{{- $sel := dict }}
+{{- if $p.gpu.enabled }}
+{{- $sel = deepCopy ($p.gpu.nodeSelector | default dict) }}
+{{- end }}
+{{- toYaml (mergeOverwrite $sel (deepCopy ($p.nodeSelector | default dict))) }}
+{{- end }}
+
+{{/* The predictor's tolerations as {tolerations: [...]}: predictor.tolerations, then
+predictor.gpu.tolerations (with gpu.enabled) that are not among them. */}}
+{{- define "catmatch.predictorTolerations" -}}
+{{- $p := .Values.predictor }}
+{{- $all := $p.tolerations | default list }}
+{{- if $p.gpu.enabled }}
+{{- range ($p.gpu.tolerations | default list) }}
+{{- if not (has . $all) }}
+{{- $all = append $all . }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toYaml (dict "tolerations" $all) }}
+{{- end }}
+
+{{/* Node label prefixes that only a daemon on a running node sets (GPU feature discovery,
+node feature discovery): an autoscaler cannot match them on a pool scaled to zero. */}}
+{{- define "catmatch.runtimeNodeLabelPrefixes" -}}
+nvidia.com/ feature.node.kubernetes.io/
+{{- end }}
+
 {{- define "catmatch.kafkaCaPath" -}}
 /etc/catmatch/kafka-ca/{{ .Values.kafka.tls.caKey }}
 {{- end }}
