@@ -225,6 +225,60 @@ def test_cpu_predictor_gets_no_gpu_scheduling(helm) -> None:
     assert "nodeSelector" not in pred and "tolerations" not in pred
 
 
+def test_mesh_keeps_the_cold_start_and_the_scrapes_working(helm) -> None:
+    """The activator runs as sa/activator since Knative 1.11 (not sa/controller); Knative's
+    autoscaler (9090) and Prometheus scrape in plain text, which STRICT mTLS refuses unless
+    their ports are PERMISSIVE, and which the NetworkPolicy must let in."""
+    objs = objects(
+        helm, "--set", "mesh.enabled=true", "--set", "networkPolicy.enabled=true",
+        "--set", "metrics.serviceMonitor.enabled=true",
+        "--set", "metrics.predictorPodMonitor.enabled=true",
+    )  # fmt: skip
+    (policy,) = objs["AuthorizationPolicy"]
+    principals = policy["spec"]["rules"][0]["from"][0]["source"]["principals"]
+    assert "cluster.local/ns/knative-serving/sa/activator" in principals
+    assert not [p for p in principals if p.endswith("/sa/controller")]
+    open_paths = policy["spec"]["rules"][1]["to"][0]["operation"]
+    assert "from" not in policy["spec"]["rules"][1] and open_paths["methods"] == ["GET"]
+    assert "/metrics" in open_paths["paths"]
+
+    by_component = {
+        (pa["spec"].get("selector") or {}).get("matchLabels", {}).get(
+            "app.kubernetes.io/component", "namespace"): pa
+        for pa in objs["PeerAuthentication"]
+    }  # fmt: skip
+    assert {pa["spec"]["mtls"]["mode"] for pa in by_component.values()} == {"STRICT"}
+
+    def permissive(component: str) -> set[int]:
+        levels = by_component[component]["spec"]["portLevelMtls"]
+        return {int(port) for port, mode in levels.items() if mode == {"mode": "PERMISSIVE"}}
+
+    (pod_monitor,) = objs["PodMonitor"]
+    scraped = pod_monitor["spec"]["podMetricsEndpoints"][0]["portNumber"]
+    assert {9090, scraped} <= permissive("predictor")
+    (service,) = objs["Service"]
+    assert objs["ServiceMonitor"][0]["spec"]["endpoints"][0]["port"] == "metrics"
+    (worker,) = worker_pod(objs)["containers"]
+    (metrics_port,) = [p["containerPort"] for p in worker["ports"] if p["name"] == "metrics"]
+    assert service["spec"]["ports"][0]["targetPort"] == "metrics"
+    assert permissive("worker") == {metrics_port}
+
+    nps = {n["metadata"]["name"]: n["spec"] for n in objs["NetworkPolicy"]}
+    ingress = nps["category-match-predictor"]["ingress"]
+    autoscaler = [
+        r for r in ingress
+        if r["from"][0].get("podSelector", {}).get("matchLabels") == {"app": "autoscaler"}
+    ]  # fmt: skip
+    assert autoscaler and autoscaler[0]["from"][0]["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": "knative-serving"
+    }
+    assert {"port": 9090, "protocol": "TCP"} in autoscaler[0]["ports"]
+    monitoring = [r for r in ingress if "monitoring" in str(r["from"])]
+    assert {"port": scraped, "protocol": "TCP"} in monitoring[0]["ports"]
+    egress_ports = {p["port"] for r in nps["category-match-worker"]["egress"] for p in r["ports"]}
+    assert 15012 in egress_ports  # the sidecar's istiod
+
+
 def test_the_predictor_gets_the_token_the_workers_send(helm) -> None:
     objs = objects(helm, "--set", "predictorClient.tokenSecret=isvc-token")
     pred = objs["InferenceService"][0]["spec"]["predictor"]["containers"][0]

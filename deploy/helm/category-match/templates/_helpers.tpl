@@ -56,10 +56,10 @@ the earlier waves is healthy, so an object goes no earlier than what it refers t
 tests/unit/test_manifests.py checks the order for every reference between rendered objects.
 Arg: the stage name. */}}
 {{- define "catmatch.syncWave" -}}
-{{- $waves := dict "config" "-2" "topics" "-1" "predictor" "0" "workers" "1" "dependents" "2" }}
-{{- if not (hasKey $waves .) }}
-{{- fail (printf "catmatch.syncWave: unknown stage %q" .) }}
-{{- end }}
+{{- $waves := dict "config" "-2" "topics" "-1" "predictor" "0" "workers" "1" "dependents" "2" -}}
+{{- if not (hasKey $waves .) -}}
+{{- fail (printf "catmatch.syncWave: unknown stage %q" .) -}}
+{{- end -}}
 argocd.argoproj.io/sync-wave: {{ get $waves . | quote }}
 {{- end }}
 
@@ -182,6 +182,30 @@ pvc:// storage URI at /mnt/models; the workers use the same path. */}}
 {{- $uri = printf "%s/%s" $uri . }}
 {{- end }}
 {{- $uri }}
+{{- end }}
+
+{{/* Predictor metrics ------------------------------------------------------------- */}}
+
+{{/* The port the predictor PodMonitor scrapes: KServe's aggregated endpoint (9088, the
+queue-proxy's and the model server's metrics together) with metric aggregation, else the
+model server's own /metrics on 8080. */}}
+{{- define "catmatch.predictorMetricsPort" -}}
+{{- ternary 9088 8080 .Values.predictor.prometheusScraping }}
+{{- end }}
+
+{{/* Predictor ports that take plain text (space-separated): 9090, where Knative's
+autoscaler scrapes the queue-proxy; 9091, the queue-proxy's metrics for Prometheus; 9088
+with KServe's aggregation; the PodMonitor's port. The mesh makes them PERMISSIVE and the
+NetworkPolicy lets Prometheus reach them. */}}
+{{- define "catmatch.predictorPlaintextPorts" -}}
+{{- $ports := list 9090 9091 }}
+{{- if .Values.predictor.prometheusScraping }}
+{{- $ports = append $ports 9088 }}
+{{- end }}
+{{- if .Values.metrics.predictorPodMonitor.enabled }}
+{{- $ports = append $ports (int (include "catmatch.predictorMetricsPort" .)) }}
+{{- end }}
+{{- $ports | uniq | join " " }}
 {{- end }}
 
 {{/* GPU scheduling ---------------------------------------------------------------- */}}
