@@ -17,10 +17,11 @@ rules), without any operator or webhook running.
 v1.32 from the Go module proxy (a wrapper module that pins the staging modules, as
 ``go install`` refuses k8s.io/kubernetes), fetches the CRDs from Go modules and generates
 Strimzi's with its own generator from Maven Central. Everything lands in
-``~/.cache/category-match/k8s`` (or ``$CATMATCH_K8S_CACHE``), keyed by versions; the Go
-caches (about 2.8 GB at peak) are deleted after the build, so a rerun is near-instant.
-The build uses ``go`` from PATH when it is Go >= 1.23, else Go 1.24.13 fetched from
-the module proxy (the ``golang.org/toolchain`` module, checked against its go.sum hash).
+``~/.cache/category-match/k8s`` (or ``$CATMATCH_K8S_CACHE``), keyed by versions. The Go
+build is :mod:`localkube.gobuild` (shared with ``scripts/cluster.py``): one module cache
+for every Go build of the project, kept; the build cache (about 2 GB) is deleted after the
+build, so a rerun is near-instant. It uses ``go`` from PATH when it is Go >= 1.23, else
+Go 1.24.13 fetched from the module proxy (checked against its go.sum hash).
 ``--if-possible`` exits 0 with a message when this machine cannot prepare the toolchain
 (no network, no etcd and not root); the tests then skip with that reason (fail under CI).
 
@@ -31,7 +32,6 @@ Standard library only.
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import ctypes
 import fcntl
@@ -39,7 +39,6 @@ import fnmatch
 import hashlib
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -57,12 +56,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-K8S_VERSION = "1.32.13"  # kube-apiserver and kubectl; staging modules k8s.io/* v0.32.13
-GO_MIN = (1, 23)  # k8s.io/kubernetes v1.32's go.mod
-# Where `go` is missing or older than GO_MIN: this Go release, as the module proxy serves it
-# (the golang.org/toolchain module `go` itself switches to), checked against its go.sum hash.
-GO_TOOLCHAIN = "go1.24.13"
-GO_TOOLCHAIN_H1 = {"linux-amd64": "h1:5sgfUhn9QCgVl4UYj32GrIYFHI3bi2UX55tNfupXwxc="}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from localkube import gobuild, paths, targets  # noqa: E402
+from localkube.proc import Unavailable, run  # noqa: E402
+
+K8S_VERSION = targets.KUBERNETES.version.lstrip("v")  # staging modules k8s.io/* v0.32.x
 ETCD_PACKAGE = "etcd-server"  # Debian 12: etcd 3.4.23
 STRIMZI_VERSION = "0.45.0"  # io.strimzi:api + io.strimzi:crd-generator (Maven Central)
 STRIMZI_KINDS = {
@@ -95,19 +94,12 @@ GO_CRDS = (
     GoCrds("istio", "istio.io/api", "v1.24.0", ("kubernetes/customresourcedefinitions.gen.yaml",)),
 )
 
-CACHE = Path(
-    os.environ.get("CATMATCH_K8S_CACHE") or Path.home() / ".cache" / "category-match" / "k8s"
-)
+CACHE = paths.K8S
 RUN_DIR = CACHE / "run"  # state of `start` / `stop`
-DEFAULT_PROXY = "https://proxy.golang.org"
 MAVEN_CENTRAL = "https://repo.maven.apache.org/maven2/"
 READY_TIMEOUT_S = 60.0
 CRD_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 10.0
-
-
-class Unavailable(RuntimeError):
-    """This machine cannot prepare the toolchain (no Go, no network, no etcd, not root)."""
 
 
 def log(msg: str) -> None:
@@ -115,20 +107,20 @@ def log(msg: str) -> None:
 
 
 def _run(
-    cmd: Sequence[str | Path], *, timeout: float = 1800, **kw: object
+    cmd: Sequence[str | Path], *, timeout: float = 1800, **kw: Any
 ) -> subprocess.CompletedProcess[str]:
     """Run a command; on failure raise with its output (the tail of it)."""
-    out: subprocess.CompletedProcess[str] = subprocess.run(  # type: ignore[call-overload]
-        [str(c) for c in cmd],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        **kw,
-    )
-    if out.returncode:
-        tail = (out.stdout + out.stderr).strip()[-4000:]
-        raise RuntimeError(f"{' '.join(map(str, cmd))} exited {out.returncode}:\n{tail}")
-    return out
+    return run(cmd, timeout=timeout, **kw)
+
+
+def _reachable(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=20):  # noqa: S310 (a fixed https URL)
+            return True
+    except urllib.error.HTTPError as exc:
+        return exc.code < 500
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 @contextlib.contextmanager
@@ -177,153 +169,6 @@ def ensure_etcd() -> tuple[Path, str]:
 # -- prepare: Go modules ---------------------------------------------------------------------
 
 
-def _go_version(go: str) -> tuple[int, ...]:
-    try:
-        out = _run([go, "env", "GOVERSION"], timeout=60, env={**os.environ, "GOTOOLCHAIN": "local"})
-    except (RuntimeError, OSError):
-        return ()
-    found = re.match(r"go(\d+)\.(\d+)", out.stdout.strip())
-    return tuple(int(n) for n in found.groups()) if found else ()
-
-
-def _go() -> str:
-    """``go`` from PATH when it is recent enough, else the pinned toolchain (cached)."""
-    go = shutil.which("go")
-    if go and _go_version(go) >= GO_MIN:
-        return go
-    return str(ensure_go_toolchain())
-
-
-def _h1(archive: Path) -> str:
-    """The go.sum hash of a module zip (golang.org/x/mod/sumdb/dirhash.HashZip)."""
-    lines = []
-    with zipfile.ZipFile(archive) as zf:
-        for name in sorted(zf.namelist()):
-            digest = hashlib.sha256()
-            with zf.open(name) as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(chunk)
-            lines.append(f"{digest.hexdigest()}  {name}\n")
-    return "h1:" + base64.b64encode(hashlib.sha256("".join(lines).encode()).digest()).decode()
-
-
-def ensure_go_toolchain() -> Path:
-    """Go {GO_TOOLCHAIN} from the module proxy (golang.org/toolchain), hash-checked."""
-    dest = CACHE / f"{GO_TOOLCHAIN}"
-    go = dest / "bin" / "go"
-    if os.access(go, os.X_OK):
-        return go
-    machine = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64"}.get(os.uname().machine)
-    platform = f"{sys.platform}-{machine}"
-    if platform not in GO_TOOLCHAIN_H1:
-        raise Unavailable(f"Go >= {'.'.join(map(str, GO_MIN))} is not installed")
-    version = f"v0.0.1-{GO_TOOLCHAIN}.{platform}"
-    env = {**os.environ, "GOPROXY": os.environ.get("GOPROXY") or DEFAULT_PROXY}
-    url = _proxy_url(env, "golang.org/toolchain", version)
-    if url is None:
-        raise Unavailable(f"no Go >= 1.23 here and GOPROXY={env['GOPROXY']} is no proxy URL")
-    url = url.removesuffix(".info") + ".zip"
-    log(f"Go >= {'.'.join(map(str, GO_MIN))} not found: fetching {GO_TOOLCHAIN} from {url}")
-    staged = dest.with_name(f".{dest.name}.tmp")
-    shutil.rmtree(staged, ignore_errors=True)
-    staged.mkdir(parents=True)
-    try:
-        archive = staged / "toolchain.zip"
-        try:
-            with urllib.request.urlopen(url, timeout=60) as resp, open(archive, "wb") as out:  # noqa: S310
-                shutil.copyfileobj(resp, out)
-        except (urllib.error.URLError, OSError) as exc:
-            raise Unavailable(f"no Go >= 1.23 here and {url} cannot be fetched: {exc}") from exc
-        if (got := _h1(archive)) != GO_TOOLCHAIN_H1[platform]:
-            raise RuntimeError(f"{url}: hash {got}, expected {GO_TOOLCHAIN_H1[platform]}")
-        prefix = f"golang.org/toolchain@{version}/"
-        root = staged / "go"
-        with zipfile.ZipFile(archive) as zf:
-            for info in zf.infolist():
-                if not info.filename.startswith(prefix) or ".." in info.filename.split("/"):
-                    raise RuntimeError(f"{url}: unexpected entry {info.filename}")
-                info.filename = info.filename[len(prefix) :]
-                if info.filename:
-                    zf.extract(info, root)
-        for tool in [*(root / "bin").iterdir(), *(root / "pkg" / "tool").glob("*/*")]:
-            tool.chmod(0o755)
-        archive.unlink()
-        shutil.rmtree(dest, ignore_errors=True)
-        root.rename(dest)
-    finally:
-        shutil.rmtree(staged, ignore_errors=True)
-    log(f"Go {GO_TOOLCHAIN} in {dest}")
-    return go
-
-
-def _go_env(work: Path) -> dict[str, str]:
-    """Caches inside ``work`` (deleted afterwards), never the user's own Go caches."""
-    env = {
-        **os.environ,
-        "GOMODCACHE": str(work / "mod"),
-        "GOCACHE": str(work / "cache"),
-        "GOPATH": str(work / "gopath"),
-        "GOFLAGS": "-modcacherw -buildvcs=false",
-        "GOWORK": "off",
-        "CGO_ENABLED": "0",
-    }
-    env.setdefault("GOPROXY", f"{DEFAULT_PROXY},direct")
-    return env
-
-
-def _proxy_url(env: dict[str, str], module: str, version: str) -> str | None:
-    first = re.split(r"[,|]", env.get("GOPROXY", DEFAULT_PROXY))[0]
-    if not first.startswith(("http://", "https://")):
-        return None  # off / direct / file: nothing to probe
-    escaped = re.sub(r"[A-Z]", lambda m: "!" + m.group(0).lower(), module)
-    return f"{first.rstrip('/')}/{escaped}/@v/{version}.info"
-
-
-def _check_proxy(env: dict[str, str], module: str, version: str) -> None:
-    """Unavailable when the module proxy cannot be reached at all (no network)."""
-    url = _proxy_url(env, module, version)
-    if url is None:
-        return
-    try:
-        with urllib.request.urlopen(url, timeout=20):  # noqa: S310 (an https proxy URL)
-            pass
-    except urllib.error.HTTPError as exc:
-        if exc.code >= 500:
-            raise Unavailable(f"the Go module proxy fails ({url}): {exc}") from exc
-        raise RuntimeError(f"the Go module proxy does not serve {module}@{version}: {exc}") from exc
-    except (urllib.error.URLError, OSError) as exc:
-        raise Unavailable(f"the Go module proxy is not reachable ({url}): {exc}") from exc
-
-
-def _reachable(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=20):  # noqa: S310 (a fixed https URL)
-            return True
-    except urllib.error.HTTPError as exc:
-        return exc.code < 500
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _go_download(
-    go: str, env: dict[str, str], cwd: Path, module: str, version: str, *, zip_only: bool = False
-) -> dict[str, str]:
-    """``go mod download -json``: the module checked against the checksum database. With
-    ``zip_only`` its zip is enough, so a module whose go.mod wants a newer Go than this
-    one (which then fails to extract it) still counts."""
-    cmd = [go, "mod", "download", "-json", f"{module}@{version}"]
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, timeout=1800)
-    try:
-        info: dict[str, str] = json.loads(out.stdout)
-    except json.JSONDecodeError:
-        info = {"Error": (out.stdout + out.stderr).strip()[-4000:]}
-    if zip_only and info.get("Sum") and Path(info.get("Zip", "")).is_file():
-        return info
-    if info.get("Error") or out.returncode:
-        raise RuntimeError(f"go mod download {module}@{version}: {info.get('Error', out.stderr)}")
-    return info
-
-
 def _zip_members(archive: Path, prefix: str, pattern: str) -> list[str]:
     """Members of a module zip under ``prefix`` matching ``pattern`` (``dir/*.yaml``; the
     ``*`` stays inside ``dir``), sorted."""
@@ -338,112 +183,17 @@ def _zip_members(archive: Path, prefix: str, pattern: str) -> list[str]:
         )
 
 
-def _du(path: Path) -> int:
-    try:
-        return int(_run(["du", "-sb", path]).stdout.split()[0])
-    except (RuntimeError, ValueError, IndexError):
-        return 0
-
-
 # -- prepare: kube-apiserver and kubectl -----------------------------------------------------
 
 
-def kubernetes_dir() -> Path:
-    return CACHE / f"kubernetes-v{K8S_VERSION}"
-
-
-def _wrapper_go_mod(kubernetes_go_mod: str) -> str:
-    """k8s.io/kubernetes plus a replace of each of its ./staging modules by the release."""
-    staging = re.findall(r"^\s*(k8s\.io/[\w.-]+)\s+=>\s+\./staging/", kubernetes_go_mod, re.M)
-    if not staging:
-        raise RuntimeError("no ./staging replace directives in k8s.io/kubernetes' go.mod")
-    minor = "0." + K8S_VERSION.split(".", 1)[1]
-    replaces = "".join(f"\t{m} => {m} v{minor}\n" for m in staging)
-    return (
-        "module catmatch.local/k8s-build\n\ngo 1.23.0\n\n"
-        f"require k8s.io/kubernetes v{K8S_VERSION}\n\nreplace (\n{replaces})\n"
-    )
-
-
-TOOLS_GO = """//go:build tools
-
-package tools
-
-import (
-\t_ "k8s.io/kubernetes/cmd/kube-apiserver"
-\t_ "k8s.io/kubernetes/cmd/kubectl"
-)
-"""
-
-
 def ensure_kubernetes() -> tuple[Path, Path]:
-    """kube-apiserver and kubectl v{K8S_VERSION}, built once into the cache."""
-    dest = kubernetes_dir()
-    apiserver, kubectl = dest / "kube-apiserver", dest / "kubectl"
-    if (dest / "build.json").is_file() and all(os.access(b, os.X_OK) for b in (apiserver, kubectl)):
-        return apiserver, kubectl
-    go = _go()
-    work = CACHE / f".build-kubernetes-v{K8S_VERSION}"
-    shutil.rmtree(work, ignore_errors=True)
-    (work / "src").mkdir(parents=True)
-    env = _go_env(work)
-    started = time.monotonic()
-    try:
-        _check_proxy(env, "k8s.io/kubernetes", f"v{K8S_VERSION}")
-        go_version = _run([go, "env", "GOVERSION"], env=env).stdout.strip()
-        log(
-            f"building kube-apiserver + kubectl v{K8S_VERSION} with {go_version} "
-            "(first time only: about 4 min on 2 idle cores, longer under load)"
-        )
-        src = work / "src"
-        info = _go_download(go, env, src, "k8s.io/kubernetes", f"v{K8S_VERSION}")
-        (src / "go.mod").write_text(_wrapper_go_mod(Path(info["GoMod"]).read_text()))
-        (src / "tools.go").write_text(TOOLS_GO)
-        _run([go, "mod", "tidy"], env=env, cwd=src)
-        tidied = time.monotonic()
-        pkg = "k8s.io/component-base/version"
-        major, minor = K8S_VERSION.split(".")[:2]
-        build_date = json.loads(Path(info["Info"]).read_text())["Time"]  # the release tag
-        ldflags = (
-            f"-s -w -X {pkg}.gitVersion=v{K8S_VERSION} -X {pkg}.gitMajor={major} "
-            f"-X {pkg}.gitMinor={minor} -X {pkg}.gitTreeState=clean -X {pkg}.buildDate={build_date}"
-        )
-        jobs = max(1, min(os.cpu_count() or 2, 4))
-        out = work / "bin"
-        targets = ["k8s.io/kubernetes/cmd/kube-apiserver", "k8s.io/kubernetes/cmd/kubectl"]
-        build = [go, "build", f"-p={jobs}", "-trimpath", "-ldflags", ldflags, "-o", f"{out}/"]
-        _run([*build, *targets], env=env, cwd=src)
-        built = time.monotonic()
-        peak = _du(work)
-        staged = CACHE / f".kubernetes-v{K8S_VERSION}.tmp"
-        shutil.rmtree(staged, ignore_errors=True)
-        staged.mkdir()
-        for name in ("kube-apiserver", "kubectl"):
-            shutil.move(out / name, staged / name)
-        (staged / "build.json").write_text(
-            json.dumps(
-                {
-                    "kubernetes": f"v{K8S_VERSION}",
-                    "go": go_version,
-                    "ldflags": ldflags,
-                    "download_and_tidy_s": round(tidied - started, 1),
-                    "build_s": round(built - tidied, 1),
-                    "peak_go_caches_bytes": peak,
-                },
-                indent=2,
-            )
-            + "\n"
-        )
-        shutil.rmtree(dest, ignore_errors=True)
-        staged.rename(dest)
-        log(
-            f"built kube-apiserver + kubectl v{K8S_VERSION}: modules {tidied - started:.0f} s, "
-            f"compile {built - tidied:.0f} s; Go caches at peak {peak / 2**30:.1f} GiB, "
-            "now deleted"
-        )
-    finally:
-        shutil.rmtree(work, ignore_errors=True)  # the module and build caches (~2.8 GB)
-    return apiserver, kubectl
+    """kube-apiserver and kubectl, built once into the cache (the wrapper module of
+    :mod:`localkube.gobuild`; scripts/cluster.py adds the node's binaries beside them)."""
+    built = gobuild.ensure(targets.KUBERNETES, ["kube-apiserver", "kubectl"])
+    freed = gobuild.prune_build_cache()
+    if freed:
+        log(f"deleted the Go build cache ({freed / 2**30:.1f} GiB); the module cache stays")
+    return built["kube-apiserver"], built["kubectl"]
 
 
 # -- prepare: CRDs ---------------------------------------------------------------------------
@@ -497,19 +247,19 @@ def ensure_crds() -> Path:
     dest = crd_dir()
     if (dest / "sources.json").is_file():
         return dest
-    go = _go()
+    go = gobuild.find_go()
     staged = dest.with_name(f".{dest.name}.tmp")
     shutil.rmtree(staged, ignore_errors=True)
     work = staged / ".work"
     work.mkdir(parents=True)
-    env = _go_env(work)
+    env = gobuild.go_env()  # the shared module cache: the operator builds reuse these zips
     sources: list[dict[str, object]] = []
     try:
-        _check_proxy(env, GO_CRDS[0].module, GO_CRDS[0].version)
+        gobuild.check_proxy(env, GO_CRDS[0].module, GO_CRDS[0].version)
         for src in GO_CRDS:
             started = time.monotonic()
             # From the module zip: keda v2.21 wants Go 1.26 to be extracted by `go`.
-            info = _go_download(go, env, work, src.module, src.version, zip_only=True)
+            info = gobuild.download(go, env, work, src.module, src.version, zip_only=True)
             archive, prefix = Path(info["Zip"]), f"{src.module}@{src.version}/"
             files = []
             with zipfile.ZipFile(archive) as zf:
