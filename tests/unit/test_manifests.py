@@ -286,6 +286,44 @@ def test_the_predictor_gets_the_token_the_workers_send(helm) -> None:
     assert token["valueFrom"]["secretKeyRef"] == {"name": "isvc-token", "key": "token"}
 
 
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def test_ops_predictor_is_not_open_to_the_cluster(helm, vm, tmp_path) -> None:
+    """ops: the predictor requires the token the workers send, and a NetworkPolicy admits
+    only the activator, autoscaler, gateway, workers and Prometheus."""
+    objs = app_objects(helm, vm, "ops", tmp_path)
+    serve = {e["name"]: e for e in predictor_container(objs)["env"]}
+    sent = {e["name"]: e for e in worker_pod(objs)["containers"][0]["env"]}
+    ref = serve["CATMATCH_SERVE__TOKEN"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "category-match-predictor-token", "key": "token"}
+    assert sent["CATMATCH_PREDICTOR__TOKEN"]["valueFrom"]["secretKeyRef"] == ref
+    nps = {n["metadata"]["name"]: n["spec"] for n in objs["NetworkPolicy"]}
+    predictor = nps["category-match-predictor"]
+    assert predictor["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "predictor"
+    assert predictor["policyTypes"] == ["Ingress"]
+    assert all(rule.get("from") for rule in predictor["ingress"])  # no rule open to all
+    assert set(nps["category-match-worker"]["policyTypes"]) == {"Ingress", "Egress"}
+
+
+def test_ops_runs_images_pinned_by_digest(helm, vm, tmp_path) -> None:
+    values = yaml.safe_load((REPO / "gitops/values/ops.yaml").read_text())
+    assert values["image"]["requireDigest"] is True
+    for component in ("predictor", "worker"):
+        digest = values[component]["image"]["digest"]
+        assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest), component
+    objs = app_objects(helm, vm, "ops", tmp_path)
+    images = [predictor_container(objs)["image"], worker_pod(objs)["containers"][0]["image"]]
+    assert all(DIGEST.search(image) for image in images), images
+
+
+def test_image_pull_secrets_reach_both_workloads(helm) -> None:
+    objs = objects(helm, "--set", "imagePullSecrets[0].name=ghcr-pull")
+    pred = objs["InferenceService"][0]["spec"]["predictor"]
+    assert pred["imagePullSecrets"] == [{"name": "ghcr-pull"}]
+    assert worker_pod(objs)["imagePullSecrets"] == [{"name": "ghcr-pull"}]
+
+
 def test_workers_and_predictor_share_the_redis_of_the_result_cache(helm) -> None:
     objs = objects(
         helm, "--set", "resultCache.redisSecret=cache-url", "--set", "networkPolicy.enabled=true"
@@ -505,6 +543,12 @@ def test_baked_model_mode_is_the_default(helm, runtime: str, mode: str) -> None:
             "set worker.serviceAccountName",
         ),
         (["--set", "networkPolicy.kafka.ports={0}"], "minimum"),
+        (["--set", "image.requireDigest=true"], "predictor.image.digest is empty"),
+        (
+            ["--set", "image.requireDigest=true",
+             "--set", f"predictor.image.digest=sha256:{'a' * 64}"],
+            "worker.image.digest is empty",
+        ),
         (
             ["--set", "predictor.gpu.enabled=true",
              "--set-string", "predictor.nodeSelector.nvidia\\.com/gpu\\.present=true"],
