@@ -23,7 +23,7 @@ COMMAND_MODULES = (
     "catmatch.commands.broker",
     "catmatch.commands.topics",
     "catmatch.commands.status",
-    "catmatch.produce",
+    "catmatch.commands.produce",
     "catmatch.commands.tail",
     "catmatch.commands.dlq",
     "catmatch.commands.serve",

@@ -24,9 +24,9 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from catmatch.bench.httpload import load, token_inputs
-from catmatch.errors import UserError
 from core.tokenization import load_tokenizer
+from toolbox.bench.httpload import load, token_inputs
+from toolbox.errors import ToolboxError
 
 BRANDS = ["Acme", "Nordic Home", "Zenith", "Bosch", "Lumio", "Kiddo", "TerraFood", "Velo"]
 THINGS = [
@@ -128,7 +128,7 @@ def main() -> int:
             if args.in_process and args.model_dir:
                 rate = in_process(args.model_dir, texts, size, args.seconds)
                 print(f"in-process      batch={size:4d} texts/s={rate:8.1f}", flush=True)
-    except UserError as exc:  # the predictor refused a request
+    except ToolboxError as exc:  # the predictor refused a request
         raise SystemExit(str(exc)) from exc
     finally:
         if proc is not None:

@@ -29,10 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from catmatch.bench.stack import Stack  # noqa: E402
-from catmatch.bench.suite import SuiteConfig, backlog  # noqa: E402
-from catmatch.bench.sysstat import Sampler  # noqa: E402
 from core.settings import load_settings  # noqa: E402
+from toolbox.bench.stack import BenchStack  # noqa: E402
+from toolbox.bench.suite import SuiteConfig, backlog  # noqa: E402
+from toolbox.bench.sysstat import Sampler  # noqa: E402
 
 
 def tree(spec: str, exits: ExitStack, tmp: Path) -> Path:
@@ -72,7 +72,7 @@ def main() -> None:
         }
         os.chdir(tmp)  # so that `python -m worker` does not import this checkout's code
         sampler = Sampler().start()
-        stack = Stack(settings, work / "bench", exits, sampler)
+        stack = BenchStack(settings, work / "bench", exits, sampler)
         noop = stack.noop()
         cfg = SuiteConfig(model_dir=args.model_dir.resolve(), work=work / "bench")
         base = dict(stack.env)

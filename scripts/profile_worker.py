@@ -5,7 +5,7 @@
    pydantic validation, tokenizing in batches of 256 (with and without the tokenizer's own
    Rust threads).
 2. ``--profile N``: ``python -m worker`` as deployed (default settings, result cache off)
-   against the no-op V2 predictor (``catmatch.bench.noop``) on a real broker: a warm-up pass
+   against the no-op V2 predictor (``toolbox.bench.noop``) on a real broker: a warm-up pass
    of N products, then a pass of N sampled by py-spy (``pip install py-spy``; not a project
    dependency) over all threads. It prints the samples per thread and the event-loop
    thread's functions. py-spy attributes time spent in C (librdkafka, orjson, pydantic-core,
@@ -37,11 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import orjson  # noqa: E402
 from confluent_kafka import Message  # noqa: E402
 
-from catmatch.bench.stack import Stack  # noqa: E402
-from catmatch.bench.suite import SuiteConfig, backlog  # noqa: E402
-from catmatch.bench.sysstat import Sampler  # noqa: E402
 from core.settings import load_settings  # noqa: E402
 from schemas.product import ProductMessage, product_text  # noqa: E402
+from toolbox.bench.stack import BenchStack  # noqa: E402
+from toolbox.bench.suite import SuiteConfig, backlog  # noqa: E402
+from toolbox.bench.sysstat import Sampler  # noqa: E402
 from training.generator import generate_products  # noqa: E402
 from transport.consumer import position  # noqa: E402
 from worker.messages import MessagePath  # noqa: E402
@@ -140,7 +140,7 @@ def profile(model: Path, count: int, seconds: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as exits:
         sampler = Sampler().start()
         work = Path(tmp)
-        stack = Stack(settings, work, exits, sampler)
+        stack = BenchStack(settings, work, exits, sampler)
         noop = stack.noop()
         cfg = SuiteConfig(model_dir=model, work=work)
         batch = settings.worker.batch_size
@@ -158,7 +158,7 @@ def profile(model: Path, count: int, seconds: int) -> None:
         _report(raw.read_text() if raw.exists() else "")
 
 
-def _record(stack: Stack, spy: str, out: Path, seconds: int) -> None:
+def _record(stack: BenchStack, spy: str, out: Path, seconds: int) -> None:
     """py-spy on the profiled worker once it runs, for ``seconds`` (or until it exits)."""
     deadline = time.monotonic() + 120
     while "profiled" not in stack.pids and time.monotonic() < deadline:

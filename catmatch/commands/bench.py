@@ -3,9 +3,9 @@
 ``catmatch bench`` measures the model in process, the predictor over HTTP, the pipeline,
 the worker against a no-op predictor and a naive one-at-a-time worker side by side, then
 load schedules (constant, ramp, burst, idle then burst) on the pipeline, and prints a
-markdown report of ratios (:mod:`catmatch.bench.suite`). ``catmatch bench soak`` runs one
+markdown report of ratios (:mod:`toolbox.bench.suite`). ``catmatch bench soak`` runs one
 worker against the no-op predictor for ``--count`` products and reports its RSS growth
-after the warm-up (:mod:`catmatch.bench.soak`). Plots (PNG) need the ``bench`` extra
+after the warm-up (:mod:`toolbox.bench.soak`). Plots (PNG) need the ``bench`` extra
 (matplotlib).
 """
 
@@ -14,23 +14,25 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import shutil
 import sys
 from pathlib import Path
 
-from catmatch.bench import plots, report
-from catmatch.bench.schedules import SCHEDULES
-from catmatch.bench.soak import SoakConfig, run_soak
-from catmatch.bench.suite import SuiteConfig, run_suite
-from catmatch.bench.sysstat import machine
-from catmatch.commands.demo import ensure_model
+from catmatch.console import say
 from catmatch.errors import UserError
+from catmatch.options import Subparsers, add_command
 from core.settings import Settings
+from toolbox.bench import plots, report
+from toolbox.bench.schedules import SCHEDULES
+from toolbox.bench.soak import SoakConfig, run_soak
+from toolbox.bench.suite import SuiteConfig, run_suite
+from toolbox.bench.sysstat import machine
+from toolbox.harness.stack import fresh_dir
+from toolbox.models import ensure_seed_model
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("bench", help="benchmark suite (model, predictor, pipeline, worker, "
-                       "naive worker; schedules) or 'bench soak'")
+def register(sub: Subparsers) -> None:
+    p = add_command(sub, "bench", "benchmark suite (model, predictor, pipeline, worker, "
+                    "naive worker; schedules) or 'bench soak'")
     p.add_argument("what", nargs="?", choices=("suite", "soak"), default="suite")
     p.add_argument("--model-dir", type=Path, help="default: serve.model_dir (the seed model, "
                    "built offline when missing)")
@@ -64,11 +66,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    work = args.work_dir
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
-    model_dir = args.model_dir or ensure_model(settings)
+    work = fresh_dir(args.work_dir)
+    model_dir = args.model_dir or ensure_seed_model(settings.serve.model_dir, say)
     if not (model_dir / "tokenizer.json").is_file():
         raise UserError(f"no model (tokenizer.json) in {model_dir}")
     command = "catmatch " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "catmatch bench"

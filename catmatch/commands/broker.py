@@ -8,9 +8,12 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 from catmatch.errors import UserError
+from catmatch.options import Subparsers, add_command
 from core.settings import Settings
 from transport.broker import EmbeddedKafka, EmbeddedKafkaCluster, jars
 from transport.broker.cluster import default_cluster_dir, default_replication, node_ports
@@ -26,11 +29,12 @@ def topics_env(replication_factor: int = 3, min_insync_replicas: int = 2) -> str
     return f"{TOPICS_RF_ENV}={replication_factor} {TOPICS_CONFIG_ENV}='{config}'"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+def register(subparsers: Subparsers) -> None:
+    parser = add_command(
+        subparsers,
         "broker",
-        help="run Apache Kafka (KRaft) on loopback for development: one node or --nodes N",
-        description=(
+        "run Apache Kafka (KRaft) on loopback for development: one node or --nodes N",
+        (
             "Run a single-node Apache Kafka (KRaft, no ZooKeeper) on loopback. The jars are "
             "resolved once from Maven Central (needs Java 17+ and Maven). Data survives "
             f"restarts with the same --data-dir. With {BOOTSTRAP_ENV} set to another "
@@ -76,6 +80,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _serve(kafka: EmbeddedKafka | EmbeddedKafkaCluster, timeout: float,
+           watch: Callable[[], NoReturn]) -> int:
+    """Start ``kafka``, ``watch`` it until Ctrl-C, then stop it in order. SIGTERM behaves like
+    Ctrl-C (KeyboardInterrupt)."""
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        kafka.start(timeout=timeout)
+        try:
+            watch()
+        except KeyboardInterrupt:
+            print("stopping Kafka ...", file=sys.stderr, flush=True)
+        return 0
+    finally:
+        kafka.stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _other_cluster(own: set[str]) -> bool:
+    """Whether ``$CATMATCH_KAFKA__BOOTSTRAP_SERVERS`` names brokers other than ``own``; then
+    nothing is started, and it says so."""
+    external = os.environ.get(BOOTSTRAP_ENV, "").strip()
+    wanted = {address.strip() for address in external.split(",") if address.strip()}
+    if wanted and not wanted <= own:
+        print(f"{BOOTSTRAP_ENV}={external}: using that Kafka cluster; no broker started.")
+        return True
+    return False
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     broker = settings.broker
     if args.fetch_only:
@@ -88,36 +120,27 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise UserError(f"--nodes must be at least 1, not {nodes}")
     if nodes > 1:
         return _run_cluster(args, settings, nodes, port)
-    external = os.environ.get(BOOTSTRAP_ENV, "").strip()
-    if external and external != f"{broker.host}:{port}":
-        print(f"{BOOTSTRAP_ENV}={external}: using that Kafka cluster; no broker started.")
+    if _other_cluster({f"{broker.host}:{port}"}):
         return 0
 
     kafka = EmbeddedKafka(
         broker, data_dir=args.data_dir, port=port, controller_port=args.controller_port
     )
-    # SIGTERM behaves like Ctrl-C: KeyboardInterrupt, then the JVM is stopped in order.
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        kafka.start(timeout=args.timeout)
+
+    def watch() -> NoReturn:
         print(
             f"Apache Kafka {broker.kafka_version} ready: bootstrap.servers="
             f"{kafka.bootstrap_servers} (data {kafka.data_dir}, log {kafka.log_path}); "
             "Ctrl-C stops it",
             flush=True,
         )
-        try:
-            while kafka.wait(timeout=1.0) is None:
-                pass
-        except KeyboardInterrupt:
-            print("stopping Kafka ...", file=sys.stderr, flush=True)
-            return 0
+        while kafka.wait(timeout=1.0) is None:
+            pass
         raise UserError(
             f"the broker exited unexpectedly; last lines of {kafka.log_path}:\n{kafka.log_tail()}"
         )
-    finally:
-        kafka.stop()
-        signal.signal(signal.SIGTERM, previous)
+
+    return _serve(kafka, args.timeout, watch)
 
 
 def _run_cluster(args: argparse.Namespace, settings: Settings, nodes: int, port: int) -> int:
@@ -127,11 +150,7 @@ def _run_cluster(args: argparse.Namespace, settings: Settings, nodes: int, port:
     )
     ports = node_ports(port, nodes)
     controller_ports = node_ports(controller_port, nodes)
-    own = {f"{broker.host}:{p}" for p in ports if p}
-    external = os.environ.get(BOOTSTRAP_ENV, "").strip()
-    wanted = {address.strip() for address in external.split(",") if address.strip()}
-    if wanted and not wanted <= own:
-        print(f"{BOOTSTRAP_ENV}={external}: using that Kafka cluster; no broker started.")
+    if _other_cluster({f"{broker.host}:{p}" for p in ports if p}):
         return 0
 
     cluster = EmbeddedKafkaCluster(
@@ -142,9 +161,8 @@ def _run_cluster(args: argparse.Namespace, settings: Settings, nodes: int, port:
         controller_ports=controller_ports,
     )
     factor, min_isr = default_replication(nodes)
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        cluster.start(timeout=args.timeout)
+
+    def watch() -> NoReturn:
         print(
             f"Apache Kafka {broker.kafka_version} ready, {nodes} nodes: bootstrap.servers="
             f"{cluster.bootstrap_servers} (data {cluster.data_dir}, logs "
@@ -157,31 +175,26 @@ def _run_cluster(args: argparse.Namespace, settings: Settings, nodes: int, port:
             flush=True,
         )
         down: list[int] = []
-        try:
-            while True:
-                exited = cluster.wait(timeout=1.0, ignore=down)
-                if exited is None:
-                    continue
-                # A killed node is a failure drill: go on while the quorum holds.
-                node = cluster.node(exited)
-                code = node.stop()
-                down.append(exited)
-                running = cluster.running_nodes
-                if len(running) < cluster.majority:
-                    raise UserError(
-                        f"node {exited} exited (status {code}) and the cluster lost its "
-                        f"controller quorum (running: {running or 'none'}); last lines of "
-                        f"{node.log_path}:\n{node.log_tail()}"
-                    )
-                print(
-                    f"node {exited} exited (status {code}, log {node.log_path}); the cluster "
-                    f"goes on with nodes {', '.join(map(str, running))}",
-                    file=sys.stderr,
-                    flush=True,
+        while True:
+            exited = cluster.wait(timeout=1.0, ignore=down)
+            if exited is None:
+                continue
+            # A killed node is a failure drill: go on while the quorum holds.
+            node = cluster.node(exited)
+            code = node.stop()
+            down.append(exited)
+            running = cluster.running_nodes
+            if len(running) < cluster.majority:
+                raise UserError(
+                    f"node {exited} exited (status {code}) and the cluster lost its "
+                    f"controller quorum (running: {running or 'none'}); last lines of "
+                    f"{node.log_path}:\n{node.log_tail()}"
                 )
-        except KeyboardInterrupt:
-            print("stopping Kafka ...", file=sys.stderr, flush=True)
-            return 0
-    finally:
-        cluster.stop()
-        signal.signal(signal.SIGTERM, previous)
+            print(
+                f"node {exited} exited (status {code}, log {node.log_path}); the cluster "
+                f"goes on with nodes {', '.join(map(str, running))}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    return _serve(cluster, args.timeout, watch)

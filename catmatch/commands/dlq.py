@@ -1,7 +1,7 @@
 """``catmatch dlq``: look at the dead-letter topic (``stats``) and replay it (``replay``).
 
 Both read the whole topic once, up to the end offsets found at the start, with a reader that
-never commits. The logic lives in :mod:`catmatch.dlq`; this module parses and prints.
+never commits. The logic lives in :mod:`toolbox.dlq`; this module parses and prints.
 """
 
 from __future__ import annotations
@@ -9,42 +9,33 @@ from __future__ import annotations
 import argparse
 import json
 
-from catmatch.dlq import (
-    DEFAULT_MAX_REPLAYS,
-    Selection,
-    dlq_stats,
-    format_stats,
-    parse_error_classes,
-    parse_time,
-    replay,
-)
-from catmatch.dlq.stats import DEFAULT_TOP
 from catmatch.errors import UserError
+from catmatch.options import Subparsers, add_actions, add_command, add_connect_timeout
 from core.settings import Settings
 from schemas.dead_letter import ErrorClass
+from toolbox import dlq
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+def register(subparsers: Subparsers) -> None:
+    parser = add_command(
+        subparsers,
         "dlq",
-        help="dead letters: counts by error class and reason; replay them after a fix",
-        description=(
+        "dead letters: counts by error class and reason; replay them after a fix",
+        (
             "Read the dead-letter topic from the beginning up to its current end (it stops on "
             "its own; nothing is committed). 'stats' counts; 'replay' sends the original "
             "messages back to the input topic."
         ),
     )
-    sub = parser.add_subparsers(dest="dlq_command", metavar="ACTION", required=True)
+    sub = add_actions(parser, "dlq_command")
     times = "ISO-8601 (2026-11-26T12:00:00Z; no zone = UTC) or a time ago (30m, 2h, 1d)"
 
     def add(name: str, help_text: str, description: str) -> argparse.ArgumentParser:
-        action = sub.add_parser(name, help=help_text, description=description)
+        action = add_command(sub, name, help_text, description)
         action.add_argument("--topic", help="dead-letter topic (default: topics.dead_letter)")
         action.add_argument("--since", metavar="T", help=f"failed at or after T: {times}")
         action.add_argument("--json", action="store_true", help="print one JSON object")
-        action.add_argument(
-            "--timeout", type=float, default=10.0, help="seconds to reach the cluster (10)"
-        )
+        add_connect_timeout(action)
         action.set_defaults(func=run)
         return action
 
@@ -57,7 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "are not dead-letter JSON at all (unreadable, counted whatever --since says).",
     )
     stats.add_argument(
-        "--top", type=int, default=DEFAULT_TOP, help=f"reasons shown per class ({DEFAULT_TOP})"
+        "--top", type=int, default=dlq.DEFAULT_TOP,
+        help=f"reasons shown per class ({dlq.DEFAULT_TOP})",
     )
     again = add(
         "replay",
@@ -80,8 +72,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     again.add_argument(
         "--max-replays",
         type=int,
-        default=DEFAULT_MAX_REPLAYS,
-        help=f"refuse dead letters already replayed N times ({DEFAULT_MAX_REPLAYS})",
+        default=dlq.DEFAULT_MAX_REPLAYS,
+        help=f"refuse dead letters already replayed N times ({dlq.DEFAULT_MAX_REPLAYS})",
     )
     again.add_argument("--to", metavar="TOPIC", help="target topic (default: topics.input)")
 
@@ -89,31 +81,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.timeout <= 0:
         raise UserError("--timeout must be > 0")
-    since = parse_time(args.since) if args.since else None
+    since = dlq.parse_time(args.since) if args.since else None
     if args.dlq_command == "stats":
         if args.top < 0:
             raise UserError("--top must be >= 0")
-        stats = dlq_stats(settings, topic=args.topic, since=since, connect_timeout=args.timeout)
+        stats = dlq.dlq_stats(settings, topic=args.topic, since=since,
+                              connect_timeout=args.timeout)
         if args.json:
             print(json.dumps(stats.to_json(args.top), ensure_ascii=False))
         else:
-            print(format_stats(stats, args.top))
+            print(dlq.format_stats(stats, args.top))
         return 0
-    selection = Selection(
-        error_classes=parse_error_classes(args.error_class),
-        since=since,
-        until=parse_time(args.until) if args.until else None,
-    )
-    report = replay(
-        settings,
-        selection,
-        topic=args.topic,
-        to=args.to,
-        max_replays=args.max_replays,
-        limit=args.limit,
-        dry_run=args.dry_run,
-        connect_timeout=args.timeout,
-    )
+    until = dlq.parse_time(args.until) if args.until else None
+    selection = dlq.Selection(dlq.parse_error_classes(args.error_class), since, until)
+    report = dlq.replay(settings, selection, topic=args.topic, to=args.to,
+                        max_replays=args.max_replays, limit=args.limit, dry_run=args.dry_run,
+                        connect_timeout=args.timeout)
     if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False))
     else:

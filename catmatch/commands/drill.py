@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 
-from catmatch.drills.harness import DrillOptions
-from catmatch.drills.scenarios import DRILLS, DrillReport, run_drill
 from catmatch.errors import UserError
+from catmatch.options import Subparsers, add_actions, add_command
 from core.settings import Settings
+from toolbox.drills.pipeline import DrillOptions
+from toolbox.drills.scenarios import DRILLS, DrillReport, run_drill
+from toolbox.harness.stack import fresh_dir
+from toolbox.models import ensure_tiny_model
 
 GUARANTEES = ("at_least_once", "exactly_once")
 COLUMNS = ("drill", "guarantee", "products", "distinct", "duplicates", "lost",
@@ -29,12 +31,12 @@ COLUMNS = ("drill", "guarantee", "products", "distinct", "duplicates", "lost",
            "drained_s", "committed_to_end", "worker_restarts", "wall_s")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("drill", help="fault drills on a real pipeline: kill, restart, refuse")
-    actions = p.add_subparsers(dest="drill_command", metavar="ACTION", required=True)
-    listing = actions.add_parser("list", help="the drills")
+def register(sub: Subparsers) -> None:
+    p = add_command(sub, "drill", "fault drills on a real pipeline: kill, restart, refuse")
+    actions = add_actions(p, "drill_command")
+    listing = add_command(actions, "list", "the drills")
     listing.set_defaults(func=run_list)
-    run = actions.add_parser("run", help="run drills and print what came out")
+    run = add_command(actions, "run", "run drills and print what came out")
     run.add_argument("names", nargs="*", help="drills to run (see list)")
     run.add_argument("--all", action="store_true", help="every drill")
     run.add_argument("--products", type=int, default=2000)
@@ -63,15 +65,14 @@ def run_drills(args: argparse.Namespace, settings: Settings) -> int:
         raise UserError(f"name drills to run (or --all): {', '.join(DRILLS)}")
     if args.products < 1 or args.rate <= 0 or args.workers < 1:
         raise UserError("--products, --rate and --workers must be positive")
-    model_dir = args.model_dir or _tiny_model(args.work_dir / "model")
+    model_dir = args.model_dir or ensure_tiny_model(args.work_dir / "model")
     guarantees = GUARANTEES if args.guarantee == "both" else (args.guarantee,)
     reports: list[DrillReport] = []
     if not args.json:
         print("  ".join(COLUMNS))
     for name in names:
         for guarantee in guarantees:
-            work = args.work_dir / f"{name}-{guarantee}"
-            shutil.rmtree(work, ignore_errors=True)
+            work = fresh_dir(args.work_dir / f"{name}-{guarantee}")
             options = DrillOptions(model_dir=model_dir, work_dir=work, products=args.products,
                                    rate=args.rate, guarantee=guarantee, workers=args.workers,
                                    timeout_s=args.timeout)
@@ -82,10 +83,3 @@ def run_drills(args: argparse.Namespace, settings: Settings) -> int:
                   flush=True)
     return 0 if all(r.passed for r in reports) else 1
 
-
-def _tiny_model(out: Path) -> Path:
-    if (out / "tokenizer.json").is_file():
-        return out
-    from training.builders import build_tiny_model  # torch: only when a model is built
-
-    return build_tiny_model(out)

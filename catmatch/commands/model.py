@@ -14,14 +14,15 @@ import time
 from pathlib import Path
 
 from catmatch.errors import UserError
+from catmatch.options import Subparsers, add_actions, add_command
 from core.modelformat import read_metadata
 from core.names import Runtime
 from core.settings import Settings
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("model", help="build the tiny test model or the seed model; show one")
-    kinds = p.add_subparsers(dest="model_command", metavar="KIND", required=True)
+def register(sub: Subparsers) -> None:
+    p = add_command(sub, "model", "build the tiny test model or the seed model; show one")
+    kinds = add_actions(p, "model_command", "KIND")
     tiny = kinds.add_parser(
         "tiny", help="tiny random BERT + MiniLM tokenizer (or a tiny sklearn model), for tests"
     )

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from catmatch.errors import UserError
+from catmatch.options import Subparsers, add_actions, add_command
 from core.modelformat import read_metadata
 from core.names import ENV_ALIASES, ENVS, LATEST, RUNTIMES, Runtime
 from core.settings import Settings
@@ -34,12 +35,12 @@ ENV_CHOICES = (*ENVS, *ENV_ALIASES)
 HEADLINE_HINTS = ("accuracy", "f1", "precision", "recall", "auc", "loss")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: Subparsers) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--store", help="store path or URI (default: models.store_uri)")
     common.add_argument("--name", help="model name (default: models.name)")
-    p = sub.add_parser("models", help="the versioned model store: list, promote, roll back")
-    cmds = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    p = add_command(sub, "models", "the versioned model store: list, promote, roll back")
+    cmds = add_actions(p, "models_command")
 
     ls = cmds.add_parser("list", parents=[common], help="versions and where they are deployed")
     ls.set_defaults(func=run_list)

@@ -1,4 +1,8 @@
-"""The ``catmatch produce`` command line: arguments, input selection, progress, summary."""
+"""``catmatch produce``: send product messages from a file, stdin or the generator.
+
+The sending is :mod:`toolbox.produce`; this module parses arguments, picks the input, shows
+progress and prints the summary.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +12,22 @@ import sys
 from typing import Any
 
 from catmatch.errors import UserError
-from catmatch.produce.progress import ProgressLine
-from catmatch.produce.sender import ProduceReport, produce_generated, produce_products
-from catmatch.produce.sources import InvalidRecord, detect_format, open_records
+from catmatch.options import Subparsers, add_command
 from core.settings import Settings
+from toolbox.produce.progress import ProgressLine
+from toolbox.produce.sender import ProduceReport, produce_generated, produce_products
+from toolbox.produce.sources import InvalidRecord, detect_format, open_records
 
 DEFAULT_GENERATE_COUNT = 1000
 MAX_SHOWN_INVALID = 20
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+def register(subparsers: Subparsers) -> None:
+    parser = add_command(
+        subparsers,
         "produce",
-        help="send product messages (file, stdin or generated) to the input topic",
-        description=(
+        "send product messages (file, stdin or generated) to the input topic",
+        (
             "Send product messages to the input topic, keyed by product id. Records are "
             "validated first; invalid ones are reported and not sent (unless --raw). Prints "
             "'delivered N, failed M' at the end; the exit status is 1 when any message failed "

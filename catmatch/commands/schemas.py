@@ -5,32 +5,31 @@ from __future__ import annotations
 import argparse
 import sys
 
+from catmatch.options import Subparsers, add_actions, add_command
 from core.settings import Settings
 from schemas.export import export, stale
 
 DEFAULT_OUT = "schemas/json"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "schemas",
-        help="export the JSON Schemas of the messages",
-        description="JSON Schemas of the product, result and dead-letter messages.",
-    )
-    sub = parser.add_subparsers(dest="schemas_command", metavar="ACTION", required=True)
-    export = sub.add_parser(
+def register(subparsers: Subparsers) -> None:
+    parser = add_command(subparsers, "schemas", "export the JSON Schemas of the messages",
+                         "JSON Schemas of the product, result and dead-letter messages.")
+    sub = add_actions(parser, "schemas_command")
+    action = add_command(
+        sub,
         "export",
-        help="write one JSON Schema file per message model",
-        description=(
+        "write one JSON Schema file per message model",
+        (
             "Write product/result/dead_letter .schema.json files (sorted keys, trailing "
             "newline). With --check, write nothing and exit 1 if the files are stale."
         ),
     )
-    export.add_argument("--out", default=DEFAULT_OUT, help=f"output folder ({DEFAULT_OUT})")
-    export.add_argument(
+    action.add_argument("--out", default=DEFAULT_OUT, help=f"output folder ({DEFAULT_OUT})")
+    action.add_argument(
         "--check", action="store_true", help="only compare; exit 1 when files differ or are missing"
     )
-    export.set_defaults(func=run)
+    action.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

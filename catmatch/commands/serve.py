@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 
+from catmatch.options import Subparsers
 from core.settings import Settings
 from predictor.server import main
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: Subparsers) -> None:
     # prefix_chars="+" makes this subparser treat "--model-dir" etc. as plain strings, so
     # they all land in serve_args unparsed; the real parser needs kserve, imported when run.
     p = sub.add_parser(

@@ -1,6 +1,6 @@
 """``catmatch status``: topics, the worker group and its lag, rates, dead letters, predictor.
 
-The work is in :mod:`catmatch.status`; this module parses arguments, prints and refreshes.
+The work is in :mod:`toolbox.status`; this module parses arguments, prints and refreshes.
 """
 
 from __future__ import annotations
@@ -11,18 +11,20 @@ import sys
 import time
 
 from catmatch.errors import UserError
-from catmatch.status import DlqCache, collect_status, format_status
+from catmatch.options import Subparsers, add_command, add_connect_timeout
 from core.errors import CatmatchError
 from core.settings import Settings
+from toolbox.status import DlqCache, collect_status, format_status
 
 CLEAR = "\033[H\033[2J"
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
+def register(subparsers: Subparsers) -> None:
+    parser = add_command(
+        subparsers,
         "status",
-        help="one screen: topics, group members and lag, rates, dead letters, predictor",
-        description="Show the pipeline at a glance: the three topics (partitions, messages, "
+        "one screen: topics, group members and lag, rates, dead letters, predictor",
+        "Show the pipeline at a glance: the three topics (partitions, messages, "
         "rates), the worker group's members with their partitions and the lag per input "
         "partition, dead letters by error class, and the predictor's state and live model "
         "version. Rates come from the end offsets sampled twice (--interval apart, or "
@@ -41,9 +43,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--group", help="consumer group (default: worker.group_id)")
     parser.add_argument("--no-dlq", action="store_true", help="do not read the dead-letter topic")
-    parser.add_argument(
-        "--timeout", type=float, default=10.0, help="seconds to reach the cluster (10)"
-    )
+    add_connect_timeout(parser)
     parser.set_defaults(func=run)
 
 

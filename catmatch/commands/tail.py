@@ -1,117 +1,21 @@
 """``catmatch tail``: print results, dead letters or any topic's messages as they arrive.
 
-Reads with a fresh ``catmatch-tail-<uuid>`` group that never commits, assigned to every
-partition directly (no rebalance wait). :func:`iter_messages` is the Python entry point.
+Reads with :func:`toolbox.readers.iter_messages` (a fresh group that never commits, every
+partition assigned directly); this module parses arguments and formats each message.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
-import logging
 import os
 import sys
-import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
-
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, TopicPartition
 
 from catmatch.errors import UserError
+from catmatch.options import Subparsers, add_command
 from core.settings import Settings
-from transport.clients import new_consumer
-from transport.configuration import reader_config
-from transport.consumer import skip_read_error
-from transport.metadata import describe_topic
-
-log = logging.getLogger(__name__)
-_POLL_S = 0.5
-
-
-@dataclass(frozen=True)
-class TailMessage:
-    """One consumed message (a plain copy, independent of the consumer)."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes], ...] = ()
-    timestamp_ms: int | None = None
-
-    def json(self) -> Any:
-        """The value parsed as JSON; ``None`` when it is empty or not JSON."""
-        if not self.value:
-            return None
-        try:
-            return json.loads(self.value)
-        except ValueError:
-            return None
-
-
-def iter_messages(
-    settings: Settings,
-    topic: str,
-    *,
-    from_beginning: bool = False,
-    count: int | None = None,
-    idle_timeout: float | None = None,
-    connect_timeout: float = 10.0,
-) -> Iterator[TailMessage]:
-    """Yield messages of ``topic`` as they arrive.
-
-    Args:
-        settings: the configuration (``kafka`` section).
-        topic: the topic to read.
-        from_beginning: start at the oldest message instead of the end of each partition.
-        count: stop after this many messages.
-        idle_timeout: stop after this many seconds without a message.
-        connect_timeout: seconds to reach the cluster and find the topic.
-
-    Raises:
-        KafkaUnreachable: the cluster is unreachable.
-        TopicError: the topic does not exist.
-    """
-    conf = reader_config(
-        settings.kafka, f"catmatch-tail-{uuid.uuid4().hex}", from_beginning=from_beginning
-    )
-    consumer = new_consumer(conf, quiet=True)
-    try:
-        described = describe_topic(
-            consumer, topic, connect_timeout, settings.kafka.bootstrap_servers
-        )
-        start = OFFSET_BEGINNING if from_beginning else OFFSET_END
-        consumer.assign([TopicPartition(topic, p, start) for p in sorted(described.partitions)])
-        seen = 0
-        last = time.monotonic()
-        while count is None or seen < count:
-            wait = _POLL_S
-            if idle_timeout is not None:
-                wait = min(wait, last + idle_timeout - time.monotonic())
-                if wait <= 0:
-                    return
-            msg = consumer.poll(wait)
-            if msg is None:
-                continue
-            if skip_read_error(msg.error(), topic):
-                continue
-            last = time.monotonic()
-            seen += 1
-            _, ts = msg.timestamp()
-            yield TailMessage(
-                topic=msg.topic(),
-                partition=msg.partition(),
-                offset=msg.offset(),
-                key=msg.key(),
-                value=msg.value(),
-                headers=tuple((k, v or b"") for k, v in (msg.headers() or ())),
-                timestamp_ms=ts if ts > 0 else None,
-            )
-    finally:
-        consumer.close()
+from toolbox.readers import ConsumedMessage, iter_messages
 
 
 def _text(data: bytes | None, limit: int = 200) -> str:
@@ -121,7 +25,7 @@ def _text(data: bytes | None, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def format_line(message: TailMessage) -> str:
+def format_line(message: ConsumedMessage) -> str:
     """One human line, tab-separated, chosen by the message's shape.
 
     Result: ``product_id, label, score, model_version``. Dead letter: ``original key,
@@ -131,8 +35,6 @@ def format_line(message: TailMessage) -> str:
     data = message.json()
     if isinstance(data, dict):
         if "error_class" in data and "reason" in data:
-            import base64
-
             key = data.get("original_key_b64")
             key_text = _text(base64.b64decode(key)) if isinstance(key, str) else "-"
             source = (
@@ -153,7 +55,7 @@ def format_line(message: TailMessage) -> str:
     return f"{_text(message.key)}\t{_text(message.value)}"
 
 
-def format_json(message: TailMessage) -> str:
+def format_json(message: ConsumedMessage) -> str:
     """The value as one compact JSON line; a JSON envelope when the value is not JSON."""
     data = message.json()
     if data is not None:
@@ -170,11 +72,12 @@ def format_json(message: TailMessage) -> str:
     )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+def register(subparsers: Subparsers) -> None:
+    parser = add_command(
+        subparsers,
         "tail",
-        help="print results (or dead letters, or any topic) as they arrive",
-        description=(
+        "print results (or dead letters, or any topic) as they arrive",
+        (
             "Print messages as they arrive, one line each: results (product id, label, score, "
             "model version), dead letters (key, error class, reason, source offset) or any "
             "topic. Uses a fresh consumer group and commits nothing. The exit status is 1 "

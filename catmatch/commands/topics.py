@@ -6,8 +6,10 @@ The operations live in :mod:`transport.admin`; this module parses arguments and 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from catmatch.errors import UserError
+from catmatch.options import Subparsers, add_actions, add_command, add_connect_timeout
 from core.settings import Settings
 from transport.admin import (
     admin_client,
@@ -18,22 +20,22 @@ from transport.admin import (
     wait_reachable,
 )
 from transport.errors import TopicError
-from transport.metadata import group_lag
+from transport.metadata import PartitionLag, group_lag
+from transport.types import TP
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+def register(subparsers: Subparsers) -> None:
+    parser = add_command(
+        subparsers,
         "topics",
-        help="create/list/describe/delete the pipeline topics",
-        description="Manage the input, output and dead-letter topics of the pipeline.",
+        "create/list/describe/delete the pipeline topics",
+        "Manage the input, output and dead-letter topics of the pipeline.",
     )
-    sub = parser.add_subparsers(dest="topics_command", metavar="ACTION", required=True)
+    sub = add_actions(parser, "topics_command")
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
-        action = sub.add_parser(name, help=help_text, description=help_text)
-        action.add_argument(
-            "--timeout", type=float, default=10.0, help="seconds to reach the cluster (10)"
-        )
+        action = add_command(sub, name, help_text, help_text)
+        add_connect_timeout(action)
         action.set_defaults(func=run)
         return action
 
@@ -65,7 +67,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return _delete(args, settings, conf)
 
 
-def _create(args: argparse.Namespace, settings: Settings, conf: dict) -> int:
+def _create(args: argparse.Namespace, settings: Settings, conf: dict[str, Any]) -> int:
     if args.partitions is not None and args.partitions < 1:
         raise UserError("--partitions must be at least 1")
     specs = pipeline_topic_specs(settings, args.partitions)
@@ -76,7 +78,7 @@ def _create(args: argparse.Namespace, settings: Settings, conf: dict) -> int:
     return 0
 
 
-def _list(args: argparse.Namespace, conf: dict) -> int:
+def _list(args: argparse.Namespace, conf: dict[str, Any]) -> int:
     admin = admin_client(conf)
     metadata = wait_reachable(admin, args.timeout, str(conf.get("bootstrap.servers", "")))
     for name in sorted(metadata.topics):
@@ -86,7 +88,7 @@ def _list(args: argparse.Namespace, conf: dict) -> int:
     return 0
 
 
-def _describe(args: argparse.Namespace, settings: Settings, conf: dict) -> int:
+def _describe(args: argparse.Namespace, settings: Settings, conf: dict[str, Any]) -> int:
     names = args.names or pipeline_topics(settings)
     group = args.group or settings.worker.group_id
     admin = admin_client(conf)
@@ -96,7 +98,7 @@ def _describe(args: argparse.Namespace, settings: Settings, conf: dict) -> int:
         raise TopicError(
             f"no such topic: {', '.join(missing)} (create with `catmatch topics create`)"
         )
-    lags = {
+    lags: dict[TP, PartitionLag] = {
         (lag.topic, lag.partition): lag
         for lag in group_lag(conf, group, names, timeout=args.timeout)
     }
@@ -120,7 +122,7 @@ def _describe(args: argparse.Namespace, settings: Settings, conf: dict) -> int:
     return 0
 
 
-def _delete(args: argparse.Namespace, settings: Settings, conf: dict) -> int:
+def _delete(args: argparse.Namespace, settings: Settings, conf: dict[str, Any]) -> int:
     names = args.names or pipeline_topics(settings)
     if not args.yes:
         raise UserError(f"this deletes {', '.join(names)} and their messages: add --yes")

@@ -12,16 +12,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from catmatch.commands.data import DEFAULT_DATA_DIR, add_data_arguments, data_config
+from catmatch import options
 from catmatch.errors import UserError
 from core.settings import Settings
 from modelstore import StoreError
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="fine-tune the classifier (+ baseline) and publish it")
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR,
-                   help=f"prepared data directory (default {DEFAULT_DATA_DIR}; made if missing)")
+def register(sub: options.Subparsers) -> None:
+    p = options.add_command(sub, "train", "fine-tune the classifier (+ baseline) and publish it")
+    p.add_argument("--data", type=Path, default=options.DEFAULT_DATA_DIR,
+                   help=f"prepared data directory (default {options.DEFAULT_DATA_DIR}; made if "
+                   "missing)")
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--max-length", type=int, default=48, help="tokens per text (default 48)")
     p.add_argument("--batch-size", type=int, default=32)
@@ -43,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="labelled JSONL titles to score both models on, never trained on "
                    "(default: the repo's hand-written set, when it exists)")
     data = p.add_argument_group("data (used only when --data must be prepared)")
-    add_data_arguments(data, "--data-seed")
+    options.add_data_arguments(data, "--data-seed")
     p.set_defaults(func=run)
 
 
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.limit is not None and args.limit < 21:
         raise UserError("--limit must be at least 21 (one row per class)")
     store_uri, name = settings.models.store_uri, settings.models.name
-    options = TrainOptions(
+    train_options = TrainOptions(
         data_dir=args.data,
         store_uri=args.store or store_uri,
         name=args.name or name,
@@ -75,10 +76,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             learning_rate=args.lr, seed=args.seed, device=args.device, threads=args.threads,
             head_steps=args.head_steps,
         ),
-        data=data_config(args),
+        data=options.data_config(args),
     )
     try:
-        report = run_training(options)
+        report = run_training(train_options)
     except (StoreError, FileNotFoundError) as exc:
         raise UserError(str(exc)) from None
     print_summary(report)

@@ -5,12 +5,11 @@ The same options and code as ``python -m worker`` (:mod:`worker.main`).
 
 from __future__ import annotations
 
-import argparse
-
+from catmatch.options import Subparsers, add_command
 from worker.main import add_arguments, run
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("work", help="consume products, classify them, produce labels")
+def register(sub: Subparsers) -> None:
+    p = add_command(sub, "work", "consume products, classify them, produce labels")
     add_arguments(p)
     p.set_defaults(func=run)

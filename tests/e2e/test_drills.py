@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from catmatch.drills.harness import DrillOptions
-from catmatch.drills.scenarios import DRILLS, run_drill
+from toolbox.drills.pipeline import DrillOptions
+from toolbox.drills.scenarios import DRILLS, run_drill
 
 pytestmark = pytest.mark.e2e
 

@@ -14,10 +14,10 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from catmatch.cli import main
-from catmatch.dlq import Selection, dlq_stats, parse_time, replay
 from core.settings import Settings, load_settings
 from schemas.dead_letter import HEADER_REPLAY_COUNT, DeadLetter, ErrorClass, b64
 from tests.fixtures.kafka import consume_all
+from toolbox.dlq import Selection, dlq_stats, parse_time, replay
 from transport.errors import TopicError
 
 pytestmark = pytest.mark.integration

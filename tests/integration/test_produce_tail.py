@@ -14,13 +14,13 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 import schemas
-from catmatch import produce as produce_command
+from catmatch.commands import produce as produce_command
 from catmatch.commands import tail as tail_command
-from catmatch.commands.tail import iter_messages
-from catmatch.produce import produce_products
 from core.settings import Settings, load_settings
 from schemas import ProductMessage
 from tests.fixtures.kafka import consume_all
+from toolbox.produce import produce_products
+from toolbox.readers import iter_messages
 from training.generator import SYNTHETIC_HEADER, generate_products, read_truth
 from transport.errors import TopicError
 

@@ -12,7 +12,6 @@ import pytest
 from confluent_kafka import Producer
 
 from catmatch import cli
-from catmatch.status import collect_status, predictor_status
 from core.settings import PredictorClientSettings, load_settings
 from tests.fixtures.kafka import consume_all
 from tests.integration.worker_harness import (
@@ -21,6 +20,7 @@ from tests.integration.worker_harness import (
     running_worker,
     wait_committed,
 )
+from toolbox.status import collect_status, predictor_status
 from transport.broker.config import free_ports
 
 pytestmark = pytest.mark.integration

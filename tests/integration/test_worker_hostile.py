@@ -12,7 +12,6 @@ import json
 
 import pytest
 
-from catmatch.drills.hostile import HOSTILE
 from schemas import CategoryResult, DeadLetter, ErrorClass
 from schemas.dead_letter import HEADER_ORIGINAL_TRUNCATED
 from tests.fixtures.kafka import consume_all
@@ -22,6 +21,7 @@ from tests.integration.worker_harness import (
     running_worker,
     wait_committed,
 )
+from toolbox.drills.hostile import HOSTILE
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from catmatch.bench.report import p99_at
+from toolbox.bench.report import p99_at
 
 ROWS = [{"batch_size": 1, "p99_ms": 10.0}, {"batch_size": 8, "p99_ms": 40.0},
         {"batch_size": 32, "p99_ms": 130.0}]

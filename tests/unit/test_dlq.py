@@ -8,17 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from catmatch.dlq.records import (
-    DlqRecord,
-    Selection,
-    parse_error_classes,
-    parse_time,
-    read_entry,
-    replay_count,
-)
-from catmatch.dlq.replay import Decision, ReplayReport, decide, plan_replay, replay_message
-from catmatch.dlq.stats import collect_stats, format_stats, normalise_reason
-from catmatch.errors import UserError
 from schemas.dead_letter import (
     HEADER_ORIGINAL_TRUNCATED,
     HEADER_REPLAY_COUNT,
@@ -26,8 +15,20 @@ from schemas.dead_letter import (
     ErrorClass,
     b64,
 )
+from toolbox.dlq.records import (
+    Selection,
+    parse_error_classes,
+    parse_time,
+    read_entry,
+    replay_count,
+)
+from toolbox.dlq.replay import Decision, ReplayReport, decide, plan_replay, replay_message
+from toolbox.dlq.stats import collect_stats, format_stats, normalise_reason
+from toolbox.errors import InvalidRequest
+from toolbox.readers import ConsumedMessage
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+DLQ = "category-match-dlq"
 
 
 def letter(
@@ -54,7 +55,7 @@ def letter(
 
 def record(
     dead: DeadLetter | bytes | None, *, count: int | None = None, offset: int = 0
-) -> DlqRecord:
+) -> ConsumedMessage:
     if isinstance(dead, DeadLetter):
         value: bytes | None = dead.model_dump_json().encode()
         headers = [(k, v) for k, v in dead.headers()]
@@ -62,7 +63,9 @@ def record(
         value, headers = dead, []
     if count is not None:
         headers.append((HEADER_REPLAY_COUNT, str(count).encode()))
-    return DlqRecord(partition=0, offset=offset, key=b"k", value=value, headers=tuple(headers))
+    return ConsumedMessage(
+        topic=DLQ, partition=0, offset=offset, key=b"k", value=value, headers=tuple(headers)
+    )
 
 
 # --- times -----------------------------------------------------------------------------------
@@ -90,7 +93,7 @@ def test_parse_time(text: str, expected: datetime) -> None:
 
 @pytest.mark.parametrize("text", ["yesterday", "", "3x", "-2h", "2026-13-01"])
 def test_parse_time_rejects(text: str) -> None:
-    with pytest.raises(UserError, match="not a time"):
+    with pytest.raises(InvalidRequest, match="not a time"):
         parse_time(text, now=NOW)
 
 
@@ -109,7 +112,7 @@ def test_parse_error_classes() -> None:
         ErrorClass.TOO_LARGE,
         ErrorClass.EMPTY_TEXT,
     }
-    with pytest.raises(UserError, match="unknown error class: nope .*known: .*invalid_json"):
+    with pytest.raises(InvalidRequest, match="unknown error class: nope .*known: .*invalid_json"):
         parse_error_classes(["invalid_json", "nope"])
 
 
@@ -124,7 +127,7 @@ def test_selection_by_class_and_window() -> None:
     until = Selection(until=NOW)  # exclusive
     assert until.matches(old) and not until.matches(new)
     assert Selection(since=NOW, until=NOW + timedelta(seconds=1)).matches(new)  # inclusive
-    with pytest.raises(UserError, match="--since must be before --until"):
+    with pytest.raises(InvalidRequest, match="--since must be before --until"):
         Selection(since=NOW, until=NOW)
 
 
@@ -175,8 +178,8 @@ def test_truncated_by_field_or_header() -> None:
     by_field = read_entry(record(letter(truncated=True)))
     assert by_field is not None and by_field.truncated
     plain = letter()
-    by_header = DlqRecord(0, 0, None, plain.model_dump_json().encode(),
-                          ((HEADER_ORIGINAL_TRUNCATED, b"1"),))
+    by_header = ConsumedMessage(DLQ, 0, 0, None, plain.model_dump_json().encode(),
+                                ((HEADER_ORIGINAL_TRUNCATED, b"1"),))
     entry = read_entry(by_header)
     assert entry is not None and entry.truncated
     entry = read_entry(record(plain))

@@ -24,9 +24,13 @@ ALLOWED: dict[str, set[str]] = {
     "worker": {"core", "schemas", "transport", "modelstore", "resultcache"},
     "predictor": {"core", "schemas", "modelstore", "resultcache"},
     "training": {"core", "schemas", "modelstore", "predictor"},
-    "catmatch": {
+    "toolbox": {
         "core", "schemas", "transport", "modelstore", "resultcache", "worker", "predictor",
         "training",
+    },
+    "catmatch": {
+        "core", "schemas", "transport", "modelstore", "resultcache", "worker", "predictor",
+        "training", "toolbox",
     },
 }
 PACKAGES = set(ALLOWED)
@@ -113,6 +117,19 @@ def test_nothing_imports_the_cli() -> None:
         if name.split(".")[0] == "catmatch"
     )
     assert not users
+
+
+def test_commands_do_not_import_each_other() -> None:
+    """A command module parses, calls the layers below and prints; what two commands share
+    lives below them (``toolbox``) or in ``catmatch.options``, not in another command."""
+    commands = REPO / "catmatch" / "commands"
+    shared = sorted(
+        f"{path.name}: {name}"
+        for path in commands.glob("*.py")
+        for _, name, _ in imports(path)
+        if name.startswith("catmatch.commands")
+    )
+    assert not shared
 
 
 def test_checker_sees_a_violation(tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from catmatch.produce.pacing import TokenBucket
-from catmatch.produce.progress import ProgressLine, format_progress
+from toolbox.produce.pacing import TokenBucket
+from toolbox.produce.progress import ProgressLine, format_progress
 
 
 class FakeClock:

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from catmatch.errors import UserError
-from catmatch.produce.sender import ProduceReport, prepare_record, producer_config
-from catmatch.produce.sources import (
+from core.settings import load_settings
+from schemas import ProductMessage
+from toolbox.errors import InvalidRequest
+from toolbox.produce.sender import ProduceReport, prepare_record, producer_config
+from toolbox.produce.sources import (
     InputRecord,
     InvalidRecord,
     csv_fields,
@@ -21,8 +23,6 @@ from catmatch.produce.sources import (
     raw_key,
     to_message,
 )
-from core.settings import load_settings
-from schemas import ProductMessage
 
 JSONL = b"""{"product_id": "a", "title": "Kettle 1.7 l"}
 
@@ -134,7 +134,7 @@ def test_detect_format() -> None:
     assert detect_format("x.jsonl", None) == "jsonl"
     assert detect_format("-", None) == "jsonl"
     assert detect_format("-", "csv") == "csv"
-    with pytest.raises(UserError):
+    with pytest.raises(InvalidRequest):
         detect_format("x", "xml")
 
 
@@ -147,7 +147,8 @@ def test_open_records_reads_files_lazily(tmp_path: Path) -> None:
     jsonl.write_bytes(JSONL)
     with open_records(str(jsonl)) as records:
         assert len(list(records)) == 5
-    with pytest.raises(UserError, match="not found"), open_records(str(tmp_path / "nope.jsonl")):
+    missing = str(tmp_path / "nope.jsonl")
+    with pytest.raises(InvalidRequest, match="not found"), open_records(missing):
         pass
 
 

@@ -109,7 +109,7 @@ def test_every_malformed_example_fails_validation(line: str) -> None:
 
 
 def test_sample_product_files_are_valid() -> None:
-    from catmatch.produce.sources import iter_csv, iter_jsonl, to_message
+    from toolbox.produce.sources import iter_csv, iter_jsonl, to_message
 
     with open(EXAMPLES_DIR / "products.jsonl", "rb") as fh:
         jsonl = list(iter_jsonl(fh))

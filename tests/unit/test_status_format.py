@@ -10,11 +10,11 @@ import pytest
 
 from catmatch import cli
 from catmatch.commands import status as status_command
-from catmatch.dlq import DlqStats
-from catmatch.status import DlqCache, format_status, live_version_from_metrics
-from catmatch.status.kafka import OffsetSample
-from catmatch.status.predictor import _state
-from catmatch.status.report import _processed_rate, _rate
+from toolbox.dlq import DlqStats
+from toolbox.status import DlqCache, format_status, live_version_from_metrics
+from toolbox.status.kafka import OffsetSample
+from toolbox.status.predictor import _state
+from toolbox.status.report import _processed_rate, _rate
 from transport.errors import KafkaUnreachable
 
 

@@ -6,13 +6,14 @@ import json
 from pathlib import Path
 
 import schemas
-from catmatch.commands.tail import TailMessage, format_json, format_line
+from catmatch.commands.tail import format_json, format_line
+from toolbox.readers import ConsumedMessage
 
 EXAMPLES = Path(schemas.__file__).parent / "examples"
 
 
-def _msg(value: bytes | None, key: bytes | None = b"k") -> TailMessage:
-    return TailMessage(topic="t", partition=1, offset=7, key=key, value=value)
+def _msg(value: bytes | None, key: bytes | None = b"k") -> ConsumedMessage:
+    return ConsumedMessage(topic="t", partition=1, offset=7, key=key, value=value)
 
 
 def test_result_line_has_id_label_score_and_model_version() -> None:

@@ -13,9 +13,9 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from catmatch.bench.texts import bench_texts
-from catmatch.errors import UserError
 from core.tokenization import load_tokenizer
+from toolbox.bench.texts import bench_texts
+from toolbox.errors import ToolboxError
 
 
 def v2_bodies(tokenizer_dir: Path, size: int, count: int = 8) -> list[bytes]:
@@ -68,7 +68,7 @@ def load(url: str, model_name: str, bodies: list[bytes], rows: int, seconds: flo
             resp = conn.getresponse()
             payload = resp.read()
             if resp.status != 200:
-                raise UserError(f"predictor answered HTTP {resp.status}: {payload[:200]!r}")
+                raise ToolboxError(f"predictor answered HTTP {resp.status}: {payload[:200]!r}")
             latencies.append(time.perf_counter() - t0)
         elapsed = time.perf_counter() - started
     finally:

@@ -7,7 +7,6 @@ difference (both are wall clock on this machine), throughput the span of result 
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import threading
 import time
@@ -17,8 +16,9 @@ from datetime import UTC, datetime
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from catmatch.bench.texts import product_bytes
-from catmatch.errors import UserError
+from toolbox.bench.texts import product_bytes
+from toolbox.errors import ToolboxError
+from toolbox.harness.children import ChildProcess
 
 
 def iso(ts: float) -> str:
@@ -61,7 +61,7 @@ def send(
         if i % 1000 == 0:
             producer.poll(0)
     if producer.flush(120) != 0:
-        raise UserError(f"products to {topic} not all acknowledged")
+        raise ToolboxError(f"products to {topic} not all acknowledged")
     return sent
 
 
@@ -103,10 +103,11 @@ class Collector:
             return len(self.first)
 
     def wait(self, ids: dict[str, float], timeout_s: float, label: str,
-             alive: Sequence[subprocess.Popen[bytes]] = ()) -> dict[str, int]:
+             alive: Sequence[ChildProcess] = ()) -> dict[str, int]:
         """Until every id in ``ids`` has a result; a progress line on stderr meanwhile.
 
-        Raises :class:`UserError` on timeout or when a process of ``alive`` exits.
+        Raises :class:`~toolbox.errors.ToolboxError` on timeout, and
+        :class:`~toolbox.errors.HarnessError` when a process of ``alive`` exits.
         """
         deadline = time.monotonic() + timeout_s
         total = len(ids)
@@ -117,12 +118,11 @@ class Collector:
             if got >= total:
                 break
             for proc in alive:
-                if proc.poll() is not None:
-                    raise UserError(f"{label}: {proc.args!r} exited with {proc.returncode}")
+                proc.check()
             time.sleep(0.25)
         progress(label, got, total, end=True)
         if got < total:
-            raise UserError(f"{label}: only {got} of {total} results within {timeout_s:.0f}s")
+            raise ToolboxError(f"{label}: only {got} of {total} results within {timeout_s:.0f}s")
         with self._lock:
             return {pid: self.first[pid] for pid in ids}
 

@@ -6,7 +6,7 @@ round down. Run as its own process by ``catmatch bench`` (so torch never loads i
 process) while nothing else of the benchmark runs; prints one JSON object:
 ``{"rows": [{"batch_size": 8, "texts_per_s": 120.0, "p99_ms": 70.1}, ...]}``.
 
-    python -m catmatch.bench.model --model-dir var/models/seed --batch-sizes 1,8,32,64
+    python -m toolbox.bench.model --model-dir var/models/seed --batch-sizes 1,8,32,64
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from catmatch.bench.texts import bench_texts
 from predictor.runtimes import load_runtime
+from toolbox.bench.texts import bench_texts
 
 
 def measure(model_dir: Path, sizes: list[int], seconds: float, rounds: int = 3
@@ -30,7 +30,7 @@ def measure(model_dir: Path, sizes: list[int], seconds: float, rounds: int = 3
     batches = {}
     for size in sizes:
         texts = bench_texts(size * 8)
-        batches[size] = [classifier.encode(texts[i : i + size])
+        batches[size] = [classifier.tokenize(texts[i : i + size])
                          for i in range(0, len(texts), size)]
         for batch in batches[size][:2]:  # warm-up
             classifier.classify(batch, 3)

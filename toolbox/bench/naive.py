@@ -4,7 +4,7 @@ Poll one message, tokenize it, POST one V2 request, produce its result and flush
 the offset synchronously, repeat. No batching, no pipelining, no cache: the baseline the
 real worker (:mod:`worker.app`) is compared with, against the same predictor.
 
-    python -m catmatch.bench.naive --bootstrap HOST:PORT --input IN --output OUT \
+    python -m toolbox.bench.naive --bootstrap HOST:PORT --input IN --output OUT \
         --url http://127.0.0.1:8080 --tokenizer-dir var/models/seed
 """
 

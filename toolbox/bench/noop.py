@@ -4,7 +4,7 @@ It parses the request (so the worker pays the full HTTP and JSON cost on its sid
 returns the six outputs a worker asks for, the same label for every row. It measures the
 worker's own ceiling: with it, the worker is the bottleneck.
 
-    python -m catmatch.bench.noop --port 8085 [--model-name category-match]
+    python -m toolbox.bench.noop --port 8085 [--model-name category-match]
 """
 
 from __future__ import annotations

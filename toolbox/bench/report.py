@@ -6,7 +6,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from catmatch.bench.schedules import DESCRIPTION
+from toolbox.bench.schedules import DESCRIPTION
 
 LATENCY_TARGET = 3.0  # p99 end to end at 50% of max rate <= 3x the predictor's own p99
 

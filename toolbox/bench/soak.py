@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from catmatch import procs
-from catmatch.bench.kafkaio import Collector, progress, send
-from catmatch.bench.stack import Stack
-from catmatch.bench.sysstat import Sampler, rss_bytes
-from catmatch.errors import UserError
 from core.settings import Settings
+from toolbox.bench.kafkaio import Collector, progress, send
+from toolbox.bench.stack import BenchStack
+from toolbox.bench.sysstat import Sampler, rss_bytes
+from toolbox.errors import InvalidRequest, ToolboxError
+from toolbox.harness.children import LOOPBACK, scrape
 
 
 @dataclass
@@ -36,7 +36,7 @@ class SoakConfig:
 
 
 def _cache_entries(port: int) -> float:
-    for line in procs.scrape(f"http://127.0.0.1:{port}/metrics").splitlines():
+    for line in scrape(f"http://{LOOPBACK}:{port}/metrics").splitlines():
         if line.startswith("catmatch_worker_cache_entries "):
             return float(line.split()[1])
     return float("nan")
@@ -46,12 +46,12 @@ def run_soak(settings: Settings, cfg: SoakConfig) -> dict[str, Any]:
     started = time.time()
     warmup = max(int(1.2 * cfg.cache_entries), cfg.count // 10)
     if warmup >= cfg.count:
-        raise UserError(f"--count {cfg.count} is too small: the warm-up alone is {warmup} "
+        raise InvalidRequest(f"--count {cfg.count} is too small: the warm-up alone is {warmup} "
                         "products (1.2x --cache-entries, at least 10%)")
     samples: list[dict[str, Any]] = []
     with ExitStack() as exits:
         sampler = Sampler()
-        stack = Stack(settings, cfg.work, exits, sampler)
+        stack = BenchStack(settings, cfg.work, exits, sampler)
         url = stack.noop()
         topics = stack.topics("soak")
         collector = Collector(stack.bootstrap, topics[1])
@@ -83,18 +83,15 @@ def run_soak(settings: Settings, cfg: SoakConfig) -> dict[str, Any]:
                 progress("soak", done, cfg.count)
                 if done >= cfg.count:
                     break
-                code = stack.procs["worker"].poll()
-                if code is not None:
-                    raise UserError(f"soak: the worker exited with {code} "
-                                    f"(log: {stack.log('worker')})")
+                stack.procs["worker"].check()
                 time.sleep(1.0)
             progress("soak", done, cfg.count, end=True)
             entries = _cache_entries(port)
             producer.join(60)
         if errors:
-            raise UserError(f"soak producer failed: {errors[0]}")
+            raise ToolboxError(f"soak producer failed: {errors[0]}")
         if done < cfg.count:
-            raise UserError(f"soak: only {done} of {cfg.count} products labelled")
+            raise ToolboxError(f"soak: only {done} of {cfg.count} products labelled")
         duplicates = collector.duplicates
     after = [s for s in samples if s["done"] >= warmup]
     base = after[0]["rss_mb"] if after else float("nan")

@@ -1,13 +1,13 @@
-"""The processes a benchmark runs on loopback: broker, predictors, workers, naive workers.
+"""The processes a benchmark runs, on the process harness: broker, predictors, workers,
+naive workers.
 
-Every process is started with a log under the work directory, watched by the
-:class:`~catmatch.bench.sysstat.Sampler` while it runs, and stopped when its block ends.
+Each comes from :class:`toolbox.harness.stack.Stack` (a log under the work directory, stopped
+when its block or the run ends) and is watched by the :class:`~toolbox.bench.sysstat.Sampler`
+while it runs.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -16,12 +16,17 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from catmatch import procs
-from catmatch.bench.sysstat import Sampler
+from core.names import DEFAULT_MODEL_NAME
 from core.settings import Settings
+from toolbox.bench.sysstat import Sampler
+from toolbox.harness.children import LOOPBACK, ChildProcess, free_port, scrape
+from toolbox.harness.stack import Stack
+from toolbox.harness.workers import wait_assigned
 from transport.admin import TopicSpec, ensure_topics
 from transport.broker import EmbeddedKafka
-from transport.broker.config import free_ports
+
+PREDICTOR_START_TIMEOUT_S = 300.0
+NOOP_START_TIMEOUT_S = 60.0
 
 
 def threads_env(env: dict[str, str], threads: int | None) -> dict[str, str]:
@@ -29,28 +34,25 @@ def threads_env(env: dict[str, str], threads: int | None) -> dict[str, str]:
     return {**env, "OMP_NUM_THREADS": str(threads)} if threads else env
 
 
-def free_port() -> int:
-    return free_ports("127.0.0.1", 1)[0]
+class BenchStack:
+    """A broker plus the benchmarked processes around it.
 
-
-class Stack:
-    """A broker plus the helpers to start the benchmarked processes around it."""
+    ``env`` is the environment of the workers started from now on (a script comparing two
+    trees of code changes it between runs).
+    """
 
     def __init__(self, settings: Settings, work: Path, exits: ExitStack, sampler: Sampler) -> None:
         self.work = work
-        (work / "logs").mkdir(parents=True, exist_ok=True)
         self.sampler = sampler
-        self.exits = exits
-        self.env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-        self.kafka = exits.enter_context(
-            EmbeddedKafka(settings.broker, data_dir=work / "kafka", port=0, controller_port=0)
-        )
-        self.bootstrap = self.kafka.bootstrap_servers
+        self.harness = exits.enter_context(Stack(work, settings.broker))
+        self.env = dict(self.harness.env)
+        kafka = self.harness.broker()
+        self.bootstrap = kafka.bootstrap_servers
         self.urls: dict[str, str] = {}  # server name -> URL
         self.pids: dict[str, int] = {}  # worker name -> pid
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}  # worker name -> process
-        if self.kafka.pid is not None:
-            sampler.watch("broker", self.kafka.pid)
+        self.procs: dict[str, ChildProcess] = {}  # worker name -> process
+        if isinstance(kafka, EmbeddedKafka) and kafka.pid is not None:
+            sampler.watch("broker", kafka.pid)
 
     def topics(self, name: str) -> tuple[str, str, str]:
         tag = uuid.uuid4().hex[:6]
@@ -60,32 +62,35 @@ class Stack:
         return topics
 
     def log(self, name: str) -> Path:
-        return self.work / "logs" / f"{name}.log"
+        return self.harness.log(name)
+
+    def _watch(self, name: str, proc: ChildProcess) -> int:
+        pid = proc.pid
+        if pid is None:
+            raise RuntimeError(f"{name} is not running")
+        self.sampler.watch(name, pid)
+        self.procs[name] = proc
+        return pid
 
     def predictor(self, model_dir: Path, name: str = "predictor", threads: int | None = None
                   ) -> str:
         """The real KServe predictor on ``model_dir`` (CPU, ``threads`` intra-op threads when
         given); returns its URL."""
-        port = free_port()
-        cmd = [sys.executable, "-m", "predictor", "--model-dir", str(model_dir),
-               "--http-port", str(port), "--host", "127.0.0.1", "--device", "cpu"]
-        proc = self.exits.enter_context(
-            procs.managed(cmd, threads_env(self.env, threads), self.log(name))
-        )
-        url = f"http://127.0.0.1:{port}"
-        procs.wait_http(f"{url}/v2/models/category-match/ready", proc, 300, self.log(name))
-        self.sampler.watch(name, proc.pid)
-        self.urls[name] = url
-        return url
+        proc = self.harness.predictor(model_dir, name=name, env=threads_env(self.env, threads),
+                                      start_timeout_s=PREDICTOR_START_TIMEOUT_S)
+        self._watch(name, proc)
+        self.urls[name] = proc.url
+        return proc.url
 
     def noop(self, name: str = "noop") -> str:
         """The built-in no-op V2 predictor; returns its URL."""
         port = free_port()
-        cmd = [sys.executable, "-m", "catmatch.bench.noop", "--port", str(port)]
-        proc = self.exits.enter_context(procs.managed(cmd, self.env, self.log(name)))
-        url = f"http://127.0.0.1:{port}"
-        procs.wait_http(f"{url}/v2/models/category-match/ready", proc, 60, self.log(name))
-        self.sampler.watch(name, proc.pid)
+        proc = self.harness.child(
+            name, [sys.executable, "-m", "toolbox.bench.noop", "--port", str(port)], self.env
+        )
+        url = f"http://{LOOPBACK}:{port}"
+        proc.wait_http(f"{url}/v2/models/{DEFAULT_MODEL_NAME}/ready", NOOP_START_TIMEOUT_S)
+        self._watch(name, proc)
         self.urls[name] = url
         return url
 
@@ -96,7 +101,6 @@ class Stack:
 
         The result cache is off unless ``cache=True``: every product reaches the predictor.
         """
-        port = free_port()
         cache = bool(worker.pop("cache", False))
         entries = worker.pop("cache_entries", None)
         env = {
@@ -109,36 +113,33 @@ class Stack:
             "CATMATCH_PREDICTOR__URL": url,
             "CATMATCH_WORKER__GROUP_ID": f"bench-{uuid.uuid4().hex[:8]}",
             "CATMATCH_WORKER__TOKENIZER_PATH": str(model_dir / "tokenizer.json"),
-            "CATMATCH_WORKER__METRICS_PORT": str(port),
             **{f"CATMATCH_WORKER__{k.upper()}": str(v) for k, v in worker.items()},
         }
         if entries is not None:
             env["CATMATCH_CACHE__MAX_ENTRIES"] = str(entries)
-        cmd = [sys.executable, "-m", "worker", "--workers", "1", "--log-level", "WARNING"]
-        with procs.managed(cmd, env, self.log(name)) as proc:
-            procs.wait_assigned([port], [proc], self.log(name))
-            self.sampler.watch(name, proc.pid)
-            self.pids[name] = proc.pid
-            self.procs[name] = proc
-            try:
-                yield port
-            finally:
-                self.sampler.forget(name)
+        proc = self.harness.worker(name, env, args=["--log-level", "WARNING"])
+        try:
+            wait_assigned([proc])
+            self.pids[name] = self._watch(name, proc)
+            yield proc.metrics_port
+        finally:
+            self.sampler.forget(name)
+            proc.stop()
 
     @contextmanager
     def naive(self, name: str, topics: tuple[str, str, str], url: str, model_dir: Path
-              ) -> Iterator[int]:
-        """The naive one-at-a-time worker; yields its pid."""
-        cmd = [sys.executable, "-m", "catmatch.bench.naive", "--bootstrap", self.bootstrap,
+              ) -> Iterator[ChildProcess]:
+        """The naive one-at-a-time worker."""
+        cmd = [sys.executable, "-m", "toolbox.bench.naive", "--bootstrap", self.bootstrap,
                "--input", topics[0], "--output", topics[1], "--url", url,
                "--tokenizer-dir", str(model_dir)]
-        with procs.managed(cmd, self.env, self.log(name)) as proc:
-            self.sampler.watch(name, proc.pid)
-            self.procs[name] = proc
-            try:
-                yield proc.pid
-            finally:
-                self.sampler.forget(name)
+        proc = self.harness.child(name, cmd, self.env)
+        try:
+            self._watch(name, proc)
+            yield proc
+        finally:
+            self.sampler.forget(name)
+            proc.stop()
 
 
 Hist = dict[str, tuple[float, float, list[tuple[float, float]]]]
@@ -146,7 +147,7 @@ Hist = dict[str, tuple[float, float, list[tuple[float, float]]]]
 
 def histograms(port: int) -> Hist:
     """Per worker histogram: ``(sum, count, [(le, cumulative count)])``, labels summed."""
-    text = procs.scrape(f"http://127.0.0.1:{port}/metrics")
+    text = scrape(f"http://{LOOPBACK}:{port}/metrics")
     out: Hist = {}
     for family in text_string_to_metric_families(text):
         if family.type != "histogram":

@@ -9,7 +9,7 @@ the broker timestamps of the first and last result, so start-up is not counted):
 4. ``worker_noop``: the worker + the built-in no-op predictor (the worker's own ceiling);
 5. ``naive`` / ``naive_noop``: a one-message-at-a-time worker against the same predictors.
 
-Then the schedules (:mod:`catmatch.bench.schedules`) run on the pipeline at fractions of
+Then the schedules (:mod:`toolbox.bench.schedules`) run on the pipeline at fractions of
 the rate that mode 3 measured, with end-to-end latency (product ``event_time`` to the result's
 broker timestamp), batch sizes and predictor time from the worker's metrics.
 """
@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from catmatch.bench import httpload
-from catmatch.bench.kafkaio import Collector, progress, send
-from catmatch.bench.schedules import SCHEDULES, plan
-from catmatch.bench.stack import Stack, hist_delta, histograms, threads_env
-from catmatch.bench.sysstat import Sampler
-from catmatch.errors import UserError
 from core.settings import Settings
+from toolbox.bench import httpload
+from toolbox.bench.kafkaio import Collector, progress, send
+from toolbox.bench.schedules import SCHEDULES, plan
+from toolbox.bench.stack import BenchStack, hist_delta, histograms, threads_env
+from toolbox.bench.sysstat import Sampler
+from toolbox.errors import ToolboxError
 
 BATCH = "catmatch_worker_batch_size"
 PREDICT = "catmatch_worker_predictor_request_seconds"
@@ -61,13 +61,13 @@ class SuiteConfig:
 
 
 def model_in_process(cfg: SuiteConfig) -> list[dict[str, float]]:
-    cmd = [sys.executable, "-m", "catmatch.bench.model", "--model-dir", str(cfg.model_dir),
+    cmd = [sys.executable, "-m", "toolbox.bench.model", "--model-dir", str(cfg.model_dir),
            "--batch-sizes", ",".join(map(str, cfg.batch_sizes)), "--seconds", str(cfg.seconds)]
     progress("model in process", 0, 1)
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=cfg.timeout_s,
                           env=threads_env(dict(os.environ), cfg.predictor_threads))
     if done.returncode != 0:
-        raise UserError(f"in-process model run failed:\n{done.stderr[-2000:]}")
+        raise ToolboxError(f"in-process model run failed:\n{done.stderr[-2000:]}")
     progress("model in process", 1, 1, end=True)
     rows: list[dict[str, float]] = json.loads(done.stdout.strip().splitlines()[-1])["rows"]
     return rows
@@ -98,7 +98,7 @@ def _span_rate(stamps: dict[str, int]) -> tuple[float, float]:
     return (len(ts) - 1) / span if span > 0 else float("inf"), span
 
 
-def backlog(stack: Stack, cfg: SuiteConfig, mode: str, url: str, count: int,
+def backlog(stack: BenchStack, cfg: SuiteConfig, mode: str, url: str, count: int,
             naive: bool, batch_size: int) -> dict[str, Any]:
     """One mode: pre-fill a topic with ``count`` products, start the worker, time results."""
     topics = stack.topics(mode)
@@ -133,7 +133,7 @@ def backlog(stack: Stack, cfg: SuiteConfig, mode: str, url: str, count: int,
     return row
 
 
-def worker_ceiling(stack: Stack, cfg: SuiteConfig, noop: str, batch: int
+def worker_ceiling(stack: BenchStack, cfg: SuiteConfig, noop: str, batch: int
                    ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Mode 4: a warm-up pass, then ``cfg.noop_passes`` measured passes; returns the warm-up
     and the median pass (with every pass's rate in ``passes_per_s``).
@@ -151,7 +151,7 @@ def worker_ceiling(stack: Stack, cfg: SuiteConfig, noop: str, batch: int
     return warmup, median
 
 
-def schedules(stack: Stack, cfg: SuiteConfig, url: str, max_rate: float, batch_size: int
+def schedules(stack: BenchStack, cfg: SuiteConfig, url: str, max_rate: float, batch_size: int
               ) -> list[dict[str, Any]]:
     """The load schedules on one long-running pipeline worker."""
     topics = stack.topics("schedules")
@@ -212,7 +212,7 @@ def run_suite(settings: Settings, cfg: SuiteConfig) -> dict[str, Any]:
     results["predictor_threads"] = cfg.predictor_threads
     sampler = Sampler().start()
     with ExitStack() as exits:
-        stack = Stack(settings, cfg.work, exits, sampler)
+        stack = BenchStack(settings, cfg.work, exits, sampler)
         url = stack.predictor(cfg.model_dir, threads=cfg.predictor_threads)
         noop = stack.noop()
         results["predictor"] = predictor_http(cfg, url)

@@ -1,7 +1,7 @@
 """Dead-letter records and the pure rules over them: parsing, replay counts, time windows.
 
-Nothing here talks to Kafka; :mod:`catmatch.dlq.reader` yields the :class:`DlqRecord` these
-functions take.
+Nothing here talks to Kafka; :func:`toolbox.readers.read_to_end` yields the
+:class:`~toolbox.readers.ConsumedMessage` records these functions take.
 """
 
 from __future__ import annotations
@@ -15,39 +15,24 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 
-from catmatch.errors import UserError
 from schemas.dead_letter import (
     HEADER_ORIGINAL_TRUNCATED,
     HEADER_REPLAY_COUNT,
     DeadLetter,
     ErrorClass,
 )
-
-Headers = tuple[tuple[str, bytes], ...]
+from toolbox.errors import InvalidRequest
+from toolbox.readers import ConsumedMessage
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 @dataclass(frozen=True)
-class DlqRecord:
-    """One record of the dead-letter topic, as read (a plain copy of the Kafka message)."""
-
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: Headers = ()
-
-    def header_values(self, name: str) -> list[bytes]:
-        return [value for key, value in self.headers if key == name]
-
-
-@dataclass(frozen=True)
 class Entry:
     """A readable dead letter: the record, its parsed body, its decoded original and count."""
 
-    record: DlqRecord
+    record: ConsumedMessage
     letter: DeadLetter
     original_key: bytes | None
     original_value: bytes
@@ -78,7 +63,7 @@ def replay_count(headers: Iterable[tuple[str, bytes | None]]) -> int:
     return max(0, *counts)
 
 
-def read_entry(record: DlqRecord) -> Entry | None:
+def read_entry(record: ConsumedMessage) -> Entry | None:
     """The record as a dead letter, or ``None`` when it is not valid ``DeadLetter`` JSON
     (empty value, not JSON, wrong fields, unknown error class, bad base64)."""
     if not record.value:
@@ -104,7 +89,7 @@ def parse_time(text: str, now: datetime | None = None) -> datetime:
     means UTC) or a time ago (``90s``, ``30m``, ``2h``, ``1d``, ``1w``).
 
     Raises:
-        UserError: neither form.
+        InvalidRequest: neither form.
     """
     text = text.strip()
     match = _RELATIVE.match(text)
@@ -114,7 +99,7 @@ def parse_time(text: str, now: datetime | None = None) -> datetime:
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise UserError(
+        raise InvalidRequest(
             f"not a time: {text!r} (ISO-8601 such as 2026-11-26T12:00:00Z, or 30m, 2h, 1d)"
         ) from None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
@@ -124,13 +109,13 @@ def parse_error_classes(values: Iterable[str] | None) -> frozenset[ErrorClass]:
     """Error classes from the command line (repeated or comma-separated); empty = all.
 
     Raises:
-        UserError: an unknown class (the message lists the known ones).
+        InvalidRequest: an unknown class (the message lists the known ones).
     """
     names = [n.strip() for v in values or () for n in v.split(",") if n.strip()]
     known = {c.value: c for c in ErrorClass}
     unknown = sorted(n for n in names if n not in known)
     if unknown:
-        raise UserError(
+        raise InvalidRequest(
             f"unknown error class: {', '.join(unknown)} (known: {', '.join(sorted(known))})"
         )
     return frozenset(known[n] for n in names)
@@ -147,7 +132,7 @@ class Selection:
 
     def __post_init__(self) -> None:
         if self.since is not None and self.until is not None and self.since >= self.until:
-            raise UserError("--since must be before --until")
+            raise InvalidRequest("--since must be before --until")
 
     def matches(self, letter: DeadLetter) -> bool:
         if self.error_classes and letter.error_class not in self.error_classes:

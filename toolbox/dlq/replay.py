@@ -18,11 +18,11 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from catmatch.dlq.reader import read_records
-from catmatch.dlq.records import DlqRecord, Entry, Selection, read_entry
-from catmatch.errors import UserError
 from core.settings import Settings
 from schemas.dead_letter import HEADER_REPLAY_COUNT
+from toolbox.dlq.records import Entry, Selection, read_entry
+from toolbox.errors import InvalidRequest
+from toolbox.readers import ConsumedMessage, read_to_end
 from transport.clients import new_producer
 from transport.configuration import producer_config
 from transport.logs import once_per_error
@@ -114,7 +114,7 @@ class ReplayReport:
 
 
 def plan_replay(
-    records: Iterable[DlqRecord],
+    records: Iterable[ConsumedMessage],
     report: ReplayReport,
     selection: Selection,
     *,
@@ -160,19 +160,19 @@ def replay(
     (``topics.input``) with an idempotent producer; wait for every delivery.
 
     Raises:
-        UserError: a bad argument (``max_replays`` < 1, ``limit`` < 1, ``to`` = ``topic``).
+        InvalidRequest: a bad argument (``max_replays`` < 1, ``limit`` < 1, ``to`` = ``topic``).
         KafkaUnreachable: the cluster is unreachable.
         TopicError: a topic does not exist.
-        DlqReadError: reading the dead-letter topic stalled.
+        ReadStalled: reading the dead-letter topic stalled.
     """
     topic = topic or settings.topics.dead_letter
     to = to or settings.topics.input
     if to == topic:
-        raise UserError(f"replaying {topic} into itself")
+        raise InvalidRequest(f"replaying {topic} into itself")
     if max_replays < 1:
-        raise UserError("--max-replays must be >= 1")
+        raise InvalidRequest("--max-replays must be >= 1")
     if limit is not None and limit < 1:
-        raise UserError("--limit must be >= 1")
+        raise InvalidRequest("--limit must be >= 1")
     report = ReplayReport(topic=topic, target=to, dry_run=dry_run)
     conf = producer_config(settings.kafka, defaults=PRODUCER_DEFAULTS)
     producer = new_producer(conf, quiet=True, error_cb=once_per_error())
@@ -185,7 +185,7 @@ def replay(
             report.failed += 1
             report.errors[err.str()] += 1
 
-    with contextlib.closing(read_records(settings, topic, connect_timeout=connect_timeout)) as rs:
+    with contextlib.closing(read_to_end(settings, topic, connect_timeout=connect_timeout)) as rs:
         planned = plan_replay(
             rs, report, selection or Selection(), max_replays=max_replays, limit=limit
         )

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from catmatch.dlq.reader import read_records
-from catmatch.dlq.records import DlqRecord, Entry, read_entry
 from core.settings import Settings
+from toolbox.dlq.records import Entry, read_entry
+from toolbox.readers import ConsumedMessage, read_to_end
 
 REASON_WIDTH = 80
 DEFAULT_TOP = 5
@@ -47,7 +47,7 @@ class DlqStats:
     newest: datetime | None = None
     by_class: dict[str, ClassStats] = field(default_factory=dict)
 
-    def add(self, record: DlqRecord) -> None:
+    def add(self, record: ConsumedMessage) -> None:
         """Count one record of the topic."""
         self.scanned += 1
         entry = read_entry(record)
@@ -107,7 +107,7 @@ class DlqStats:
 
 
 def collect_stats(
-    records: Iterable[DlqRecord], topic: str, since: datetime | None = None
+    records: Iterable[ConsumedMessage], topic: str, since: datetime | None = None
 ) -> DlqStats:
     """Aggregate records (pure: no Kafka)."""
     stats = DlqStats(topic=topic, since=since)
@@ -126,10 +126,10 @@ def dlq_stats(
     """Read the whole dead-letter topic (``topics.dead_letter`` unless ``topic``) and count.
 
     Raises:
-        KafkaUnreachable, TopicError, DlqReadError: see :func:`read_records`.
+        KafkaUnreachable, TopicError, ReadStalled: see :func:`toolbox.readers.read_to_end`.
     """
     topic = topic or settings.topics.dead_letter
-    records = read_records(settings, topic, connect_timeout=connect_timeout)
+    records = read_to_end(settings, topic, connect_timeout=connect_timeout)
     return collect_stats(records, topic, since)
 
 

@@ -14,10 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from catmatch import procs
-from catmatch.drills.faults import Fault
-from catmatch.drills.harness import DrillOptions, Pipeline
-from catmatch.drills.hostile import HOSTILE, hostile_records
+from toolbox.drills.hostile import HOSTILE, hostile_records
+from toolbox.drills.pipeline import DrillOptions, Pipeline
+from toolbox.harness.faults import Fault
 from transport.broker import EmbeddedKafka, EmbeddedKafkaCluster
 from transport.metadata import partition_leader
 
@@ -62,16 +61,16 @@ def _pause() -> None:
 
 def kill_worker(p: Pipeline) -> None:
     """SIGKILL worker 0 mid-stream; the drill's restart policy starts it again (a pod)."""
-    procs.kill(p.workers[0])
+    p.workers[0].kill()
     time.sleep(2.0)
 
 
 def kill_predictor(p: Pipeline) -> None:
     """SIGKILL the predictor; started again 5 s later (a cold start)."""
     assert p.predictor is not None
-    procs.kill(p.predictor)
+    p.predictor.kill()
     time.sleep(5.0)
-    p.start_predictor()
+    p.restart_predictor()
 
 
 def predictor_fault(status: int, seconds: float = 10.0) -> Fault_:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
-from transport.broker.config import free_ports
+from toolbox.harness.children import LOOPBACK, free_port
 
 
 @dataclass
@@ -41,8 +41,8 @@ class FaultProxy:
 
     def __init__(self, upstream: str, port: int | None = None) -> None:
         self.upstream = upstream.rstrip("/")
-        self.port = port or free_ports("127.0.0.1", 1)[0]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port = port or free_port()
+        self.url = f"http://{LOOPBACK}:{self.port}"
         self.fault = Fault()
         self.seen: Counter[int] = Counter()  # statuses answered to inference requests
         self._loop = asyncio.new_event_loop()
@@ -70,7 +70,7 @@ class FaultProxy:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        await web.TCPSite(self._runner, LOOPBACK, self.port).start()
 
     async def _stop(self) -> None:
         if self._runner is not None:

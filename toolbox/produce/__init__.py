@@ -1,11 +1,15 @@
-"""``catmatch produce``: send product messages from a file, stdin or the generator.
+"""Send product messages to the input topic: from records, files, stdin or the generator.
 
-Python entry point: :func:`catmatch.produce.sender.produce_products` (also importable as
-``catmatch.produce.produce_products``); it returns a
-:class:`~catmatch.produce.sender.ProduceReport`.
+Python entry point: :func:`toolbox.produce.sender.produce_products` (also importable as
+``toolbox.produce.produce_products``); it returns a
+:class:`~toolbox.produce.sender.ProduceReport`. ``catmatch produce`` is its command line.
 """
 
-from catmatch.produce.command import register, run
-from catmatch.produce.sender import ProduceReport, produce_products, producer_config
+from toolbox.produce.sender import (
+    ProduceReport,
+    produce_generated,
+    produce_products,
+    producer_config,
+)
 
-__all__ = ["ProduceReport", "produce_products", "producer_config", "register", "run"]
+__all__ = ["ProduceReport", "produce_generated", "produce_products", "producer_config"]

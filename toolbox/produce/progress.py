@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TextIO
 
 BAR_WIDTH = 24
@@ -25,32 +26,29 @@ def format_progress(done: int, failed: int, rate: float, total: int | None) -> s
     return f"[{bar}] {fraction:4.0%} {stats} of {total:,}"
 
 
+@dataclass(kw_only=True)
 class ProgressLine:
-    """Redraws one status line on a terminal stream."""
+    """Redraws one status line on a terminal stream (stderr by default); ``enabled`` defaults
+    to whether the stream is a terminal."""
 
-    def __init__(
-        self,
-        *,
-        total: int | None = None,
-        enabled: bool | None = None,
-        stream: TextIO | None = None,
-        interval: float = 0.2,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.stream = stream or sys.stderr
-        self.total = total
-        self.enabled = self.stream.isatty() if enabled is None else enabled
-        self._interval = interval
-        self._clock = clock
-        self._last = float("-inf")
-        self._width = 0
+    total: int | None = None
+    enabled: bool | None = None
+    stream: TextIO = field(default_factory=lambda: sys.stderr)
+    interval: float = 0.2
+    clock: Callable[[], float] = time.monotonic
+    _last: float = field(default=float("-inf"), init=False)
+    _width: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        if self.enabled is None:
+            self.enabled = self.stream.isatty()
 
     def update(self, done: int, failed: int, rate: float, *, force: bool = False) -> None:
         """Redraw if enabled and at least ``interval`` seconds passed (or ``force``)."""
         if not self.enabled:
             return
-        now = self._clock()
-        if not force and now - self._last < self._interval:
+        now = self.clock()
+        if not force and now - self._last < self.interval:
             return
         self._last = now
         text = format_progress(done, failed, rate, self.total)

@@ -17,9 +17,9 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from catmatch.produce.pacing import TokenBucket
-from catmatch.produce.sources import InputRecord, InvalidRecord, parse_line, raw_key, to_message
 from core.settings import Settings
+from toolbox.produce.pacing import TokenBucket
+from toolbox.produce.sources import InputRecord, InvalidRecord, parse_line, raw_key, to_message
 from training.generator import SYNTHETIC_HEADER, TruthWriter, generate_products
 from transport.clients import new_producer
 from transport.configuration import producer_config as transport_producer_config
@@ -114,7 +114,7 @@ def produce_products(
     Args:
         settings: the configuration (``kafka`` section; ``topics.input`` by default).
         records: dicts of product fields, JSON lines (``bytes``/``str``) or
-            :class:`~catmatch.produce.sources.InputRecord` from a file.
+            :class:`~toolbox.produce.sources.InputRecord` from a file.
         topic: overrides ``settings.topics.input``.
         rate: messages per second (token bucket); 0 = as fast as possible.
         raw: send lines as they are, without validation (for dead-letter tests); the key is
@@ -145,7 +145,7 @@ def produce_products(
             report.errors[err.str()] += 1
 
     bucket = TokenBucket(rate) if rate > 0 else None
-    header_list = list(headers) if headers else None
+    header_list: list[tuple[str, str | bytes | None]] | None = list(headers) if headers else None
     started = time.monotonic()
     next_progress = started
     try:

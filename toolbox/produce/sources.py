@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from catmatch.errors import UserError
 from schemas import ProductMessage
+from toolbox.errors import InvalidRequest
 
 FORMATS = ("jsonl", "csv")
 _FIELDS = frozenset(ProductMessage.model_fields)
@@ -113,7 +113,7 @@ def detect_format(path: str, fmt: str | None) -> str:
     """``fmt`` if given, else ``csv`` for ``*.csv`` files and ``jsonl`` otherwise (stdin too)."""
     if fmt:
         if fmt not in FORMATS:
-            raise UserError(f"unknown input format {fmt!r} (use {' or '.join(FORMATS)})")
+            raise InvalidRequest(f"unknown input format {fmt!r} (use {' or '.join(FORMATS)})")
         return fmt
     return "csv" if path.lower().endswith(".csv") else "jsonl"
 
@@ -131,7 +131,7 @@ def open_records(path: str, fmt: str | None = None) -> Iterator[Iterator[InputRe
         return
     file = Path(path)
     if not file.is_file():
-        raise UserError(f"input file not found: {path}")
+        raise InvalidRequest(f"input file not found: {path}")
     if kind == "jsonl":
         with file.open("rb") as fh:
             yield iter_jsonl(fh)
@@ -180,6 +180,5 @@ def raw_key(raw: bytes) -> bytes | None:
         data = json.loads(raw)
     except (ValueError, RecursionError):
         return None
-    if isinstance(data, dict) and isinstance(data.get("product_id"), str):
-        return data["product_id"].encode()
-    return None
+    product_id = data.get("product_id") if isinstance(data, dict) else None
+    return product_id.encode() if isinstance(product_id, str) else None

@@ -1,12 +1,12 @@
 """``catmatch status``: one screen for an operator (topics, the worker group and its lag,
 rates, dead letters by class, the predictor and its live model version).
 
-:func:`collect_status` gathers a JSON-ready report (:mod:`catmatch.status.report`; Kafka
+:func:`collect_status` gathers a JSON-ready report (:mod:`toolbox.status.report`; Kafka
 through :mod:`transport`, the predictor over HTTP); :func:`format_status` prints it.
 """
 
-from catmatch.status.predictor import PredictorStatus, live_version_from_metrics, predictor_status
-from catmatch.status.report import DlqCache, collect_status, format_status
+from toolbox.status.predictor import PredictorStatus, live_version_from_metrics, predictor_status
+from toolbox.status.report import DlqCache, collect_status, format_status
 
 __all__ = [
     "DlqCache",

@@ -15,9 +15,10 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, ClusterMetadata
 
-from core.errors import CatmatchError
+from toolbox.errors import ToolboxError
 from transport.admin import admin_client, wait_reachable
 from transport.metadata import PartitionLag, group_lag, read_committed_bounds
+from transport.types import TP
 
 # Group-coordinator answers worth asking again (a broker that just started, a moving
 # coordinator), within the caller's timeout.
@@ -54,9 +55,9 @@ class Member:
 
     member_id: str
     client_id: str
-    host: str
     instance_id: str | None
-    partitions: list[tuple[str, int]]
+    host: str
+    partitions: list[TP]
 
     @property
     def name(self) -> str:
@@ -209,5 +210,5 @@ def _group_lag(
         ) from None
 
 
-class StatusError(CatmatchError):
+class StatusError(ToolboxError):
     """``catmatch status`` could not read what it needs (one line)."""

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from catmatch.dlq import DlqStats, dlq_stats
-from catmatch.status.kafka import (
+from core.errors import CatmatchError
+from core.settings import Settings
+from toolbox.dlq import DlqStats, dlq_stats
+from toolbox.status.kafka import (
     GroupInfo,
+    Member,
     OffsetSample,
     PartitionInfo,
     cluster_metadata,
@@ -25,9 +28,7 @@ from catmatch.status.kafka import (
     partitions,
     sample_offsets,
 )
-from catmatch.status.predictor import predictor_status
-from core.errors import CatmatchError
-from core.settings import Settings
+from toolbox.status.predictor import predictor_status
 
 ROLES = ("input", "output", "dead_letter")
 
@@ -62,26 +63,15 @@ def _processed_rate(before: OffsetSample, after: OffsetSample) -> float | None:
     return round(max(moved, 0) / seconds, 3)
 
 
-def _member_json(member: Any) -> dict[str, Any]:
-    return {
-        "name": member.name,
-        "member_id": member.member_id,
-        "client_id": member.client_id,
-        "instance_id": member.instance_id,
-        "host": member.host,
-        "partitions": [{"topic": t, "partition": p} for t, p in member.partitions],
-    }
+def _member_json(member: Member) -> dict[str, Any]:
+    partitions = [{"topic": t, "partition": p} for t, p in member.partitions]
+    return {"name": member.name, **asdict(member), "partitions": partitions}
 
 
 def _group_json(group: GroupInfo) -> dict[str, Any]:
-    return {
-        "id": group.group_id,
-        "state": group.state,
-        "assignor": group.assignor,
-        "coordinator": group.coordinator,
-        "members": [_member_json(m) for m in group.members],
-        "error": group.error,
-    }
+    fields = asdict(group)
+    del fields["group_id"]
+    return {"id": group.group_id, **fields, "members": [_member_json(m) for m in group.members]}
 
 
 def _topic_json(
