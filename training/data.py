@@ -140,7 +140,9 @@ def _package_version(name: str) -> str:
         return "unknown"
 
 
-def manifest_for(splits: dict[str, list[Row]], config: DataConfig, source_hash: str) -> dict:
+def manifest_for(
+    splits: dict[str, list[Row]], config: DataConfig, source_hash: str
+) -> dict[str, Any]:
     """Counts per split, source and class; the config; hashes; package versions."""
     counts: dict[str, Any] = {}
     for name in SPLITS:
@@ -167,7 +169,9 @@ def manifest_for(splits: dict[str, list[Row]], config: DataConfig, source_hash: 
     }
 
 
-def prepare_data(out: Path, config: DataConfig | None = None, hs_path: Path | None = None) -> dict:
+def prepare_data(
+    out: Path, config: DataConfig | None = None, hs_path: Path | None = None
+) -> dict[str, Any]:
     """Build the splits and write them with ``manifest.json`` to ``out``; return the manifest."""
     config = config or DataConfig()
     examples = load_hs_examples(hs_path)
@@ -187,11 +191,12 @@ def prepare_data(out: Path, config: DataConfig | None = None, hs_path: Path | No
     return manifest
 
 
-def read_manifest(data_dir: Path) -> dict | None:
+def read_manifest(data_dir: Path) -> dict[str, Any] | None:
     path = Path(data_dir) / MANIFEST_FILE
     if not path.is_file():
         return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return manifest
 
 
 def read_split(data_dir: Path, name: str) -> list[Row]:
@@ -201,7 +206,7 @@ def read_split(data_dir: Path, name: str) -> list[Row]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def ensure_data(data_dir: Path, config: DataConfig | None = None) -> dict:
+def ensure_data(data_dir: Path, config: DataConfig | None = None) -> dict[str, Any]:
     """The manifest of ``data_dir``; prepares the data (with ``config``) only when missing."""
     manifest = read_manifest(data_dir)
     if manifest is not None and all((Path(data_dir) / f"{n}.jsonl").is_file() for n in SPLITS):

@@ -40,7 +40,7 @@ def classification_metrics(
 ) -> dict[str, Any]:
     """Accuracy, macro-F1 (over classes present in ``truth``), per-class F1 and support."""
     truth_a, pred_a = np.asarray(truth, dtype=np.int64), np.asarray(predicted, dtype=np.int64)
-    matrix = confusion(truth_a, pred_a, len(labels))
+    matrix = confusion(truth, predicted, len(labels))
     accuracy, macro_f1 = accuracy_and_macro_f1(truth_a, pred_a)
     f1s = per_class_f1(matrix)
     return {
@@ -232,7 +232,7 @@ def evaluate_served(
 
     def predict(batch: list[str]) -> np.ndarray:
         request = ClassifyRequest(protocol="v1", top_k=1, texts=batch)
-        return model.run(request).label_ids
+        return np.asarray(model.run(request).label_ids)
 
     predicted: list[int] = []
     for start in range(0, len(texts), batch_size):

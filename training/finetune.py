@@ -122,7 +122,8 @@ def train_classifier(
     steps_per_epoch = math.ceil(len(texts) / config.batch_size)
     total = steps_per_epoch * config.epochs
     warmup = int(total * config.warmup_ratio)
-    decay, no_decay = [], []
+    decay: list[Any] = []  # torch parameters
+    no_decay: list[Any] = []
     for name, param in model.named_parameters():
         (no_decay if param.ndim < 2 or "LayerNorm" in name else decay).append(param)
     optimizer = torch.optim.AdamW(

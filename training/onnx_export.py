@@ -294,7 +294,7 @@ def _forward_parameters(model: Any) -> set[str]:
 def _logits_module() -> type:
     import torch
 
-    class LogitsOnly(torch.nn.Module):
+    class LogitsOnly(torch.nn.Module):  # type: ignore[misc]  # torch is not analysed
         """The classifier with plain tensor inputs and only ``logits`` out."""
 
         def __init__(self, model: Any, with_types: bool) -> None:

@@ -77,7 +77,7 @@ def code_commit() -> str:
     return f"{head}+dirty" if head and dirty else head or "unknown"
 
 
-def _load_splits(options: TrainOptions) -> tuple[dict, dict[str, list[dict]]]:
+def _load_splits(options: TrainOptions) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
     manifest = data.ensure_data(options.data_dir, options.data)
     splits = {name: data.read_split(options.data_dir, name) for name in data.SPLITS}
     if options.limit:
@@ -90,12 +90,12 @@ def _load_splits(options: TrainOptions) -> tuple[dict, dict[str, list[dict]]]:
     return manifest, splits
 
 
-def _texts(rows: list[dict]) -> tuple[list[str], list[int]]:
+def _texts(rows: list[dict[str, Any]]) -> tuple[list[str], list[int]]:
     return [r["text"] for r in rows], [int(r["label_id"]) for r in rows]
 
 
 def _eval_sets(
-    options: TrainOptions, splits: dict[str, list[dict]]
+    options: TrainOptions, splits: dict[str, list[dict[str, Any]]]
 ) -> dict[str, tuple[list[str], list[int]]]:
     """Texts and label ids per evaluation set: HS test, shop_eval, and the hand-written
     titles when ``options.handwritten`` exists."""
@@ -173,7 +173,7 @@ def run_training(options: TrainOptions) -> TrainReport:
 
 
 def _metrics(
-    options: TrainOptions, manifest: dict, splits: dict[str, list[dict]],
+    options: TrainOptions, manifest: dict[str, Any], splits: dict[str, list[dict[str, Any]]],
     tr_res: dict[str, Any], base_res: dict[str, Any],
     sets: dict[str, tuple[list[str], list[int]]],
 ) -> dict[str, Any]:
@@ -201,7 +201,7 @@ def _metrics(
 
 
 def _training_config(
-    options: TrainOptions, tuned: finetune.FinetuneResult, manifest: dict
+    options: TrainOptions, tuned: finetune.FinetuneResult, manifest: dict[str, Any]
 ) -> dict[str, Any]:
     import sklearn
     import torch
