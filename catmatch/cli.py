@@ -1,9 +1,12 @@
 """``catmatch``: the single command line of category-match.
 
-The top layer: nothing imports it. Each subcommand lives in its own module exposing
-``register(subparsers)``; a module's heavy imports (torch, transformers, kserve, sklearn)
-happen inside its ``run``, so ``catmatch --help`` stays fast and the worker image (no
-predictor stack) can run ``catmatch work``. Every library error is a
+The top layer: nothing imports it. Each subcommand lives in its own module under
+``catmatch/commands/`` exposing ``register(subparsers)``; it parses arguments, calls the
+layers below (the tools in ``toolbox/``, the services, training) and prints. A module's heavy
+imports (torch, transformers, kserve, sklearn) happen inside its ``run``, so
+``catmatch --help`` stays fast. The images do not carry the CLI: the worker image runs
+``python -m worker`` and the predictor image ``python -m predictor``; ``catmatch work`` and
+``catmatch serve`` are the same entry points for a checkout. Every library error is a
 :class:`~core.errors.CatmatchError`; this module prints it as one line and exits with 2.
 """
 
