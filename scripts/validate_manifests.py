@@ -271,8 +271,9 @@ def check_settings(obj: dict[str, Any]) -> list[str]:
     return errs
 
 
-def _subset(small: dict[str, str] | None, big: dict[str, str] | None) -> bool:
-    return bool(small) and all((big or {}).get(k) == v for k, v in small.items())
+def matches(selector: dict[str, str] | None, labels: dict[str, str] | None) -> bool:
+    """A non-empty matchLabels ``selector`` selects objects with these ``labels``."""
+    return bool(selector) and all((labels or {}).get(k) == v for k, v in selector.items())
 
 
 def check_references(objs: list[dict[str, Any]]) -> list[str]:
@@ -288,10 +289,10 @@ def check_references(objs: list[dict[str, Any]]) -> list[str]:
     names = {(o["kind"], o["metadata"]["name"]) for o in objs}
     errs = []
     for svc in by_kind.get("Service", []):
-        if not any(_subset(svc["spec"].get("selector"), p) for p in pods):
+        if not any(matches(svc["spec"].get("selector"), p) for p in pods):
             errs.append(f"Service/{svc['metadata']['name']}: selector matches no workload")
     for pdb in by_kind.get("PodDisruptionBudget", []):
-        if not any(_subset(pdb["spec"]["selector"].get("matchLabels"), p) for p in pods):
+        if not any(matches(pdb["spec"]["selector"].get("matchLabels"), p) for p in pods):
             errs.append(
                 f"PodDisruptionBudget/{pdb['metadata']['name']}: selector matches no workload"
             )
@@ -299,7 +300,7 @@ def check_references(objs: list[dict[str, Any]]) -> list[str]:
         svcs = [
             s
             for s in by_kind.get("Service", [])
-            if _subset(sm["spec"]["selector"].get("matchLabels"), s["metadata"].get("labels"))
+            if matches(sm["spec"]["selector"].get("matchLabels"), s["metadata"].get("labels"))
         ]
         ports = {p.get("name") for s in svcs for p in s["spec"]["ports"]}
         if not svcs or any(e.get("port") not in ports for e in sm["spec"]["endpoints"]):
@@ -382,8 +383,8 @@ def dependencies(objs: list[dict[str, Any]]) -> list[tuple[Ref, Ref]]:
     owners = [(o, labels) for o in objs if (labels := pod_labels(o)) is not None]
     pairs: list[tuple[Ref, Ref]] = []
 
-    def selects(obj: dict[str, Any], selector: dict[str, str] | None) -> None:
-        pairs.extend((_ref(obj), _ref(owner)) for owner, lbl in owners if _subset(selector, lbl))
+    def add_selected(obj: dict[str, Any], selector: dict[str, str] | None) -> None:
+        pairs.extend((_ref(obj), _ref(owner)) for owner, lbl in owners if matches(selector, lbl))
 
     for obj in objs:
         kind, spec = obj["kind"], obj.get("spec") or {}
@@ -397,17 +398,17 @@ def dependencies(objs: list[dict[str, Any]]) -> list[tuple[Ref, Ref]]:
         elif kind == "TriggerAuthentication":
             pairs += [(_ref(obj), ("Secret", s["name"])) for s in spec.get("secretTargetRef", [])]
         elif kind == "PodDisruptionBudget":
-            selects(obj, spec["selector"].get("matchLabels"))
+            add_selected(obj, spec["selector"].get("matchLabels"))
         elif kind == "Service":
-            selects(obj, spec.get("selector"))
+            add_selected(obj, spec.get("selector"))
         elif kind == "PodMonitor":
-            selects(obj, spec["selector"].get("matchLabels"))
+            add_selected(obj, spec["selector"].get("matchLabels"))
         elif kind == "ServiceMonitor":
             pairs += [
                 (_ref(obj), _ref(svc))
                 for svc in objs
                 if svc["kind"] == "Service"
-                and _subset(spec["selector"].get("matchLabels"), svc["metadata"].get("labels"))
+                and matches(spec["selector"].get("matchLabels"), svc["metadata"].get("labels"))
             ]
         if kind in WORKLOADS:
             pairs += [(_ref(obj), r) for r in _pod_spec_refs(spec["template"]["spec"])]

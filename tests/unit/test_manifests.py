@@ -135,7 +135,8 @@ def test_argo_sync_waves_order_topics_predictor_workers(helm, vm, tmp_path) -> N
                if not o["metadata"]["name"].endswith("-dashboard"))  # fmt: skip
     # KEDA marks a ScaledObject whose target is missing as not ready, Argo CD's health check
     # calls that Degraded and the sync stops: the first ops sync always failed this way.
-    for kind in ("ScaledObject", "PodDisruptionBudget", "Service", "ServiceMonitor", "PodMonitor"):
+    for kind in ("ScaledObject", "PodDisruptionBudget", "Service", "ServiceMonitor", "PodMonitor",
+                 "PrometheusRule"):  # fmt: skip
         assert objs[kind] and all(wave(o) == 2 for o in objs[kind]), kind
 
 
@@ -279,6 +280,32 @@ def test_mesh_keeps_the_cold_start_and_the_scrapes_working(helm) -> None:
     assert 15012 in egress_ports  # the sidecar's istiod
 
 
+def test_monitors_still_match_after_argo_cd_label_tracking(helm, vm, tmp_path) -> None:
+    """Argo CD 2.x tracks resources by label: it sets app.kubernetes.io/instance on every
+    object it applies to the Application's name (category-match-ops), not the Helm release's.
+    A ServiceMonitor that selected the Service on that label matched nothing."""
+    objs = app_objects(helm, vm, "ops", tmp_path)
+    for obj in (o for group in objs.values() for o in group):
+        obj["metadata"].setdefault("labels", {})["app.kubernetes.io/instance"] = (
+            "category-match-ops"
+        )
+    monitors = objs["ServiceMonitor"] + objs["PodMonitor"]
+    for monitor in monitors:
+        selector = monitor["spec"]["selector"]["matchLabels"]
+        assert "app.kubernetes.io/instance" not in selector
+        assert selector["category-match/release"] == "category-match"
+    (sm,) = objs["ServiceMonitor"]
+    services = [s for s in objs["Service"]
+                if vm.matches(sm["spec"]["selector"]["matchLabels"], s["metadata"]["labels"])]
+    assert [s["metadata"]["name"] for s in services] == ["category-match-worker"]
+    (pm,) = objs["PodMonitor"]
+    (isvc,) = objs["InferenceService"]
+    selector = pm["spec"]["selector"]["matchLabels"]
+    assert vm.matches(selector, vm.pod_labels(isvc))
+    assert not vm.matches(selector, vm.pod_labels(objs["Deployment"][0]))
+    assert vm.check_references([o for group in objs.values() for o in group]) == []
+
+
 def test_the_predictor_gets_the_token_the_workers_send(helm) -> None:
     objs = objects(helm, "--set", "predictorClient.tokenSecret=isvc-token")
     pred = objs["InferenceService"][0]["spec"]["predictor"]["containers"][0]
@@ -399,7 +426,8 @@ def test_ops_values_gpu_keda_monitoring(helm) -> None:
     assert scaled["spec"]["maxReplicaCount"] == max(partitions) == 6
     env = {e["name"]: e for e in deploy["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["CATMATCH_KAFKA__SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "password"
-    config = yaml.safe_load(objs["ConfigMap"][0]["data"]["config.yaml"])
+    (worker_cm,) = [c for c in objs["ConfigMap"] if "config.yaml" in c["data"]]
+    config = yaml.safe_load(worker_cm["data"]["config.yaml"])
     assert config["kafka"]["config"]["ssl.ca.location"].startswith("/etc/catmatch/kafka-ca/")
     assert config["worker"]["workers"] == 1 and config["worker"]["metrics_host"] == "0.0.0.0"
     assert "ServiceMonitor" in objs

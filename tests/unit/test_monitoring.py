@@ -686,7 +686,66 @@ def test_consumer_lag_alert_names_the_group_and_input_topic(helm: Path) -> None:
     rules = rule["spec"]["groups"][0]["rules"]
     (lag,) = [r for r in rules if r["alert"] == "CatmatchConsumerLagGrowing"]
     assert 'kafka_consumergroup_lag{consumergroup="shop-workers", topic="shop-in"}' in lag["expr"]
-    assert "namespace" not in lag["expr"]  # the exporter runs in Kafka's namespace
+    assert 'namespace="shop"' not in lag["expr"]  # the exporter runs in Kafka's namespace
+
+
+def lag_expr(helm: Path, *args: str) -> str:
+    objs = render(
+        helm,
+        "--set", "metrics.prometheusRule.enabled=true",
+        "--set", "metrics.prometheusRule.alerts.consumerLag.enabled=true",
+        *args,
+    )  # fmt: skip
+    (rule,) = of_kind(objs, "PrometheusRule")
+    (lag,) = [r for r in rule["spec"]["groups"][0]["rules"] if r["alert"].endswith("LagGrowing")]
+    return str(lag["expr"])
+
+
+def test_consumer_lag_is_summed_per_exporter_namespace(helm: Path) -> None:
+    """dev and ops use the same group and topic names: a sum over every namespace added
+    their lags up (promtool cases in category-match-rules.test.yaml show it)."""
+    expr = lag_expr(helm)
+    assert expr.count("sum by (namespace, consumergroup, topic) (kafka_consumergroup_lag{") == 2
+    # The Strimzi cluster's namespace, where its Kafka Exporter runs, unless set explicitly.
+    strimzi = ("--set", "topics.strimzi.enabled=true", "--set", "topics.strimzi.namespace=kafka")
+    assert expr.count('namespace="') == 0
+    assert lag_expr(helm, *strimzi).count(', namespace="kafka"}') == 2
+    explicit = ("--set", "metrics.prometheusRule.alerts.consumerLag.exporterNamespace=kafka-x")
+    assert lag_expr(helm, *strimzi, *explicit).count(', namespace="kafka-x"}') == 2
+
+
+def test_ops_is_alerted_and_has_the_dashboard(helm: Path) -> None:
+    ops = REPO / "gitops" / "values" / "ops.yaml"
+    objs = render(helm, "-f", str(ops), namespace="category-match-ops")
+    (rule,) = of_kind(objs, "PrometheusRule")
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    rules = {r["alert"]: r for r in rule["spec"]["groups"][0]["rules"]}
+    assert {r["alert"] for r in alert_rules()} == set(rules)  # every alert, lag included
+    assert all(r["labels"]["environment"] == "ops" for r in rules.values())
+    assert ', namespace="kafka"}' in rules["CatmatchConsumerLagGrowing"]["expr"]
+    assert 'namespace="category-match-ops"' in rules["CatmatchWorkerStalled"]["expr"]
+    assert [o for o in of_kind(objs, "ConfigMap") if o["metadata"]["name"].endswith("-dashboard")]
+
+
+@pytest.mark.parametrize(("aggregation", "port"), [(False, 8080), (True, 9088)])
+def test_predictor_pod_monitor_scrapes_a_port_that_exists(
+    helm: Path, aggregation: bool, port: int
+) -> None:
+    """9088 exists only with KServe's qpext queue-proxy (predictor.metricAggregation);
+    without it the PodMonitor reads the model server's own /metrics on 8080."""
+    objs = render(
+        helm,
+        "--set", "metrics.predictorPodMonitor.enabled=true",
+        "--set", f"predictor.metricAggregation={str(aggregation).lower()}",
+    )  # fmt: skip
+    (monitor,) = of_kind(objs, "PodMonitor")
+    assert monitor["spec"]["podMetricsEndpoints"][0]["portNumber"] == port
+    (isvc,) = of_kind(objs, "InferenceService")
+    annotations = isvc["metadata"]["annotations"]
+    assert ("serving.kserve.io/enable-metric-aggregation" in annotations) is aggregation
+    if not aggregation:
+        ports = isvc["spec"]["predictor"]["containers"][0]["ports"]
+        assert [p["containerPort"] for p in ports] == [port]
 
 
 def test_dashboard_configmap_carries_the_sidecar_label_and_the_json(helm: Path) -> None:
@@ -697,7 +756,10 @@ def test_dashboard_configmap_carries_the_sidecar_label_and_the_json(helm: Path) 
     )  # fmt: skip
     (cm,) = [o for o in of_kind(objs, "ConfigMap") if o["metadata"]["name"].endswith("-dashboard")]
     assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
-    assert cm["metadata"]["annotations"] == {"grafana_folder": "shop"}
+    assert cm["metadata"]["annotations"] == {
+        "grafana_folder": "shop",
+        "argocd.argoproj.io/sync-wave": "2",  # with the monitors, after the workers
+    }
     assert json.loads(cm["data"]["category-match.json"]) == dashboard()
 
 

@@ -70,9 +70,26 @@ app.kubernetes.io/name: {{ include "catmatch.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{/* The release, under a key Argo CD leaves alone. With label tracking (Argo CD 2.x's
+default) Argo CD sets app.kubernetes.io/instance on every object it applies to the
+Application's name, so a selector on that label matches nothing once synced; pods keep
+theirs (Argo CD does not touch pod templates), so workload selectors may use it. */}}
+{{- define "catmatch.releaseLabel" -}}
+category-match/release: {{ .Release.Name }}
+{{- end }}
+
+{{/* What the monitors select: labels Argo CD does not rewrite (name, component and the
+release label). Arg: dict "root" <root context> "component" worker|predictor. */}}
+{{- define "catmatch.monitorSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "catmatch.name" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{ include "catmatch.releaseLabel" .root }}
+{{- end }}
+
 {{- define "catmatch.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{ include "catmatch.selectorLabels" . }}
+{{ include "catmatch.releaseLabel" . }}
 app.kubernetes.io/version: {{ default .Chart.AppVersion .Values.image.tag | toString | trunc 63 | trimSuffix "-" | quote }}
 app.kubernetes.io/part-of: category-match
 app.kubernetes.io/managed-by: {{ .Release.Service }}
@@ -187,10 +204,10 @@ pvc:// storage URI at /mnt/models; the workers use the same path. */}}
 {{/* Predictor metrics ------------------------------------------------------------- */}}
 
 {{/* The port the predictor PodMonitor scrapes: KServe's aggregated endpoint (9088, the
-queue-proxy's and the model server's metrics together) with metric aggregation, else the
-model server's own /metrics on 8080. */}}
+queue-proxy's and the model server's metrics together; needs the qpext queue-proxy) with
+predictor.metricAggregation, else the model server's own /metrics on 8080. */}}
 {{- define "catmatch.predictorMetricsPort" -}}
-{{- ternary 9088 8080 .Values.predictor.prometheusScraping }}
+{{- ternary 9088 8080 .Values.predictor.metricAggregation }}
 {{- end }}
 
 {{/* Predictor ports that take plain text (space-separated): 9090, where Knative's
@@ -199,7 +216,7 @@ with KServe's aggregation; the PodMonitor's port. The mesh makes them PERMISSIVE
 NetworkPolicy lets Prometheus reach them. */}}
 {{- define "catmatch.predictorPlaintextPorts" -}}
 {{- $ports := list 9090 9091 }}
-{{- if .Values.predictor.prometheusScraping }}
+{{- if .Values.predictor.metricAggregation }}
 {{- $ports = append $ports 9088 }}
 {{- end }}
 {{- if .Values.metrics.predictorPodMonitor.enabled }}
