@@ -281,11 +281,7 @@ def check_references(objs: list[dict[str, Any]]) -> list[str]:
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for o in objs:
         by_kind.setdefault(o["kind"], []).append(o)
-    pods = [
-        w["spec"]["template"]["metadata"].get("labels")
-        for k in WORKLOADS
-        for w in by_kind.get(k, [])
-    ]
+    pods = [labels for o in objs if (labels := pod_labels(o)) is not None]
     names = {(o["kind"], o["metadata"]["name"]) for o in objs}
     errs = []
     for svc in by_kind.get("Service", []):

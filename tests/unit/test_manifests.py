@@ -306,6 +306,26 @@ def test_monitors_still_match_after_argo_cd_label_tracking(helm, vm, tmp_path) -
     assert vm.check_references([o for group in objs.values() for o in group]) == []
 
 
+@pytest.mark.parametrize("source", ["dev", "ops", "all-features-values.yaml"])
+def test_predictor_has_a_disruption_budget(helm, vm, tmp_path, source: str) -> None:
+    if source in ("dev", "ops"):
+        objs = app_objects(helm, vm, source, tmp_path)
+    else:
+        objs = objects(helm, "-f", str(CHART / "ci" / source))
+    (isvc,) = objs["InferenceService"]
+    (pdb,) = [p for p in objs["PodDisruptionBudget"] if p["metadata"]["name"].endswith("predictor")]
+    assert vm.matches(pdb["spec"]["selector"]["matchLabels"], vm.pod_labels(isvc))
+    workers = vm.pod_labels((objs.get("Deployment") or objs["StatefulSet"])[0])
+    assert not vm.matches(pdb["spec"]["selector"]["matchLabels"], workers)
+    assert wave(pdb) > wave(isvc)
+    if source == "all-features-values.yaml":
+        assert pdb["spec"]["maxUnavailable"] == 2
+        assert isvc["spec"]["predictor"]["priorityClassName"] == "gpu-inference"
+    else:
+        assert pdb["spec"]["maxUnavailable"] == 1
+        assert "priorityClassName" not in isvc["spec"]["predictor"]
+
+
 def test_the_predictor_gets_the_token_the_workers_send(helm) -> None:
     objs = objects(helm, "--set", "predictorClient.tokenSecret=isvc-token")
     pred = objs["InferenceService"][0]["spec"]["predictor"]["containers"][0]
