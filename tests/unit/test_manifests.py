@@ -396,6 +396,21 @@ def test_keda_scale_down_is_stabilised(helm) -> None:
     assert behavior["scaleDown"]["stabilizationWindowSeconds"] == 600
 
 
+def test_keda_does_not_send_workers_to_the_maximum_on_a_cold_start(helm, vm, tmp_path) -> None:
+    """Lag grows while the predictor is at zero; the HPA's default scale-up (double every
+    15 s) would take the workers to maxReplicas on every cold start, each step a rebalance.
+    Scale-up waits out a cold start and then adds one worker a minute."""
+    objs = app_objects(helm, vm, "ops", tmp_path)
+    (scaled,) = objs["ScaledObject"]
+    up = scaled["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleUp"]
+    assert up["stabilizationWindowSeconds"] == 300  # a GPU cold start
+    assert up["policies"] == [{"type": "Pods", "value": 1, "periodSeconds": 60}]
+    assert "selectPolicy" not in up or up["selectPolicy"] != "Disabled"
+    default = objects(helm, "--set", "keda.enabled=true")["ScaledObject"][0]
+    up = default["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleUp"]
+    assert up["stabilizationWindowSeconds"] == 180 and up["policies"][0]["value"] == 1
+
+
 def test_gitops_one_project_per_environment_and_ops_pinned() -> None:
     import yaml
 
