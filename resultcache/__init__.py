@@ -10,6 +10,7 @@ Redis that is down, slow or full degrades to misses, never to errors.
 
 from resultcache.cache import LruCache, RedisCache, ResultCache, Tier
 from resultcache.keys import Keyspace, normalize
+from resultcache.readthrough import read_through
 from resultcache.values import CachedPrediction
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "ResultCache",
     "Tier",
     "normalize",
+    "read_through",
 ]

@@ -16,11 +16,11 @@ class CachedPrediction:
     score: float
     top_k: list[tuple[str, int, float]]
 
-    def encode(self) -> bytes:
+    def to_bytes(self) -> bytes:
         return orjson.dumps([self.label, self.label_id, self.score, self.top_k])
 
     @classmethod
-    def decode(cls, raw: bytes) -> CachedPrediction | None:
+    def from_bytes(cls, raw: bytes) -> CachedPrediction | None:
         """The entry, or ``None`` when it is not one of ours (treated as a miss)."""
         try:
             label, label_id, score, top_k = orjson.loads(raw)
@@ -32,3 +32,7 @@ class CachedPrediction:
             )
         except (orjson.JSONDecodeError, TypeError, ValueError):
             return None
+
+    # TEMPORARY (removed when predictor/predict_api.py moves to read_through)
+    encode = to_bytes
+    decode = from_bytes

@@ -47,6 +47,7 @@ class AsyncConsumer:
     """A confluent-kafka ``Consumer`` whose calls run on one private thread."""
 
     def __init__(self, conf: dict[str, Any]) -> None:
+        self.conf = conf
         self._thread = SerialThread("kafka-consumer")
         self._consumer = new_consumer(conf)
         self._closed = False
@@ -141,3 +142,11 @@ class AsyncConsumer:
             log.warning("the consumer did not close within %.0f s; leaving it behind", timeout_s)
         finally:
             self._thread.shutdown(timeout=0)
+
+    async def reopen(self, close_timeout_s: float = 10.0) -> None:
+        """Close this consumer (bounded) and continue with a new one of the same config, on a
+        new thread (the old one may still be stuck in ``close``). The caller subscribes again."""
+        await self.close(close_timeout_s)
+        self._thread = SerialThread("kafka-consumer")
+        self._consumer = new_consumer(self.conf)
+        self._closed = False

@@ -1,8 +1,13 @@
-"""The worker's producer: a confluent-kafka ``Producer`` whose deliveries are futures.
+"""Producing records: one queueing loop for every producer, and the worker's async producer.
 
-The producer is thread-safe: ``produce`` is called from the event loop, a background thread
-serves delivery reports and turns them into asyncio futures. The sync ``Producer`` is used
-(not ``confluent_kafka.aio``) because dead letters carry headers.
+:func:`queue_records` is the only place a record is handed to librdkafka. It is a generator
+that yields whenever librdkafka's local queue is full, so each caller waits its own way:
+the event loop with ``await asyncio.sleep`` (:class:`AsyncProducer`), the transactional
+producer on the consumer thread with ``producer.poll`` (``worker.transactions``).
+
+:class:`AsyncProducer` is a confluent-kafka ``Producer`` whose deliveries are awaited: a
+background thread serves delivery reports. The sync ``Producer`` is used (not
+``confluent_kafka.aio``) because dead letters carry headers.
 """
 
 from __future__ import annotations
@@ -11,11 +16,11 @@ import asyncio
 import itertools
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Message
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from transport.clients import new_producer
 
@@ -25,18 +30,40 @@ log = logging.getLogger(__name__)
 Headers = list[tuple[str, str | bytes | None]]
 # (topic, key, value, headers)
 Record = tuple[str, bytes | None, bytes, Headers | None]
+# librdkafka's delivery report: (error or None, the message or None)
+OnDelivery = Callable[[KafkaError | None, Message | None], None]
 
 
-class DeliveryError(Exception):
-    """The broker did not acknowledge a produced message."""
+def queue_records(
+    producer: Producer,
+    records: Sequence[Record],
+    on_delivery: Callable[[int], OnDelivery],
+    on_refused: Callable[[int, KafkaError], Record | None],
+) -> Iterator[None]:
+    """Hand ``records`` to librdkafka in order; yields each time its local queue is full.
 
-    def __init__(self, error: KafkaError) -> None:
-        super().__init__(str(error))
-        self.error = error
+    The caller lets librdkafka send some (sleep, or ``poll``) and goes on iterating; the
+    same record is then offered again. ``on_delivery(i)`` is the delivery callback of record
+    ``i``. A record refused before it is sent (e.g. larger than ``message.max.bytes``) goes
+    to ``on_refused(i, error)``, which returns a record to queue in its place, or ``None``
+    to go on without it (it may also raise).
+    """
+    produce = producer.produce
+    for index, record in enumerate(records):
+        current: Record | None = record
+        while current is not None:
+            topic, key, value, headers = current
+            try:
+                produce(topic, value, key, headers=headers, on_delivery=on_delivery(index))
+                break
+            except BufferError:
+                yield
+            except KafkaException as exc:
+                current = on_refused(index, exc.args[0])
 
 
 class AsyncProducer:
-    """A confluent-kafka ``Producer`` whose deliveries are awaitable futures."""
+    """A confluent-kafka ``Producer`` whose deliveries are awaited as batches."""
 
     def __init__(self, conf: dict[str, Any], poll_interval_s: float = 0.05) -> None:
         self._producer = new_producer(conf)
@@ -49,36 +76,7 @@ class AsyncProducer:
         while not self._stopping.is_set():
             self._producer.poll(self._poll_interval_s)
 
-    async def produce(
-        self,
-        topic: str,
-        value: bytes,
-        key: bytes | None = None,
-        headers: Headers | None = None,
-    ) -> asyncio.Future[Message]:
-        """Queue one message; the returned future resolves when the broker acknowledges it."""
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Message] = loop.create_future()
-
-        def on_delivery(err: KafkaError | None, msg: Message) -> None:
-            loop.call_soon_threadsafe(_settle, fut, err, msg)
-
-        while True:
-            try:
-                self._producer.produce(
-                    topic, value=value, key=key, headers=headers, on_delivery=on_delivery
-                )
-                return fut
-            except BufferError:
-                # Local queue full: give the poll thread time to drain it.
-                await asyncio.sleep(self._poll_interval_s)
-            except KafkaException as exc:
-                fut.set_exception(DeliveryError(exc.args[0]))
-                return fut
-
-    async def produce_many(
-        self, records: Sequence[Record]
-    ) -> list[KafkaError | None]:
+    async def produce_many(self, records: Sequence[Record]) -> list[KafkaError | None]:
         """Produce ``records`` and wait until the broker has answered for all of them.
 
         One future for the whole batch (not one per record, which would cost an event-loop
@@ -100,18 +98,12 @@ class AsyncProducer:
             if next(acked) == len(records):
                 loop.call_soon_threadsafe(settle)
 
-        produce = self._producer.produce
-        for index, (topic, key, value, headers) in enumerate(records):
-            callback = partial(delivered, index)
-            while True:
-                try:
-                    produce(topic, value, key, headers=headers, on_delivery=callback)
-                    break
-                except BufferError:  # the local queue is full: let the poll thread drain it
-                    await asyncio.sleep(self._poll_interval_s)
-                except KafkaException as exc:  # refused before sending (e.g. too large)
-                    callback(exc.args[0], None)
-                    break
+        def refused(index: int, err: KafkaError) -> None:
+            delivered(index, err, None)
+
+        queued = queue_records(self._producer, records, lambda i: partial(delivered, i), refused)
+        for _full in queued:
+            await asyncio.sleep(self._poll_interval_s)  # the poll thread drains the queue
         if records:
             await done
         return errors
@@ -128,12 +120,3 @@ class AsyncProducer:
         await asyncio.to_thread(self._poller.join)
         # Drop the handle so librdkafka tears the client down now, not at garbage collection.
         del self._producer
-
-
-def _settle(fut: asyncio.Future[Message], err: KafkaError | None, msg: Message) -> None:
-    if fut.done():
-        return
-    if err is not None:
-        fut.set_exception(DeliveryError(err))
-    else:
-        fut.set_result(msg)

@@ -16,18 +16,18 @@ from confluent_kafka import KafkaError, KafkaException, Message
 
 from transport.consumer import position
 from transport.logs import CONNECTION
+from transport.types import TP
 from worker.circuit import CircuitStopped
+from worker.delivery import BatchAbandoned
 from worker.messages import describe
 from worker.metrics import METRICS
 from worker.offsets import OffsetTracker, Ticket
 from worker.partitions import Heal, PartitionBook
-from worker.pipeline import BatchAbandoned, BatchProcessor
+from worker.pipeline import BatchProcessor
 from worker.predictor_client import PredictorUnavailable
-from worker.wiring import split_batch
 
 log = logging.getLogger(__name__)
 
-TP = tuple[str, int]
 # Expected when stopping: the batch stays uncommitted and is consumed again later.
 _STOPPED = (BatchAbandoned, CircuitStopped, PredictorUnavailable)
 
@@ -154,3 +154,16 @@ class InFlight:
             task.cancel()
         if pending:
             await asyncio.wait(pending)
+
+
+def split_batch(messages: list[Message], *, by_partition: bool) -> list[list[Message]]:
+    """One batch, or one per partition (in first-seen order) when ``by_partition``."""
+    if not messages:
+        return []
+    if not by_partition:
+        return [messages]
+    groups: dict[TP, list[Message]] = {}
+    for msg in messages:
+        topic, partition, _ = position(msg)
+        groups.setdefault((topic, partition), []).append(msg)
+    return list(groups.values())

@@ -18,7 +18,7 @@ from confluent_kafka import Message
 
 from schemas import ErrorClass, ProductMessage
 from worker.outputs import Labelled, Outgoing, OutputBuilder
-from worker.tokenization import BatchTokenizer, EncodedBatch
+from worker.tokenization import BatchTokenizer, TokenizedBatch
 from worker.validation import Invalid, decode, validate_many, validate_with_text
 
 # Never swallowed as a per-message failure.
@@ -102,21 +102,21 @@ class MessagePath:
             return self.outputs.dead_letter(msg, ErrorClass.UNPROCESSABLE, reason)
 
 
-def encode(tokenizer: BatchTokenizer, texts: Sequence[str]) -> EncodedBatch:
+def tokenize(tokenizer: BatchTokenizer, texts: Sequence[str]) -> TokenizedBatch:
     """Tokenize a batch; texts that make the tokenizer fail are named in :class:`PoisonTexts`.
 
     Raises:
         PoisonTexts: some texts fail alone (the others are fine).
     """
     try:
-        return tokenizer.encode(list(texts))
+        return tokenizer.tokenize(list(texts))
     except FATAL:
         raise
     except BaseException as exc:  # tokenizers raises pyo3's PanicException (a BaseException)
         reasons: dict[int, str] = {}
         for i, text in enumerate(texts):
             try:
-                tokenizer.encode([text])
+                tokenizer.tokenize([text])
             except FATAL:
                 raise
             except BaseException as one:

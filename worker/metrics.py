@@ -29,6 +29,7 @@ class WorkerMetrics:
     predictor_retries: Counter
     predictor_state: Enum
     commits: Counter
+    commit_errors: Counter
     committed_offset: Gauge
     inflight_batches: Gauge
     paused: Gauge
@@ -95,6 +96,11 @@ class WorkerMetrics:
                 registry=r,
             ),
             commits=Counter(f"{P}_commits_total", "Offset commits.", registry=r),
+            commit_errors=Counter(
+                f"{P}_commit_errors_total",
+                "Partitions whose offset commit the broker refused (tried again next tick).",
+                registry=r,
+            ),
             committed_offset=Gauge(
                 f"{P}_committed_offset",
                 "Last committed position per partition.",

@@ -13,12 +13,11 @@ move the position of the new assignment.
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-TopicPartition = tuple[str, int]
+from transport.types import TP
 
 
 @dataclass(eq=False, slots=True)
@@ -48,15 +47,11 @@ class OffsetTracker:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._finished = threading.Condition(self._lock)
-        self._parts: dict[TopicPartition, _PartitionState] = {}
-        self._progress = 0.0
-
-    def track(self, topic: str, partition: int, offset: int) -> Ticket:
-        """Register a consumed message; returns the ticket to mark when it is durable."""
-        return self.track_many(((topic, partition, offset),))[0]
+        self._parts: dict[TP, _PartitionState] = {}
 
     def track_many(self, positions: Iterable[tuple[str, int, int]]) -> list[Ticket]:
-        """:meth:`track` for consumed messages in order, under one lock."""
+        """Register consumed messages, in order, under one lock; returns the tickets to mark
+        when their outputs are durable."""
         tickets = [Ticket(*p) for p in positions]
         with self._lock:
             parts = self._parts
@@ -71,8 +66,7 @@ class OffsetTracker:
     def done(self, tickets: Iterable[Ticket]) -> None:
         """Mark messages as finished (their output is acknowledged by the broker)."""
         with self._lock:
-            touched: set[TopicPartition] = set()
-            self._progress = time.monotonic()
+            touched: set[TP] = set()
             for ticket in tickets:
                 ticket.done = True
                 touched.add((ticket.topic, ticket.partition))
@@ -84,7 +78,7 @@ class OffsetTracker:
                     state.position = state.pending.popleft().offset + 1
             self._finished.notify_all()
 
-    def wait_finished(self, partitions: Iterable[TopicPartition], timeout_s: float) -> bool:
+    def wait_finished(self, partitions: Iterable[TP], timeout_s: float) -> bool:
         """Block until no message of ``partitions`` is pending; ``False`` on timeout.
 
         Called from the revoke callback so in-flight work of a partition finishes (and is
@@ -99,11 +93,11 @@ class OffsetTracker:
             return self._finished.wait_for(idle, timeout=timeout_s)
 
     def commit_positions(
-        self, only: Iterable[TopicPartition] | None = None
-    ) -> dict[TopicPartition, int]:
+        self, only: Iterable[TP] | None = None
+    ) -> dict[TP, int]:
         """Positions that advanced since the last call (and are therefore worth committing)."""
         wanted = None if only is None else set(only)
-        out: dict[TopicPartition, int] = {}
+        out: dict[TP, int] = {}
         with self._lock:
             for tp, state in self._parts.items():
                 if wanted is not None and tp not in wanted:
@@ -122,7 +116,7 @@ class OffsetTracker:
                     return False
             return True
 
-    def safe_position(self, tp: TopicPartition) -> int | None:
+    def safe_position(self, tp: TP) -> int | None:
         """The position it is safe to commit for ``tp`` now: the finished position, else the
         first offset still pending, else ``None`` (nothing known)."""
         with self._lock:
@@ -133,12 +127,7 @@ class OffsetTracker:
                 return state.position
             return state.pending[0].offset if state.pending else None
 
-    def last_progress(self) -> float:
-        """``time.monotonic()`` of the last finished message (0.0 before any)."""
-        with self._lock:
-            return self._progress
-
-    def mark_committed(self, positions: dict[TopicPartition, int]) -> None:
+    def mark_committed(self, positions: dict[TP, int]) -> None:
         """Record positions the broker accepted."""
         with self._lock:
             for tp, pos in positions.items():
@@ -146,7 +135,7 @@ class OffsetTracker:
                 if state is not None and (state.committed is None or pos > state.committed):
                     state.committed = pos
 
-    def revoke(self, partitions: Iterable[TopicPartition]) -> None:
+    def revoke(self, partitions: Iterable[TP]) -> None:
         """Forget partitions this consumer no longer owns."""
         with self._lock:
             for tp in partitions:

@@ -25,7 +25,7 @@ from confluent_kafka import KafkaError, Message
 from schemas import DeadLetter, ErrorClass, ProductMessage
 from schemas.dead_letter import HEADER_REPLAY_COUNT, b64
 from schemas.result import RESULT_SCHEMA_VERSION
-from transport.producer import Headers
+from transport.producer import Headers, Record
 from worker.metrics import METRICS, observe_many
 from worker.predictor_client import Prediction
 
@@ -67,6 +67,11 @@ class Outgoing:
     dead_letter: ErrorClass | None = None
     fallback: Callable[[str], Outgoing] | None = None
 
+    @property
+    def record(self) -> Record:
+        """What the producer takes: ``(topic, key, value, headers)``."""
+        return self.topic, self.key, self.value, self.headers
+
 
 @dataclass(slots=True)
 class Labelled:  # one per product: not frozen, for the same reason as Outgoing
@@ -100,7 +105,7 @@ class OutputBuilder:
         return Outgoing(
             topic=self.output_topic,
             key=product.product_id.encode(),
-            value=encode_result(msg, product, labelled, now),
+            value=serialize_result(msg, product, labelled, now),
             event_time=product.event_time,
             fallback=partial(self._refused_result, msg),
         )
@@ -157,7 +162,7 @@ class OutputBuilder:
         )
 
 
-def encode_result(
+def serialize_result(
     msg: Message, product: ProductMessage, labelled: Labelled, now: datetime | None = None
 ) -> bytes:
     """The JSON of the :class:`~schemas.CategoryResult` for one prediction."""

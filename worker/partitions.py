@@ -18,15 +18,14 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
+from transport.types import TP
 from worker.crashloop import CrashRecord, after_failure
+from worker.delivery import DeliveryStrategy
 from worker.metrics import METRICS
 from worker.offsets import OffsetTracker
-from worker.outputs import Outgoing
-from worker.transactions import TransactionAborted, TransactionalOutbox
 
 log = logging.getLogger(__name__)
 
-TP = tuple[str, int]
 COMMITTED_TIMEOUT_S = 10.0
 
 
@@ -51,14 +50,14 @@ class PartitionBook:
     def __init__(
         self,
         tracker: OffsetTracker,
+        delivery: DeliveryStrategy,
         worker_id: str,
         crash_loop_threshold: int,
-        outbox: TransactionalOutbox[Outgoing] | None = None,
     ) -> None:
         self.tracker = tracker
+        self.delivery = delivery
         self.worker_id = worker_id
         self.threshold = crash_loop_threshold
-        self.outbox = outbox
         self._lock = threading.Lock()
         self.assigned: set[TP] = set()
         self._records: dict[TP, CrashRecord] = {}
@@ -82,11 +81,10 @@ class PartitionBook:
                                 self.worker_id, tp[0], tp[1], record.heal_reason())
 
     def forget(self, tps: set[TP]) -> None:
-        """Partitions revoked or lost: their state goes (the next owner reads the record)."""
-        if self.outbox is not None:  # not committed: the next owner consumes them again
-            self.outbox.drop(tps, also=lambda: self.tracker.revoke(tps))
-        else:
-            self.tracker.revoke(tps)
+        """Partitions revoked or lost: their state goes (the next owner reads the record),
+        and so does anything the delivery strategy holds for them uncommitted (the next
+        owner consumes those messages again)."""
+        self.delivery.forget(tps, also=lambda: self.tracker.revoke(tps))
         with self._lock:
             self.assigned -= tps
             self._forgets.extend(sorted(tps))
@@ -155,8 +153,9 @@ class PartitionBook:
         only: set[TP] | None = None,
         on_committed: Callable[[dict[TP, int]], None] | None = None,
     ) -> dict[TP, int]:
-        """Commit finished positions of owned partitions (with crash records). Returns what
-        was committed; nothing when a transaction was aborted (offered again next time)."""
+        """Commit finished positions of owned partitions (with crash records) through the
+        delivery strategy. Returns what the broker accepted: a partition whose commit was
+        refused (or a whole aborted transaction) is offered again next time."""
         with self._lock:
             owned = self.assigned if only is None else (self.assigned & only)
             dirty = self._dirty & owned
@@ -168,15 +167,9 @@ class PartitionBook:
         if not positions:
             return {}
         offsets = [self._offset(tp, pos) for tp, pos in positions.items()]
-        if self.outbox is not None:
-            try:  # the outputs below these positions and the positions, in one transaction
-                positions = self.outbox.commit(consumer, offsets)
-            except TransactionAborted:
-                return {}
-            if not positions:
-                return {}
-        else:
-            consumer.commit(offsets=offsets, asynchronous=False)
+        positions = self.delivery.commit(consumer, offsets)
+        if not positions:
+            return {}
         self.tracker.mark_committed(positions)
         with self._lock:
             self._dirty -= positions.keys()

@@ -22,7 +22,7 @@ import aiohttp
 import orjson
 
 from worker.metrics import METRICS
-from worker.tokenization import EncodedBatch
+from worker.tokenization import TokenizedBatch
 
 log = logging.getLogger(__name__)
 
@@ -40,27 +40,28 @@ class PredictorState(enum.StrEnum):
     FAILING = "failing"  # answering, but with server errors
 
 
-class PredictorError(Exception):
-    """Base class of predictor call failures."""
+class PredictorCallError(Exception):
+    """Base class of the worker's failed predictor calls (the predictor service has its own
+    ``predictor.errors.PredictorError``; the worker never imports it)."""
 
 
-class PredictorUnavailable(PredictorError):
+class PredictorUnavailable(PredictorCallError):
     """The predictor cannot answer now; try again later."""
 
 
-class PredictorServerError(PredictorError):
+class PredictorServerError(PredictorCallError):
     """The predictor answered 5xx."""
 
 
-class PredictorRejected(PredictorError):
+class PredictorRejected(PredictorCallError):
     """The predictor refused the request (4xx); retrying cannot help."""
 
 
-class PredictorUnauthorized(PredictorError):
+class PredictorUnauthorized(PredictorCallError):
     """401/403: the predictor (or the mesh in front of it) refuses this worker's calls."""
 
 
-class VersionMismatch(PredictorError):
+class VersionMismatch(PredictorCallError):
     """The pinned model version is not loaded (409); the predictor names its live version."""
 
     def __init__(self, live_version: str, message: str) -> None:
@@ -133,7 +134,7 @@ class PredictorClient:
             METRICS.predictor_state.state(state.value)
 
     async def infer(
-        self, batch: EncodedBatch | list[str], top_k: int, model_version: str | None = None
+        self, batch: TokenizedBatch | list[str], top_k: int, model_version: str | None = None
     ) -> PredictResult:
         """Classify one tokenized batch (or raw texts), pinned to ``model_version`` if given."""
         assert self._session is not None, "use 'async with PredictorClient(...)'"
@@ -191,7 +192,7 @@ def _live_version(text: str) -> str | None:
 
 
 def _request_body(
-    batch: EncodedBatch | list[str], top_k: int, model_version: str | None = None
+    batch: TokenizedBatch | list[str], top_k: int, model_version: str | None = None
 ) -> bytes:
     parameters: dict[str, Any] = {"top_k": top_k}
     if model_version:

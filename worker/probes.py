@@ -10,11 +10,28 @@ faulty predictor is not stuck: that is what the worker is supposed to do.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
+
+from transport.consumer import AsyncConsumer
+from transport.logs import CONNECTION
+from transport.types import TP
+from worker.circuit import PredictorCircuit
+from worker.inflight import InFlight
+from worker.lifecycle import Stopping
+from worker.membership import Membership
+from worker.offsets import OffsetTracker
+from worker.partitions import PartitionBook
+from worker.predictor_client import PredictorClient, PredictorState
+
+log = logging.getLogger(__name__)
 
 # The event loop itself must come round at least this often.
 LOOP_STALL_S = 60.0
+# How often the loop refreshes what the probes judge (backlog, pending, predictor).
+REFRESH_EVERY_S = 2.0
 
 
 @dataclass
@@ -29,6 +46,11 @@ class Progress:
     uncommitted: int = 0
     assigned: int = 0
     predictor_waiting: bool = False  # not ready, or a predictor fault holds the stream
+
+    def advanced(self, _positions: dict[TP, int] | None = None) -> None:
+        """A commit moved positions (so the brokers are reachable, too)."""
+        self.advanced_at = time.monotonic()
+        CONNECTION.ok()
 
     def work_waiting(self) -> bool:
         return self.assigned > 0 and (self.backlog + self.pending + self.uncommitted) > 0
@@ -51,3 +73,75 @@ class Progress:
         """Nothing to do counts as progress: the stall clock starts when work arrives."""
         if not self.work_waiting() or self.predictor_waiting:
             self.advanced_at = time.monotonic() if now is None else now
+
+
+@dataclass
+class WorkerProbes:
+    """``/healthz`` and ``/readyz`` of one worker, from what its collaborators report."""
+
+    worker_id: str
+    progress: Progress
+    stopping: Stopping
+    membership: Membership
+    book: PartitionBook
+    tracker: OffsetTracker
+    batches: InFlight
+    consumer: AsyncConsumer
+    client: PredictorClient
+    circuit: PredictorCircuit
+    _refreshed: float = field(default_factory=time.monotonic)
+    _stuck: bool = False
+
+    def liveness(self) -> tuple[bool, dict[str, Any]]:
+        p = self.progress
+        loop_stalled, stalled = p.loop_stalled_s(), p.stalled_s()
+        ok = loop_stalled < LOOP_STALL_S and not p.stuck() and self.stopping.error is None
+        return ok, {
+            "worker": self.worker_id,
+            "loop_stalled_s": round(loop_stalled, 3),
+            "progress_stalled_s": round(stalled, 3),
+            "stall_timeout_s": p.stall_timeout_s,
+            "stuck": p.stuck(),
+        }
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        subscribed = self.membership.subscribed
+        ok = subscribed and not self.stopping.requested and self.stopping.error is None
+        return ok, {
+            "worker": self.worker_id,
+            "subscribed": subscribed,
+            "assigned": sorted(f"{t}[{p}]" for t, p in self.book.assigned),
+            "predictor": self.client.state.value,
+            "predictor_fault": self.circuit.kind if self.circuit.is_open else None,
+            "inflight_batches": self.batches.inflight,
+            "paused": self.membership.paused,
+            "backlog": self.progress.backlog,
+            "kafka": {None: "unknown", True: "up", False: "down"}[CONNECTION.up],
+        }
+
+    async def tick(self) -> None:
+        """Beat, and refresh what liveness judges every ``REFRESH_EVERY_S``."""
+        now = self.progress.loop_heartbeat = time.monotonic()
+        if now - self._refreshed >= REFRESH_EVERY_S:
+            await self.refresh()
+            self._refreshed = time.monotonic()
+
+    async def refresh(self) -> None:
+        """Backlog, pending and uncommitted work, and whether the predictor is the reason."""
+        p = self.progress
+        p.backlog = await self.consumer.backlog()
+        p.pending = self.tracker.pending_count()
+        p.uncommitted = len(self.tracker.commit_positions())
+        p.assigned = len(self.book.assigned)
+        state = self.client.state
+        p.predictor_waiting = self.circuit.is_open or state in (
+            PredictorState.NOT_READY, PredictorState.FAILING
+        )
+        p.quiet()
+        stuck = p.stuck()
+        if stuck != self._stuck:  # log the edges only
+            log.error("%s %s: %s", self.worker_id,
+                      "is stuck" if stuck else "is moving again",
+                      f"no progress for {p.stalled_s():.0f} s with backlog {p.backlog}, "
+                      f"{p.pending} in flight, predictor {state}")
+            self._stuck = stuck

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class EncodedBatch:
+class TokenizedBatch:
     """Row-major tensors ready for a V2 request."""
 
     input_ids: list[int]
@@ -43,10 +43,10 @@ class BatchTokenizer:
         self.max_length = effective_max_length(max_length, _model_max_positions(path.parent))
         self._tok = configure(Tokenizer.from_file(str(path)), self.max_length)
 
-    def encode(self, texts: list[str]) -> EncodedBatch:
+    def tokenize(self, texts: list[str]) -> TokenizedBatch:
         encodings = self._tok.encode_batch_fast(texts)
         length = len(encodings[0].ids) if encodings else 0
-        return EncodedBatch(
+        return TokenizedBatch(
             input_ids=list(chain.from_iterable(e.ids for e in encodings)),
             attention_mask=list(chain.from_iterable(e.attention_mask for e in encodings)),
             rows=len(encodings),

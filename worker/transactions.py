@@ -1,36 +1,21 @@
 """Exactly-once: outputs and input offsets committed together in one Kafka transaction.
 
-With ``worker.processing_guarantee: exactly_once`` a finished batch does not produce its
-results and dead letters itself. It hands them to the :class:`TransactionalOutbox` and
-marks its offsets finished. At every commit tick (and on revoke and at shutdown) the
-worker calls :meth:`TransactionalOutbox.commit` on the consumer thread. That one call:
+The ``exactly_once`` strategy (:class:`worker.delivery.ExactlyOnce`) queues each finished
+batch here instead of producing it. At every commit tick, on revoke and at shutdown,
+:meth:`TransactionalOutbox.commit` runs on the consumer thread and in one transaction
+produces the batches whose offsets all lie below the partitions' commit positions (a batch
+beyond a gap waits for a later one) and sends those positions with the consumer's group
+metadata (KIP-447). Outputs and offsets become visible together or not at all, so
+``read_committed`` readers never see a result missing or twice.
 
-1. takes the batches whose offsets all lie below the partitions' commit positions
-   (:class:`~worker.offsets.OffsetTracker`: the first offset still in flight);
-2. ``begin_transaction``, produces their outputs, ``send_offsets_to_transaction`` with those
-   positions and the consumer's group metadata, ``commit_transaction``.
-
-Outputs and offsets become visible together or not at all, so a crash, a kill or a lost
-partition at any point leads to neither a missing nor a duplicated result for consumers
-that read with ``isolation.level=read_committed``. A batch beyond a gap (an earlier batch of
-its partition is still at the predictor) waits for a later transaction. A transaction that
-fails is aborted and its batches stay queued for the next one. Errors are handled as
-confluent-kafka documents them: a *retriable* ``commit_transaction`` or ``abort_transaction``
-is called again at the next tick (never in a blocking loop), one that *requires abort* is
-aborted, and a *fatal* one replaces the producer with a new transactional session (which
-fences the old one) at the next tick, except when this worker was fenced by another live
-instance with the same ``transactional.id``: that stops the worker. Every call is bounded
-by ``transaction_timeout_s``, so a broker restart delays commits but never hangs them:
-librdkafka's ``send_offsets_to_transaction`` can block far past its own timeout while the
-group coordinator is down (librdkafka issue 5456), so each blocking call runs on a helper
-thread, and one that overruns its bound counts as fatal (the producer is replaced). An
-output the broker refuses for good (``MSG_SIZE_TOO_LARGE``) is replaced by its fallback
-before the next attempt (:mod:`worker.outputs`). Batches hold one
-partition each (the worker splits them), so a revoked or lost partition's queued batches
-can be dropped on their own; the next owner consumes them again from the committed offset.
-
-The group generation in the offsets fences zombies (KIP-447), and ``transactional.id`` is
-stable per worker slot, so a restarted worker also aborts what its predecessor left open.
+Errors are handled as confluent-kafka documents them, one call per tick and never in a
+blocking loop: a *retriable* ``commit_transaction`` is called again, one that *requires
+abort* is aborted (its batches stay queued), a *fatal* one replaces the producer with a new
+session, which fences the old. Only a fence by another live instance with the same
+``transactional.id`` stops the worker. Every blocking call is bounded (librdkafka's
+``send_offsets_to_transaction`` can block far past its own timeout while the group
+coordinator is down, librdkafka issue 5456); an overrun counts as fatal. An output the
+broker refuses for good is replaced by its fallback (:mod:`worker.outputs`).
 """
 
 from __future__ import annotations
@@ -41,59 +26,37 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from core.settings import Settings
 from transport.clients import new_producer
 from transport.configuration import transactional_config
-from transport.producer import Headers
+from transport.producer import OnDelivery, Record, queue_records
+from transport.threads import CallTimedOut, call_bounded
+from transport.types import TP
 from worker.metrics import METRICS
-from worker.outputs import PERMANENT_RECORD_ERRORS
+from worker.outputs import PERMANENT_RECORD_ERRORS, Outgoing, replace_refused
 
 log = logging.getLogger(__name__)
 
-TP = tuple[str, int]
 # How long past its own timeout a transactional call may block before it is abandoned.
 CALL_GRACE_S = 5.0
 # Fencing by another live producer with our transactional.id: stop, do not fight it.
 FENCED = frozenset({KafkaError.PRODUCER_FENCED, KafkaError._FENCED})
 
 
-class Output(Protocol):
-    """What the outbox produces (``worker.outputs.Outgoing`` satisfies it)."""
-
-    @property
-    def topic(self) -> str: ...
-    @property
-    def key(self) -> bytes | None: ...
-    @property
-    def value(self) -> bytes: ...
-    @property
-    def headers(self) -> Headers | None: ...
-    @property
-    def fallback(self) -> Callable[[str], Any] | None: ...
-
-
-OutputT = TypeVar("OutputT", bound=Output)
-
-
 @dataclass(frozen=True, slots=True)
-class Entry(Generic[OutputT]):
+class Entry:
     """The outputs of one finished batch of one partition (replaced in place by fallbacks)."""
 
     partition: TP
     last_offset: int
-    outputs: list[OutputT]
+    outputs: list[Outgoing]
 
 
 class TransactionAborted(Exception):
     """Nothing was committed; the batches stay queued for the next commit."""
-
-
-class CallTimedOut(Exception):
-    """A transactional call did not return within its bound (the producer is abandoned)."""
 
 
 class _State(enum.Enum):
@@ -103,7 +66,7 @@ class _State(enum.Enum):
     BROKEN = "broken"  # a fatal error: a new producer is needed
 
 
-def select(entries: Iterable[Entry[OutputT]], positions: dict[TP, int]) -> list[Entry[OutputT]]:
+def select(entries: Iterable[Entry], positions: dict[TP, int]) -> list[Entry]:
     """The entries a transaction committing ``positions`` must contain: every queued batch
     whose offsets all lie below its partition's position (and only those)."""
     return [
@@ -112,7 +75,7 @@ def select(entries: Iterable[Entry[OutputT]], positions: dict[TP, int]) -> list[
     ]
 
 
-class TransactionalOutbox(Generic[OutputT]):
+class TransactionalOutbox:
     """Queues finished batches; commits them with their offsets in one transaction.
 
     Thread-safe: the event loop adds entries, the consumer thread commits and drops them.
@@ -124,7 +87,7 @@ class TransactionalOutbox(Generic[OutputT]):
         transactional_id: str,
         *,
         timeout_s: float = 30.0,
-        on_committed: Callable[[list[OutputT]], None] | None = None,
+        on_committed: Callable[[list[Outgoing]], None] | None = None,
         producer: Producer | None = None,
         producer_factory: Callable[[], Producer] | None = None,
     ) -> None:
@@ -135,10 +98,10 @@ class TransactionalOutbox(Generic[OutputT]):
         self._timeout_s = timeout_s
         self._on_committed = on_committed
         self._lock = threading.Lock()
-        self._entries: list[Entry[OutputT]] = []
+        self._entries: list[Entry] = []
         self._state = _State.READY
-        self._inflight: tuple[list[Entry[OutputT]], dict[TP, int]] | None = None
-        self._refused: list[tuple[Entry[OutputT], int, KafkaError]] = []
+        self._inflight: tuple[list[Entry], dict[TP, int]] | None = None
+        self._refused: list[tuple[Entry, int, KafkaError]] = []
         self._fresh = True  # the producer has not been used yet (init may be retried on it)
         self.resets = 0
 
@@ -164,7 +127,7 @@ class TransactionalOutbox(Generic[OutputT]):
         self,
         partition: TP,
         last_offset: int,
-        outputs: Sequence[OutputT],
+        outputs: Sequence[Outgoing],
         still_owned: Callable[[], bool] | None = None,
     ) -> bool:
         """Queue a finished batch (call before marking its offsets finished). A batch whose
@@ -223,8 +186,7 @@ class TransactionalOutbox(Generic[OutputT]):
             self._inflight = (chosen, positions)
             self._state = _State.ABORTING  # until the commit is asked for
             for entry in chosen:
-                for index in range(len(entry.outputs)):
-                    self._produce(entry, index)
+                self._produce(entry)
             group = consumer.consumer_group_metadata()
             self._bounded(
                 self._producer.send_offsets_to_transaction, offsets, group, self._timeout_s
@@ -241,27 +203,9 @@ class TransactionalOutbox(Generic[OutputT]):
             raise TransactionAborted(str(exc)) from exc
 
     def _bounded(self, call: Callable[..., object], *args: object) -> None:
-        """Run a blocking librdkafka call on a daemon thread; wait at most the timeout plus
-        a grace period. An overrun leaves the call (and its producer) behind: the thread is
-        a daemon, so it cannot keep the process from exiting."""
-        outcome: list[BaseException | None] = []
-        done = threading.Event()
-
-        def target() -> None:
-            try:
-                call(*args)
-                outcome.append(None)
-            except BaseException as exc:  # handed to the caller's thread
-                outcome.append(exc)
-            finally:
-                done.set()
-
-        threading.Thread(target=target, name="txn-call", daemon=True).start()
-        if not done.wait(self._timeout_s + CALL_GRACE_S):
-            name = getattr(call, "__name__", "call")
-            raise CallTimedOut(f"{name} did not return within {self._timeout_s:g} s")
-        if outcome and outcome[0] is not None:
-            raise outcome[0]
+        """A blocking librdkafka call, abandoned (with its producer) past the timeout plus
+        a grace period (:func:`transport.threads.call_bounded`)."""
+        call_bounded(call, *args, bound_s=self._timeout_s + CALL_GRACE_S)
 
     def _commit_inflight(self) -> dict[TP, int]:
         assert self._inflight is not None
@@ -316,36 +260,36 @@ class TransactionalOutbox(Generic[OutputT]):
         self._apply_fallbacks()
         log.warning("transactional producer %s restarted", self.transactional_id)
 
-    def _produce(self, entry: Entry[OutputT], index: int) -> None:
-        def on_delivery(err: KafkaError | None, _msg: object) -> None:
-            if err is not None and err.code() in PERMANENT_RECORD_ERRORS:
-                self._refused.append((entry, index, err))
+    def _produce(self, entry: Entry) -> None:
+        """Queue a batch's outputs in the open transaction. One the broker refuses before
+        sending (e.g. too large) is replaced by its fallback at once; one refused in its
+        delivery report fails the transaction and is replaced before the next."""
 
-        while True:
-            out = entry.outputs[index]
-            try:
-                self._producer.produce(out.topic, value=out.value, key=out.key,
-                                       headers=out.headers, on_delivery=on_delivery)
-                return
-            except BufferError:  # local queue full: let librdkafka send some
-                self._producer.poll(0.05)
-            except KafkaException as exc:  # refused before sending, e.g. too large
-                error = exc.args[0]
-                if error.code() not in PERMANENT_RECORD_ERRORS or out.fallback is None:
-                    raise
-                log.warning("record for %s refused (%s); producing its fallback", out.topic,
-                            error)
-                METRICS.outputs_replaced.inc()
-                entry.outputs[index] = out.fallback(error.str())
+        def on_delivery(index: int) -> OnDelivery:
+            def report(err: KafkaError | None, _msg: object) -> None:
+                if err is not None and err.code() in PERMANENT_RECORD_ERRORS:
+                    self._refused.append((entry, index, err))
+
+            return report
+
+        def on_refused(index: int, error: KafkaError) -> Record:
+            replacement = replace_refused(entry.outputs[index], error)
+            if replacement is None:
+                raise KafkaException(error)
+            entry.outputs[index] = replacement
+            return replacement.record
+
+        records = [out.record for out in entry.outputs]
+        for _full in queue_records(self._producer, records, on_delivery, on_refused):
+            self._producer.poll(0.05)  # the local queue is full: let librdkafka send some
 
     def _apply_fallbacks(self) -> None:
         """Replace outputs the broker refused for good in the aborted transaction."""
         refused, self._refused = self._refused, []
         for entry, index, error in refused:
-            out = entry.outputs[index]
-            if out.fallback is not None:
-                METRICS.outputs_replaced.inc()
-                entry.outputs[index] = out.fallback(error.str())
+            entry.outputs[index] = replace_refused(entry.outputs[index], error) or (
+                entry.outputs[index]
+            )
 
     def close(self) -> None:
         """Abort what is still open and drop the producer."""
@@ -356,3 +300,4 @@ class TransactionalOutbox(Generic[OutputT]):
                 log.warning("abort at close failed: %s", exc)
         self._producer.flush(self._timeout_s)
         del self._producer
+

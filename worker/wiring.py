@@ -1,14 +1,11 @@
-"""Building the worker's parts from the settings, and how consumed messages become batches."""
+"""Building the worker's parts from the settings."""
 
 from __future__ import annotations
 
 import asyncio
 
-from confluent_kafka import Message
-
 from core.settings import Settings
 from resultcache import ResultCache, Tier
-from transport.consumer import position
 from transport.metadata import topic_max_message_bytes
 from worker.metrics import METRICS
 from worker.predictor_client import PredictorClient
@@ -73,15 +70,3 @@ def retry_policy(settings: Settings, stop: asyncio.Event) -> RetryPolicy:
     p = settings.predictor
     return RetryPolicy(stop, p.backoff_initial_s, p.backoff_max_s, p.server_error_attempts)
 
-
-def split_batch(messages: list[Message], *, by_partition: bool) -> list[list[Message]]:
-    """One batch, or one per partition (in first-seen order) when ``by_partition``."""
-    if not messages:
-        return []
-    if not by_partition:
-        return [messages]
-    groups: dict[tuple[str, int], list[Message]] = {}
-    for msg in messages:
-        topic, partition, _ = position(msg)
-        groups.setdefault((topic, partition), []).append(msg)
-    return list(groups.values())

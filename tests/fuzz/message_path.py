@@ -14,7 +14,7 @@ from confluent_kafka import Message
 
 from schemas import CategoryResult, DeadLetter, ErrorClass, product_text
 from training.builders.artifacts import base_model_dir
-from worker.messages import MessagePath, PoisonTexts, encode
+from worker.messages import MessagePath, PoisonTexts, tokenize
 from worker.outputs import Labelled, Outgoing, OutputBuilder
 from worker.predictor_client import Prediction
 from worker.tokenization import BatchTokenizer
@@ -42,7 +42,7 @@ def run(value: bytes | None, key: bytes | None = None,
     for m, product, text in valid:
         assert text == product_text(product)
         try:
-            encode(tokenizer, [text])
+            tokenize(tokenizer, [text])
             outcome: Labelled | Invalid = Labelled(PREDICTION, "category-match", "v1")
         except PoisonTexts as exc:
             outcome = Invalid(ErrorClass.UNPROCESSABLE, f"tokenizing: {exc.reasons[0]}")

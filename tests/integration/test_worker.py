@@ -169,20 +169,22 @@ def test_a_cold_predictor_delays_work_but_loses_none(
 
     with running_worker(settings) as w:
         # While the predictor is down nothing is produced and nothing is committed.
-        wait_until(lambda: w.worker.predictor_state == "not_ready", 30, "a failed predictor call")
+        wait_until(lambda: w.worker.probes.client.state == "not_ready", 30,
+                   "a failed predictor call")
         assert consume_all(kafka_config, topics[1], expected=1, timeout=3) == []
         assert consume_all(kafka_config, topics[2], expected=1, timeout=1) == []
         group = settings.worker.group_id
         assert all(
             off < 0 for off in committed(kafka_bootstrap, group, topics[0], PARTITIONS).values()
         )
-        assert w.worker.predictor_state == "not_ready"
+        assert w.worker.probes.client.state == "not_ready"
         # At capacity for a while: partitions are paused, the group is still served.
-        wait_until(lambda: w.worker.paused, 30, "the worker to pause its partitions")
+        wait_until(lambda: w.worker.probes.membership.paused, 30,
+                   "the worker to pause its partitions")
         predictor.start()  # the cold start completes
         out = consume_all(kafka_config, topics[1], expected=n, timeout=120)
         wait_committed(kafka_bootstrap, settings)
-        assert not w.worker.paused
+        assert not w.worker.probes.membership.paused
 
     assert sorted(json.loads(m.value())["product_id"] for m in out) == [
         f"p-{i:05d}" for i in range(n)
@@ -202,7 +204,7 @@ def test_a_fenced_static_member_stops_with_an_error(
     )
     first = WorkerThread(settings, "worker-a", instance_id="same-id").start()
     try:
-        wait_until(lambda: first.worker.book.assigned, 60, "the first worker's assignment")
+        wait_until(lambda: first.worker.assigned, 60, "the first worker's assignment")
         second = WorkerThread(settings, "worker-b", instance_id="same-id").start()
         try:
             # The broker hands the id to the newcomer and fences the old member; the old one
@@ -210,7 +212,7 @@ def test_a_fenced_static_member_stops_with_an_error(
             # it makes it stop after a few rounds.
             assert first.join(60), "the fenced worker kept running"
             assert isinstance(first.error, RuntimeError)
-            wait_until(lambda: second.worker.book.assigned, 60, "the second worker's assignment")
+            wait_until(lambda: second.worker.assigned, 60, "the second worker's assignment")
         finally:
             second.stop()
     finally:

@@ -70,7 +70,7 @@ def test_workers_resume_after_the_broker_is_killed_and_restarted(
         own_broker.start(timeout=120)
         ids = distinct_results(conf, topics[1], N, timeout=180)
         recovered_s = time.monotonic() - killed_at
-        assert w.error is None and w.worker._liveness()[0]
+        assert w.error is None and w.worker.probes.liveness()[0]
 
     assert len(ids) == N, f"{N - len(ids)} products lost ({recovered_s:.0f} s after restart)"
     if guarantee == "exactly_once":

@@ -21,7 +21,7 @@ from tests.integration.worker_harness import (
     produce,
     wait_committed,
 )
-from worker import pipeline
+from worker import classify
 
 pytestmark = pytest.mark.integration
 
@@ -34,14 +34,14 @@ def product(i: int, title: str | None = None) -> tuple[bytes, bytes]:
 @pytest.fixture
 def crash_on_marked_products(monkeypatch):
     """Inject a bug: classifying a batch that holds a CRASH product raises."""
-    original = pipeline.BatchProcessor._classify
+    original = classify.Classifier.classify
 
     async def buggy(self, texts):
         if any("CRASH" in t for t in texts):
             raise RuntimeError("simulated bug: index out of range in feature extraction")
         return await original(self, texts)
 
-    monkeypatch.setattr(pipeline.BatchProcessor, "_classify", buggy)
+    monkeypatch.setattr(classify.Classifier, "classify", buggy)
 
 
 @pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
@@ -72,7 +72,7 @@ def test_a_crash_loop_on_one_message_is_detected_and_healed(
         dead = consume_all(kafka_config, topics[2], expected=1, timeout=60)
         out = consume_all(kafka_config, topics[1], expected=29, timeout=60)
         wait_committed(kafka_bootstrap, settings, 1, timeout=60)
-        assert w.worker._liveness()[0]
+        assert w.worker.probes.liveness()[0]
     finally:
         w.stop()
 

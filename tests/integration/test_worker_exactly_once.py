@@ -50,7 +50,7 @@ def test_results_dead_letters_and_offsets_are_committed_in_transactions(
         dead = consume_all(kafka_config, topics[2], expected=len(bad), timeout=30,
                            extra_conf=READ_COMMITTED)
         wait_committed(kafka_bootstrap, settings)
-        assert w.worker.outbox is not None and w.worker.outbox.queued() == 0
+        assert w.worker.delivery.outbox.queued() == 0
     ids = [CategoryResult.model_validate_json(m.value()).product_id for m in out]
     assert sorted(ids) == [f"p-{i:05d}" for i in range(n)]  # every product once
     assert len(dead) == len(bad)

@@ -59,7 +59,7 @@ def test_hostile_messages_are_dead_lettered_and_the_worker_lives_on(
         dead = consume_all(kafka_config, topics[2], expected=len(HOSTILE), timeout=90)
         out = consume_all(kafka_config, topics[1], expected=len(good), timeout=90)
         wait_committed(kafka_bootstrap, settings, PARTITIONS, timeout=60)
-        alive, _ = w.worker._liveness()
+        alive, _ = w.worker.probes.liveness()
         assert alive and w.error is None
 
     letters = {m.key(): DeadLetter.model_validate_json(m.value()) for m in dead}

@@ -82,7 +82,7 @@ def test_promotion_while_messages_flow(
         producer.join(120)
         out = consume_all(kafka_config, topics[1], expected=N, timeout=120)
         dead = consume_all(kafka_config, topics[2], expected=1, timeout=2)
-        assert w.worker.predictor_state == "ready"
+        assert w.worker.probes.client.state == "ready"
 
     results = [CategoryResult.model_validate_json(m.value()) for m in out]
     assert sorted(r.product_id for r in results) == [f"p-{i:04d}" for i in range(N)]

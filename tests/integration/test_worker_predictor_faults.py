@@ -67,12 +67,12 @@ def test_a_predictor_that_refuses_everything_holds_the_stream_until_it_recovers(
     produce(kafka_bootstrap, topics[0], (product(i) for i in range(n)))
 
     with running_worker(settings) as w:
-        wait_until(lambda: w.worker._readiness()[1]["predictor_fault"] is not None, 30,
+        wait_until(lambda: w.worker.probes.readiness()[1]["predictor_fault"] is not None, 30,
                    "the predictor circuit to open")
         time.sleep(3)  # the fault persists: the worker must keep holding
-        ready = w.worker._readiness()[1]
+        ready = w.worker.probes.readiness()[1]
         assert ready["paused"] and ready["predictor"] == "failing"
-        assert w.worker._liveness()[0], "waiting for a faulty predictor is not being stuck"
+        assert w.worker.probes.liveness()[0], "waiting for a faulty predictor is not being stuck"
         assert committed(kafka_bootstrap, settings.worker.group_id, topics[0], 1) == {0: -1001}
         assert consume_all(kafka_config, topics[2], expected=1, timeout=1) == []
         assert consume_all(kafka_config, topics[1], expected=1, timeout=1) == []
@@ -80,7 +80,7 @@ def test_a_predictor_that_refuses_everything_holds_the_stream_until_it_recovers(
         proxy.set(None)  # the token is renewed / the GPU is back
         out = consume_all(kafka_config, topics[1], expected=n, timeout=90)
         wait_committed(kafka_bootstrap, settings, 1, timeout=60)
-        assert w.worker._readiness()[1]["predictor_fault"] is None
+        assert w.worker.probes.readiness()[1]["predictor_fault"] is None
 
     assert sorted(CategoryResult.model_validate_json(m.value()).product_id for m in out) == [
         f"p-{i:05d}" for i in range(n)
@@ -135,7 +135,7 @@ def test_a_slow_predictor_is_waited_out_not_dead_lettered(
     n = 30
     produce(kafka_bootstrap, topics[0], (product(i) for i in range(n)))
     with running_worker(settings) as w:
-        wait_until(lambda: w.worker.predictor_state == "not_ready", 30, "timeouts")
+        wait_until(lambda: w.worker.probes.client.state == "not_ready", 30, "timeouts")
         time.sleep(2)
         assert committed(kafka_bootstrap, settings.worker.group_id, topics[0], 1) == {0: -1001}
         proxy.set(None)
@@ -159,7 +159,7 @@ def test_the_predictor_checks_the_token_and_a_wrong_one_holds_the_stream(
 
     produce(kafka_bootstrap, topics[0], (product(i) for i in range(20)))
     with running_worker(with_token("expired")) as w:
-        wait_until(lambda: w.worker._readiness()[1]["predictor_fault"] == "unauthorized", 30,
+        wait_until(lambda: w.worker.probes.readiness()[1]["predictor_fault"] == "unauthorized", 30,
                    "the worker to see 401")
         assert committed(kafka_bootstrap, settings.worker.group_id, topics[0], 1) == {0: -1001}
     assert consume_all(kafka_config, topics[2], expected=1, timeout=1) == []
@@ -180,8 +180,8 @@ def test_the_batch_size_follows_the_predictor_latency(
     )
     produce(kafka_bootstrap, topics[0], (product(i) for i in range(3000)))
     with running_worker(settings) as w:
-        sizer = lambda: w.worker._processor.sizer.size  # noqa: E731
-        wait_until(lambda: w.worker._processor is not None and sizer() > 64, 60,
+        sizer = lambda: w.worker.processor.classifier.sizer.size  # noqa: E731
+        wait_until(lambda: w.worker.processor is not None and sizer() > 64, 60,
                    "the batch size to grow on a fast predictor")
         proxy.set(Fault(delay_s=1.0))  # slower than the target: shrink
         wait_until(lambda: sizer() <= 8, 60, "the batch size to shrink")

@@ -63,7 +63,7 @@ def test_text_mode_worker_labels_every_product_with_the_pipelines_answer(
     with running_worker(settings) as w:
         out = consume_all(kafka_config, topics[1], expected=n, timeout=90)
         dead = consume_all(kafka_config, topics[2], expected=1, timeout=30)
-        assert w.worker.predictor_state == "ready"
+        assert w.worker.probes.client.state == "ready"
         wait_committed(kafka_bootstrap, settings)  # every offset, the dead letter's too
     results = [CategoryResult.model_validate_json(m.value()) for m in out]
     assert sorted(r.product_id for r in results) == [f"p-{i:04d}" for i in range(n)]

@@ -67,7 +67,7 @@ def test_no_commit_for_the_stall_timeout_makes_liveness_fail_and_recover(
         wait_until(lambda: healthz(w.worker)[0] == 503, 40, "liveness to fail")
         status, detail = healthz(w.worker)
         assert detail["stuck"] and detail["progress_stalled_s"] >= 4.0
-        assert w.worker.predictor_state == "ready"
+        assert w.worker.probes.client.state == "ready"
         assert metric(w.worker, "catmatch_worker_progress_stalled") == 1.0
         broken["on"] = False
         wait_until(lambda: healthz(w.worker)[0] == 200, 40, "liveness to recover")

@@ -73,7 +73,12 @@ class WorkerThread:
         return not self._thread.is_alive()
 
     def start(self) -> WorkerThread:
+        """Start the worker; returns once it has built its parts (its probes answer)."""
         self._thread.start()
+        deadline = time.monotonic() + 60
+        while self.worker.probes is None and self._thread.is_alive():
+            assert time.monotonic() < deadline, "the worker did not start within 60 s"
+            time.sleep(0.02)
         return self
 
     def stop(self, timeout: float = 60.0) -> None:

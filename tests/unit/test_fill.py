@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+import asyncio
 
 from confluent_kafka import Message
 
-from worker.app import Worker
+from worker.delivery import AtLeastOnce
+from worker.intake import still_ours
 from worker.offsets import OffsetTracker
 from worker.partitions import PartitionBook
+
+
+def new_book() -> PartitionBook:
+    tracker = OffsetTracker()
+    return PartitionBook(tracker, AtLeastOnce({}, asyncio.Event()), "worker-0", 3)
 
 
 def msg(partition: int, offset: int) -> Message:
@@ -17,16 +23,15 @@ def msg(partition: int, offset: int) -> Message:
 
 def test_messages_of_a_partition_revoked_after_they_were_consumed_are_left_to_its_next_owner(
 ) -> None:
-    book = PartitionBook(OffsetTracker(), "worker-0", 3)
+    book = new_book()
     book.assigned = {("in", 0), ("in", 1)}
     slices = [([msg(0, 5), msg(1, 5)], book.forgets)]
     book.forget({("in", 0)})  # a rebalance served in the next consume call
     slices.append(([msg(1, 6)], book.forgets))
     book.assigned.add(("in", 0))  # ... and partition 0 assigned back: its stream restarts
     slices.append(([msg(0, 3)], book.forgets))
-    worker = SimpleNamespace(book=book)
 
-    kept = Worker._still_ours(worker, slices)  # type: ignore[arg-type]
+    kept = still_ours(book, slices)
 
     # 0@5 came from the assignment that was revoked: consumed again from the committed
     # offset (0@3 onwards) by the new one. Partition 1 was never revoked.
@@ -34,7 +39,7 @@ def test_messages_of_a_partition_revoked_after_they_were_consumed_are_left_to_it
 
 
 def test_without_a_rebalance_every_message_is_kept_in_order() -> None:
-    book = PartitionBook(OffsetTracker(), "worker-0", 3)
+    book = new_book()
     slices = [([msg(0, 1), msg(0, 2)], book.forgets), ([msg(0, 3)], book.forgets)]
-    kept = Worker._still_ours(SimpleNamespace(book=book), slices)  # type: ignore[arg-type]
+    kept = still_ours(book, slices)
     assert [m.offset() for m in kept] == [1, 2, 3]

@@ -4,7 +4,7 @@ TP = ("in", 0)
 
 
 def track(tracker: OffsetTracker, offsets, partition=0):
-    return [tracker.track("in", partition, o) for o in offsets]
+    return tracker.track_many(("in", partition, o) for o in offsets)
 
 
 def test_position_waits_for_the_oldest_pending_message():

@@ -127,9 +127,9 @@ def test_pinned_requests_carry_the_version_they_were_tokenized_for():
     import json as _json
 
     from worker.predictor_client import _request_body
-    from worker.tokenization import EncodedBatch
+    from worker.tokenization import TokenizedBatch
 
-    batch = EncodedBatch(input_ids=[1, 2], attention_mask=[1, 1], rows=1, length=2)
+    batch = TokenizedBatch(input_ids=[1, 2], attention_mask=[1, 1], rows=1, length=2)
     assert _json.loads(_request_body(batch, 3, "v4"))["parameters"] == {
         "top_k": 3,
         "model_version": "v4",

@@ -9,7 +9,7 @@ from tests.fixtures.tools import load_script
 LOOP = "<module> (worker/__main__.py:5);run (asyncio/runners.py:190)"
 RAW = "\n".join([
     f"thread (11266): MainThread;{LOOP};triage (/w/worker/messages.py:60) 30",
-    f'thread (0x7f01): "MainThread";{LOOP};encode_result (/w/worker/outputs.py:170) 10',
+    f'thread (0x7f01): "MainThread";{LOOP};serialize_result (/w/worker/outputs.py:170) 10',
     "thread (123): tokenizer;_run (/w/transport/threads.py:33) 40",
 ])
 
@@ -20,7 +20,7 @@ def test_the_py_spy_report_splits_threads_and_ranks_the_event_loops_functions(ca
     out = capsys.readouterr().out
     assert "50.0%  MainThread" in out and "50.0%  tokenizer" in out  # 40 of 80 samples each
     assert "event-loop thread, inclusive (40 samples)" in out
-    assert "75.0%  triage (messages.py)" in out and "25.0%  encode_result (outputs.py)" in out
+    assert "75.0%  triage (messages.py)" in out and "25.0%  serialize_result (outputs.py)" in out
     assert "100.0%  run (runners.py)" in out
 
 

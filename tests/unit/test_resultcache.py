@@ -46,9 +46,9 @@ def test_keys_change_with_the_model_version_and_every_answer_shaping_setting() -
 
 def test_entries_round_trip_and_foreign_values_are_misses() -> None:
     entry = CachedPrediction("Kitchen", 4, 0.91, [("Kitchen", 4, 0.91), ("Garden", 1, 0.05)])
-    assert CachedPrediction.decode(entry.encode()) == entry
+    assert CachedPrediction.from_bytes(entry.to_bytes()) == entry
     for junk in (b"", b"not json", b"[1, 2]", b'{"a": 1}', b'["x", "y", "z", []]'):
-        assert CachedPrediction.decode(junk) is None
+        assert CachedPrediction.from_bytes(junk) is None
 
 
 def test_lru_evicts_the_least_recently_used_and_expires_old_entries(monkeypatch) -> None:

@@ -18,7 +18,7 @@ def tokenizer_dir(tmp_path: Path) -> Path:
 
 def test_batch_is_padded_to_its_longest_text_not_to_a_fixed_length(tokenizer_dir: Path):
     tok = BatchTokenizer(tokenizer_dir / "tokenizer.json", max_length=128)
-    batch = tok.encode(["kettle", "stainless steel electric kettle"])
+    batch = tok.tokenize(["kettle", "stainless steel electric kettle"])
     assert batch.rows == 2
     assert batch.length < 16
     assert len(batch.input_ids) == len(batch.attention_mask) == 2 * batch.length
@@ -30,7 +30,7 @@ def test_batch_is_padded_to_its_longest_text_not_to_a_fixed_length(tokenizer_dir
 def test_truncation_respects_the_models_position_limit(tokenizer_dir: Path):
     tok = BatchTokenizer(tokenizer_dir / "tokenizer.json", max_length=128)
     assert tok.max_length == 16
-    batch = tok.encode(["word " * 100])
+    batch = tok.tokenize(["word " * 100])
     assert batch.length == 16
 
 

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from core.settings import Settings
+from worker.outputs import Outgoing
 from worker.transactions import Entry, TransactionAborted, TransactionalOutbox, select
 
 A, B = ("in", 0), ("in", 1)
 
 
-@dataclass(frozen=True)
-class Out:
-    topic: str
-    key: bytes | None
-    value: bytes
-    headers: list[tuple[str, bytes]] | None = None
-    fallback: Callable[[str], Out] | None = None
+Out = Outgoing  # the records a batch hands over
 
 
 def offsets(positions: dict[tuple[str, int], int]) -> list[TopicPartition]:
@@ -213,12 +205,12 @@ def test_a_batch_of_a_partition_revoked_meanwhile_is_not_queued():
     from worker.offsets import OffsetTracker
 
     tracker = OffsetTracker()
-    tickets = [tracker.track("in", 0, 5)]
+    tickets = [tracker.track_many([("in", 0, 5)])[0]]
     box = outbox(FakeProducer(), [])
     tracker.revoke({("in", 0)})
-    tracker.track("in", 0, 5)  # assigned back: a new ticket for the same offset
+    tracker.track_many([("in", 0, 5)])[0]  # assigned back: a new ticket for the same offset
     assert not box.add(A, 5, [Out("out", b"k", b"r")], still_owned=lambda: tracker.current(tickets))
     assert box.queued() == 0
-    fresh = [tracker.track("in", 0, 6)]
+    fresh = [tracker.track_many([("in", 0, 6)])[0]]
     assert box.add(A, 6, [Out("out", b"k", b"r")], still_owned=lambda: tracker.current(fresh))
     assert box.queued() == 1
