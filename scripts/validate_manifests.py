@@ -483,6 +483,36 @@ def check_application(
     return errs
 
 
+REPOSITORY_LABEL = "argocd.argoproj.io/secret-type"
+CREDENTIAL_KEYS = ("password", "sshPrivateKey", "githubAppPrivateKey", "tlsClientCertKey",
+                   "azureServicePrincipalClientSecret", "bearerToken")  # fmt: skip
+
+
+def check_repository_secret(
+    secret: dict[str, Any], apps: list[dict[str, Any]], projects: dict[str, Any]
+) -> list[str]:
+    """A repository Secret template: Argo CD's label, the Applications' repoURL (which every
+    project allows), and no credential (the token is filled in outside Git)."""
+    meta, data = secret["metadata"], secret.get("stringData") or {}
+    errs = []
+    if (meta.get("labels") or {}).get(REPOSITORY_LABEL) not in ("repository", "repo-creds"):
+        errs.append(f"no {REPOSITORY_LABEL}: repository label, Argo CD would ignore it")
+    if meta.get("namespace") != "argocd":
+        errs.append(f"namespace {meta.get('namespace')!r}: Argo CD reads only its own")
+    if secret.get("data"):
+        errs.append("use stringData: base64 `data` hides what is committed")
+    url = data.get("url", "")
+    for app in apps:
+        if app["spec"]["source"]["repoURL"] != url:
+            errs.append(f"url {url!r} is not {app['metadata']['name']}'s repoURL")
+    for name, project in projects.items():
+        if not any(fnmatch.fnmatch(url, r) for r in project["spec"]["sourceRepos"]):
+            errs.append(f"url {url!r} not in AppProject {name}'s sourceRepos")
+    errs += [f"{key} is set: credentials never go into Git" for key in CREDENTIAL_KEYS
+             if data.get(key)]  # fmt: skip
+    return errs
+
+
 def app_render_args(app: dict[str, Any], tmp: Path) -> list[str]:
     """helm flags equivalent to the Application's Helm source."""
     src = app["spec"]["source"]
@@ -560,6 +590,9 @@ def validate(helm: Path, schemas: Schemas, kube: str, verbose: bool = False) -> 
         for d in manifests:
             where = f"[gitops] {d['kind']}/{d['metadata']['name']}"
             report.errors += [f"{where}: {e}" for e in check_object(d, schemas)]
+            if d["kind"] == "Secret":
+                errs = check_repository_secret(d, apps, projects)
+                report.errors += [f"{where}: {e}" for e in errs]
     if verbose:
         for label, kinds in report.kinds.items():
             print(f"  {label}: {dict(sorted(kinds.items()))}")

@@ -81,7 +81,7 @@ def test_every_render_set_and_gitops_manifest_is_valid(vm, helm, schemas) -> Non
         report.kinds
     )
     assert {"argocd:category-match-dev", "argocd:category-match-ops"} <= set(report.kinds)
-    assert report.kinds["gitops"] == Counter(AppProject=2, Application=2)
+    assert report.kinds["gitops"] == Counter(AppProject=2, Application=2, Secret=1)
     rendered = sum(report.kinds.values(), Counter())
     for kind in ("InferenceService", "Deployment", "StatefulSet", "ConfigMap", "Service",
                  "PodDisruptionBudget", "ScaledObject", "TriggerAuthentication", "KafkaTopic",
@@ -687,6 +687,24 @@ def test_validator_reports_argocd_project_violations(vm) -> None:
     ]
     errs = vm.check_application(app, {"p": project}, objs)
     assert len(errs) == 4, errs  # repoURL, Namespace, Secret's namespace, Secret's kind
+
+
+def test_repository_secret_template_fits_the_applications_and_holds_no_token(vm) -> None:
+    argocd = REPO / "gitops" / "argocd"
+    docs = [yaml.safe_load(f.read_text()) for f in sorted(argocd.glob("*.yaml"))]
+    apps = [d for d in docs if d["kind"] == "Application"]
+    projects = {d["metadata"]["name"]: d for d in docs if d["kind"] == "AppProject"}
+    (secret,) = [d for d in docs if d["kind"] == "Secret"]
+    assert secret["metadata"]["labels"]["argocd.argoproj.io/secret-type"] == "repository"
+    assert vm.check_repository_secret(secret, apps, projects) == []
+    filled = yaml.safe_load(yaml.safe_dump(secret))
+    filled["stringData"]["password"] = "ghp_not-a-real-token"
+    filled["stringData"]["url"] = "https://github.com/someone/fork.git"
+    del filled["metadata"]["labels"]["argocd.argoproj.io/secret-type"]
+    errs = vm.check_repository_secret(filled, apps, projects)
+    assert "password is set: credentials never go into Git" in errs
+    assert any("is not category-match-ops's repoURL" in e for e in errs)
+    assert any("repository label" in e for e in errs)
 
 
 def _allowed_imports() -> set[str]:
