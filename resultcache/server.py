@@ -12,7 +12,8 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
+
+from core.services import Service
 
 
 class RedisNotInstalled(RuntimeError):
@@ -35,7 +36,7 @@ def ping(host: str, port: int, timeout_s: float = 1.0) -> bool:
         return False
 
 
-class RedisServer:
+class RedisServer(Service):
     """``with RedisServer(data_dir) as redis: redis.url``; ``port=0`` picks a free port."""
 
     def __init__(
@@ -53,6 +54,10 @@ class RedisServer:
         self.maxmemory = maxmemory
         self.binary = binary
         self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def is_running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
     @property
     def url(self) -> str:
@@ -119,13 +124,3 @@ class RedisServer:
         except OSError:
             return "(no log)"
 
-    def __enter__(self) -> RedisServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -24,9 +24,9 @@ import logging
 import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
+from core.services import Service
 from core.settings import BrokerSettings
 from transport import admin, metadata
 from transport.broker import config, datadir, jars
@@ -70,7 +70,7 @@ def default_cluster_dir(broker: BrokerSettings) -> Path:
     return data_dir.with_name(f"{data_dir.name}-cluster")
 
 
-class EmbeddedKafkaCluster:
+class EmbeddedKafkaCluster(Service):
     """``nodes`` Kafka JVMs (broker + controller each) on loopback, as one cluster.
 
     Args:
@@ -347,18 +347,6 @@ class EmbeddedKafkaCluster:
         """How many nodes the controller quorum needs (2 of 3)."""
         return len(self.node_ids) // 2 + 1
 
-    def __enter__(self) -> EmbeddedKafkaCluster:
-        if not self.is_running:
-            self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- drills --------------------------------------------------------------------------
 

@@ -23,9 +23,9 @@ import subprocess
 from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import IO
 
+from core.services import Service
 from core.settings import BrokerSettings
 from transport.admin import wait_for_broker
 from transport.broker import config, datadir, jars
@@ -37,7 +37,7 @@ FORMAT_TIMEOUT_S = 120.0
 _STACK_FRAME = re.compile(r"\s+(at |\.\.\. \d+ more)")
 
 
-class EmbeddedKafka:
+class EmbeddedKafka(Service):
     """One Kafka broker JVM on loopback, started and stopped by this process.
 
     Args:
@@ -374,15 +374,3 @@ class EmbeddedKafka:
         except subprocess.TimeoutExpired:
             return None
 
-    def __enter__(self) -> EmbeddedKafka:
-        if not self.is_running:
-            self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
