@@ -140,8 +140,9 @@ def run_drill(drill: Drill, options: DrillOptions) -> DrillReport:
     """Run one drill on a fresh pipeline and report what came out."""
     started = time.monotonic()
     options.nodes = drill.nodes
-    pipeline = Pipeline(options).up()
+    pipeline = Pipeline(options)
     try:
+        pipeline.up()  # a failed start still stops what it started, below
         ids = pipeline.produce_in_background(options.products)
         hostile = hostile_records() if drill.hostile else []
         if hostile:
