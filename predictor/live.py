@@ -8,8 +8,9 @@ swaps. Requests read :attr:`VersionManager.current` once and keep that snapshot 
 so in-flight requests finish on the old version, and nobody ever sees a half-loaded one. A
 version that fails to load is logged and retried later; the old one keeps serving.
 
-Nothing here imports torch: the load function is passed in (:mod:`predictor.model` gives
-one that builds a classifier), so the unit tests drive it with fakes.
+The snapshot and the cache are :mod:`predictor.model_cache`. Nothing here imports torch: the
+load function is passed in (:mod:`predictor.versions` gives one that loads a runtime), so
+the unit tests drive it with fakes.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from prometheus_client import Counter, Histogram, Info
+
+from predictor.model_cache import ModelCache, Served, VersionNotLoaded
 
 log = logging.getLogger(__name__)
 
@@ -54,61 +55,6 @@ LOAD_SECONDS = Histogram(
     ["model"],
     buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
 )
-
-
-@dataclass(frozen=True)
-class Served(Generic[T]):
-    """One loaded version: what a request grabs once and uses to the end."""
-
-    name: str
-    version: str
-    model: T
-
-
-class VersionNotLoaded(LookupError):
-    """A request asked for a version that is neither live nor cached."""
-
-    def __init__(self, name: str, requested: str, live: str) -> None:
-        super().__init__(
-            f"model {name} version {requested} is not loaded here; the live version is {live}"
-        )
-        self.name, self.requested, self.live = name, requested, live
-
-
-class ModelCache(Generic[T]):
-    """Loaded versions keyed by ``(name, version)``, least recently used evicted first."""
-
-    def __init__(self, capacity: int) -> None:
-        if capacity < 1:
-            raise ValueError(f"cache capacity must be at least 1, got {capacity}")
-        self.capacity = capacity
-        self._items: OrderedDict[tuple[str, str], Served[T]] = OrderedDict()
-
-    def get(self, name: str, version: str) -> Served[T] | None:
-        """The entry, marked most recently used; ``None`` when absent."""
-        key = (name, version)
-        served = self._items.get(key)
-        if served is not None:
-            self._items.move_to_end(key)
-        return served
-
-    def peek(self, name: str, version: str) -> Served[T] | None:
-        """The entry without changing the eviction order."""
-        return self._items.get((name, version))
-
-    def put(self, served: Served[T]) -> list[Served[T]]:
-        """Add (or refresh) an entry as most recently used; return what was evicted."""
-        key = (served.name, served.version)
-        self._items[key] = served
-        self._items.move_to_end(key)
-        evicted = []
-        while len(self._items) > self.capacity:
-            evicted.append(self._items.popitem(last=False)[1])
-        return evicted
-
-    def versions(self) -> list[str]:
-        """Cached versions, least recently used first."""
-        return [version for _, version in self._items]
 
 
 class VersionManager(Generic[T]):

@@ -28,7 +28,7 @@ _VERSIONED_INFER = re.compile(r"/v2/models/([^/]+)/versions/([^/]+)/infer")
 _NUMBER = re.compile(r"[1-9][0-9]*")
 
 
-class VersionConflict(InvalidInput):
+class VersionConflict(InvalidInput):  # type: ignore[misc]  # kserve ships no type information
     """The pinned version is not loaded here (HTTP 409 once :func:`install` ran)."""
 
     def __init__(self, model_name: str, requested: str, live: str) -> None:
@@ -82,7 +82,7 @@ class VersionedInferPath:
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope.get("type") == "http":
             match = _VERSIONED_INFER.fullmatch(scope.get("path", ""))
             if match is not None:

@@ -15,26 +15,32 @@ within the limit are truncated at ``--max-length`` as everywhere else). Response
 Answers come from the same result cache as the workers' (:mod:`resultcache`, ``cache.*``
 settings): the same keys (model name, the version serving the request, top-k, max length,
 normalised text), so a product a worker labelled is a hit here and the other way round;
-misses run on the model thread as one batch, like a V1 request. The bearer token
-(``serve.token``) guards this route like the others.
+misses run on the model thread as one batch, like a V1 request. Nothing loaded is HTTP 503
+(kserve's ``ModelNotReady``, as on V1 and V2). The bearer token (``serve.token``) guards this
+route like the others; :mod:`predictor.routes` installs it.
+
+Token counts come from the runtime (:meth:`~predictor.runtimes.ModelRuntime.count_tokens`);
+a runtime that reads raw text in its own pipeline (sklearn) has only the character limit.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Sequence
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from kserve.errors import ModelNotReady
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from tokenizers import Tokenizer
 
 from core.settings import CacheSettings
 from predictor.batches import TEXT_INPUT, ClassifyRequest, Prediction
-from predictor.live import Served
-from predictor.model import CategoryModel, Job, Loaded
+from predictor.model import CategoryModel, Job
+from predictor.model_cache import Served
 from predictor.protocol.common import MAX_TEXT_CHARS
+from predictor.runtimes import ModelRuntime
+from predictor.versions import Loaded
 from resultcache import CachedPrediction, Keyspace, ResultCache, Tier
 
 log = logging.getLogger(__name__)
@@ -92,11 +98,9 @@ class Rejected(ValueError):
 class PredictEndpoint:
     """The route's handler, bound to one :class:`~predictor.model.CategoryModel`."""
 
-    def __init__(
-        self, model: CategoryModel, cache_settings: CacheSettings | None, max_length: int
-    ) -> None:
+    def __init__(self, model: CategoryModel, cache_settings: CacheSettings | None) -> None:
         self.model = model
-        self.max_length = max_length
+        self.max_length = model.options.max_length
         self.prefix = cache_settings.key_prefix if cache_settings is not None else "catmatch"
         self.cache = (
             ResultCache.from_settings(
@@ -107,7 +111,6 @@ class PredictEndpoint:
             if cache_settings is not None
             else None
         )
-        self._counters: dict[str, Tokenizer] = {}  # version -> untruncated tokenizer
         for tier in Tier:
             LOOKUPS.labels(result=tier.value)
 
@@ -118,10 +121,11 @@ class PredictEndpoint:
             REQUESTS.labels(outcome="invalid").inc()
             errors = exc.errors(include_url=False, include_context=False, include_input=False)
             return JSONResponse({"error": "invalid request", "detail": errors}, status_code=422)
-        served = self.model.served
-        if served is None:
+        try:
+            served = self.model.live_or_not_ready()
+        except ModelNotReady:
             REQUESTS.labels(outcome="not_ready").inc()
-            return JSONResponse({"error": "model is not loaded"}, status_code=503)
+            raise  # kserve's handler answers 503, as for V1 and V2
         try:
             answer = await self.answer(body, served)
         except Rejected as exc:
@@ -139,7 +143,7 @@ class PredictEndpoint:
         texts = body.text
         if len(texts) > limits.max_batch_size:
             raise Rejected(f"{len(texts)} texts, more than the maximum of {limits.max_batch_size}")
-        self._check_lengths(texts, served.version, classifier)
+        check_lengths(texts, classifier)
         asked = body.top_k or limits.default_top_k  # keyed as asked, like the workers' keys
         top_k = min(asked, limits.num_labels)
         space = Keyspace(self.model.name, served.version, asked, self.max_length, self.prefix)
@@ -147,7 +151,7 @@ class PredictEndpoint:
         rows: list[CachedPrediction | None] = [None] * len(texts)
         if self.cache is not None:
             for i, raw in enumerate(await self.cache.get_many(keys)):
-                rows[i] = CachedPrediction.decode(raw) if raw is not None else None
+                rows[i] = CachedPrediction.from_bytes(raw) if raw is not None else None
         cached = sum(r is not None for r in rows)
         missing = [i for i, r in enumerate(rows) if r is None]
         if missing:
@@ -159,7 +163,7 @@ class PredictEndpoint:
                 rows[i] = row
             if self.cache is not None:
                 await self.cache.put_many(
-                    [(keys[i], row.encode()) for i, row in zip(missing, fresh, strict=True)]
+                    [(keys[i], row.to_bytes()) for i, row in zip(missing, fresh, strict=True)]
                 )
         return PredictResponse(
             model_name=self.model.name,
@@ -177,37 +181,32 @@ class PredictEndpoint:
             ],
         )
 
-    def _check_lengths(self, texts: list[str], version: str, classifier: object) -> None:
-        for i, text in enumerate(texts):
-            if not text.strip():
-                raise Rejected(f"text {i} is empty")
-            if len(text) > MAX_TEXT_CHARS:
-                raise Rejected(f"text {i} has more than {MAX_TEXT_CHARS} characters")
-        tokenizer = getattr(classifier, "tokenizer", None)
-        if not isinstance(tokenizer, Tokenizer):
-            return  # a text runtime (sklearn): its own pipeline, only the character limit
-        # A token covers at least one byte of UTF-8, so only longer texts can exceed the
-        # limit: most product titles are never tokenized twice.
-        suspects = [i for i, t in enumerate(texts) if len(t.encode()) + 8 > MAX_TOKENS]
-        if not suspects:
-            return
-        counter = self._counters.get(version)
-        if counter is None:
-            counter = Tokenizer.from_str(tokenizer.to_str())
-            counter.no_truncation()
-            counter.no_padding()
-            self._counters = {version: counter}  # the live version's only
-        encodings = counter.encode_batch([texts[i] for i in suspects])
-        for i, enc in zip(suspects, encodings, strict=True):
-            if len(enc.ids) > MAX_TOKENS:
-                raise Rejected(f"text {i} has {len(enc.ids)} tokens, more than {MAX_TOKENS}")
-
     async def close(self) -> None:
         if self.cache is not None:
             await self.cache.close()
 
 
-def to_cached(prediction: Prediction, labels: list[str]) -> list[CachedPrediction]:
+def check_lengths(texts: list[str], classifier: ModelRuntime) -> None:
+    """Refuse an empty text, or one over the character or token limit (:class:`Rejected`)."""
+    for i, text in enumerate(texts):
+        if not text.strip():
+            raise Rejected(f"text {i} is empty")
+        if len(text) > MAX_TEXT_CHARS:
+            raise Rejected(f"text {i} has more than {MAX_TEXT_CHARS} characters")
+    # A token covers at least one byte of UTF-8, so only longer texts can exceed the limit:
+    # most product titles are never tokenized twice.
+    suspects = [i for i, t in enumerate(texts) if len(t.encode()) + 8 > MAX_TOKENS]
+    if not suspects:
+        return
+    counts = classifier.count_tokens([texts[i] for i in suspects])
+    if counts is None:
+        return  # a text pipeline (sklearn): only the character limit applies
+    for i, count in zip(suspects, counts, strict=True):
+        if count > MAX_TOKENS:
+            raise Rejected(f"text {i} has {count} tokens, more than {MAX_TOKENS}")
+
+
+def to_cached(prediction: Prediction, labels: Sequence[str]) -> list[CachedPrediction]:
     """One cache entry per row: the best label, and the top-k (label, id, score) list."""
     out = []
     for row in range(prediction.rows):
@@ -224,10 +223,10 @@ def to_cached(prediction: Prediction, labels: list[str]) -> list[CachedPredictio
     return out
 
 
-def install(app: Any, model: CategoryModel) -> None:
+def install(app: FastAPI, model: CategoryModel, cache_settings: CacheSettings | None) -> None:
     """Add ``POST /predict`` for ``model`` to kserve's FastAPI app (once per app)."""
     if getattr(app.state, "catmatch_predict", False):
         return
-    endpoint = PredictEndpoint(model, model.result_cache, model.max_length)
+    endpoint = PredictEndpoint(model, cache_settings)
     app.add_api_route(PATH, endpoint.handle, methods=["POST"], include_in_schema=True)
     app.state.catmatch_predict = True

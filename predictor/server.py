@@ -28,8 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.names import RUNTIME_CHOICES
-from core.settings import Settings, load_settings
-from predictor import auth
+from core.settings import CacheSettings, Settings, load_settings
 from predictor.errors import PredictorError
 from predictor.store_source import StoreSource
 
@@ -144,9 +143,12 @@ def main(
         os.environ.setdefault("OMP_NUM_THREADS", "1")
     model = _load_model(ns)
     token = settings.serve.token
-    model.auth_token = token.get_secret_value() if token is not None else None
-    model.result_cache = settings.cache if settings.cache.enabled else None
-    return _serve(ns, model)
+    return _serve(
+        ns,
+        model,
+        token=token.get_secret_value() if token is not None else None,
+        cache_settings=settings.cache if settings.cache.enabled else None,
+    )
 
 
 def _load_model(ns: argparse.Namespace) -> CategoryModel:
@@ -179,7 +181,15 @@ def _load_model(ns: argparse.Namespace) -> CategoryModel:
     return model
 
 
-def _serve(ns: argparse.Namespace, model: CategoryModel) -> int:
+def _serve(
+    ns: argparse.Namespace,
+    model: CategoryModel,
+    *,
+    token: str | None,
+    cache_settings: CacheSettings | None,
+) -> int:
+    """Serve ``model`` with kserve until SIGTERM/SIGINT; the server installs our routes
+    (token check, version pinning, ``POST /predict``) in whichever process serves HTTP."""
     from predictor.loopback import LoopbackModelServer
 
     model_server = _import_model_server()
@@ -191,6 +201,8 @@ def _serve(ns: argparse.Namespace, model: CategoryModel) -> int:
     sys.argv = sys.argv[:1]
     server = LoopbackModelServer(
         host=ns.host,
+        token=token,
+        cache_settings=cache_settings,
         http_port=ns.http_port,
         grpc_port=ns.grpc_port,
         workers=ns.workers,
@@ -209,13 +221,6 @@ def _serve(ns: argparse.Namespace, model: CategoryModel) -> int:
         for name in _PER_REQUEST_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("kserve").addFilter(ShortInvalidInputLog())
-    from predictor.pinning import install as install_pinning
-
-    install_pinning(model_server.app)
-    auth.install(model_server.app, model.auth_token)
-    from predictor.predict_api import install as install_predict
-
-    install_predict(model_server.app, model)
     warnings.filterwarnings("ignore", message="ORJSONResponse is deprecated")
     log.info(
         "serving model %r version %s on http://%s:%d (gRPC %s)",

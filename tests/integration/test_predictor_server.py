@@ -215,3 +215,27 @@ def test_listens_on_loopback_only_and_no_grpc(predictor_server: PredictorServer)
         if c.status == psutil.CONN_LISTEN
     }
     assert listening == {("127.0.0.1", predictor_server.port)}
+
+
+def test_workers_2_children_serve_our_routes_behind_the_token(predictor_factory):
+    """With ``--workers 2`` kserve serves from spawned children, each building its own app:
+    the token check, ``/predict`` and version pinning must be installed in every one."""
+    server = predictor_factory(
+        extra_args=["--workers", "2"], env={"CATMATCH_SERVE__TOKEN": "s3cret"}
+    )
+    auth = {"Authorization": "Bearer s3cret"}
+    name, version = server.model_name, card(server)["version"]
+    text_body = {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [2], "data": TEXTS[:2]}]}
+    for _ in range(6):  # several requests, so that both children are likely to answer some
+        assert post_json(f"{server.url}/predict", {"text": TEXTS[:2]})[0] == 401
+        assert post_json(server.infer_url, text_body)[0] == 401
+        status, answer = post_json(f"{server.url}/predict", {"text": TEXTS[:2]}, headers=auth)
+        assert status == 200, answer
+        assert answer["model_version"] == version and len(answer["predictions"]) == 2
+    pinned = f"{server.url}/v2/models/{name}/versions/{version}/infer"
+    status, answer = post_json(pinned, text_body, headers=auth)
+    assert status == 200 and answer["model_version"] == version, answer
+    status, answer = post_json(f"{server.url}/v2/models/{name}/versions/v99/infer", text_body,
+                               headers=auth)
+    assert status == 409 and answer["live_version"] == version, answer
+    assert get_json(f"{server.url}/v2/health/ready") == (200, {"ready": True})  # no token

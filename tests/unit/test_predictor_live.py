@@ -15,7 +15,8 @@ from kserve.protocol.infer_type import InferInput, InferRequest
 from prometheus_client import REGISTRY
 
 from modelstore import ModelStore
-from predictor.live import ModelCache, Served, VersionManager, VersionNotLoaded
+from predictor.live import VersionManager
+from predictor.model_cache import ModelCache, Served, VersionNotLoaded
 from predictor.pinning import (
     VERSION_HEADER,
     VersionConflict,
@@ -455,7 +456,7 @@ def test_a_request_finishes_on_the_version_it_started_with(tiny_model_dir: Path,
 
     async def scenario() -> tuple[object, object]:
         job = await model.preprocess({"instances": ["kettle"]})
-        assert model.live is not None and model.live.switch_to("v2")  # swap mid-request
+        assert model.versions.manager.switch_to("v2")  # swap mid-request
         done = await model.predict(job)
         old = await model.postprocess(done)
         new, _ = await model({"instances": ["kettle"]})

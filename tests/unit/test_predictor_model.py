@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from kserve.errors import InvalidInput
+from kserve.errors import InvalidInput, ModelNotReady
 from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
 
 from core.tokenization import load_tokenizer
@@ -111,6 +111,25 @@ def test_invalid_input_raises(model: CategoryModel):
         call(model, {"instances": ["x"] * 65})
     with pytest.raises(InvalidInput):
         call(model, b"not json")
+
+
+def test_nothing_loaded_is_model_not_ready_on_v1_and_v2(tiny_model_dir: Path):
+    unloaded = CategoryModel("tiny", tiny_model_dir, device="cpu")
+    v2 = InferRequest("tiny", [InferInput("text", [1], "BYTES", ["kettle"])])
+    for body in ({"instances": ["kettle"]}, v2):
+        with pytest.raises(ModelNotReady):  # kserve answers it with HTTP 503
+            asyncio.run(unloaded.preprocess(body))
+
+
+def test_token_counts_are_untruncated(model: CategoryModel):
+    classifier = model.classifier
+    assert classifier is not None
+    short, long = "Oak table", " ".join(["kettle"] * 600)
+    counts = classifier.count_tokens([short, long])
+    assert counts is not None
+    assert counts[0] == int(classifier.tokenize([short]).attention_mask.sum())
+    assert counts[1] == 602  # 600 words and [CLS]/[SEP]: not cut at max_length (128)
+    assert classifier.tokenize([long]).input_ids.shape[1] == 128  # tokenizing still truncates
 
 
 def test_predict_runs_on_one_model_thread_without_blocking_the_loop(model: CategoryModel):

@@ -109,6 +109,11 @@ def test_metadata_lists_text_input_and_probabilities(classifier: CategoryModel):
     assert names[-1] == "probabilities"
 
 
+def test_a_text_pipeline_has_no_token_count(classifier: CategoryModel):
+    assert classifier.classifier is not None
+    assert classifier.classifier.count_tokens(["word " * 1000]) is None
+
+
 def test_serving_an_sklearn_model_never_imports_torch(classifier_dir: Path):
     script = (
         "import asyncio, sys\n"
@@ -238,7 +243,7 @@ def test_store_versions_of_an_sklearn_model_swap_like_transformers(tmp_path: Pat
     model.load()
     assert call(model, {"instances": ["usb cable"]})["model_version"] == "v1"
     store.promote(name, "v2", "dev", actor="test")
-    assert model.live.poll() is True
+    assert model.versions.manager.poll() is True
     body = call(model, {"instances": ["usb cable"]})
     assert body["model_version"] == "v2"
     assert body["predictions"][0]["label"] in {"alpha", "beta", "gamma"}

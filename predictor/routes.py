@@ -1,0 +1,91 @@
+"""The predictor's own routes on kserve's FastAPI app, installed in every serving process.
+
+Beside kserve's V1/V2 endpoints the predictor serves three things of its own:
+
+- the bearer-token check (:mod:`predictor.auth`), when ``serve.token`` is set;
+- version pinning: the versioned V2 URL and the HTTP 409 for a version not loaded
+  (:mod:`predictor.pinning`);
+- ``POST /predict`` with the result cache (:mod:`predictor.predict_api`).
+
+:func:`install_routes` installs all three, and it is the only place that does. It fails
+hard: a process whose token check is missing must not serve, so any error stops the start.
+
+Where it runs (kserve 0.21, ``kserve/model_server.py`` and ``protocol/rest/``):
+
+- ``workers == 1``: the app is this process's ``kserve.model_server.app``, and
+  :class:`~predictor.loopback.LoopbackModelServer` installs the routes on it before uvicorn
+  starts.
+- ``workers > 1``: kserve spawns each child with a pickled ``RESTServer`` whose ``run`` builds
+  the child's own app (``create_application`` imports ``kserve.model_server:app`` afresh in
+  the child). The server swaps that ``RESTServer`` for a :class:`RoutedRESTServer`, which
+  carries the :class:`Routes` (model, token, cache settings) across the pickle and installs
+  them in ``create_application``, in the child. The model needs no web hook of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+from kserve.protocol.rest.server import RESTServer
+from uvicorn.importer import import_from_string
+
+from core.settings import CacheSettings
+from predictor import auth, pinning, predict_api
+from predictor.model import CategoryModel
+
+# Where kserve's RESTServer finds its app (kserve.constants.FASTAPI_APP_IMPORT_STRING).
+KSERVE_APP = "kserve.model_server:app"
+
+
+def install_routes(
+    app: FastAPI, model: CategoryModel, token: str | None, cache_settings: CacheSettings | None
+) -> None:
+    """Install the token check, version pinning and ``POST /predict`` on ``app`` (once).
+
+    Errors propagate: the caller must not serve without them.
+    """
+    pinning.install(app)
+    auth.install(app, token)
+    predict_api.install(app, model, cache_settings)
+
+
+@dataclass(frozen=True)
+class Routes:
+    """What :func:`install_routes` needs, in a form that crosses a process boundary.
+
+    The token is kept apart from the model on purpose: the model is served data, the token
+    is the server's configuration.
+    """
+
+    model: CategoryModel
+    token: str | None
+    cache_settings: CacheSettings | None
+
+    def install(self, app: FastAPI) -> None:
+        install_routes(app, self.model, self.token, self.cache_settings)
+
+
+class RoutedRESTServer(RESTServer):  # type: ignore[misc]  # kserve ships no type information
+    """kserve's ``RESTServer`` that adds :class:`Routes` to the app it builds.
+
+    Made from the ``RESTServer`` kserve already configured (:meth:`adopt`), so everything
+    but the routes is kserve's own. Pickled into each ``workers > 1`` child with the rest of
+    kserve's server: the model in :attr:`routes` is the very object the child's data plane
+    serves, because one pickle carries both.
+    """
+
+    routes: Routes
+
+    @classmethod
+    def adopt(cls, server: Any, routes: Routes) -> RoutedRESTServer:
+        """A copy of kserve's configured ``server`` that also installs ``routes``."""
+        routed: RoutedRESTServer = cls.__new__(cls)
+        routed.__dict__.update(vars(server))
+        routed.routes = routes
+        return routed
+
+    def create_application(self) -> None:
+        self.routes.install(import_from_string(KSERVE_APP))
+        super().create_application()

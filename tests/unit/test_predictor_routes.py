@@ -1,0 +1,73 @@
+"""The predictor's own routes: one installer, errors that stop the start, and the child hook."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from kserve.errors import ModelNotReady, model_not_ready_handler
+from kserve.model_repository import ModelRepository
+from kserve.protocol.dataplane import DataPlane
+from kserve.protocol.model_repository_extension import ModelRepositoryExtension
+from kserve.protocol.rest.server import RESTServer
+
+from predictor.model import CategoryModel
+from predictor.routes import KSERVE_APP, RoutedRESTServer, Routes, install_routes
+
+TOKEN = {"Authorization": "Bearer s3cret"}
+
+
+@pytest.fixture
+def unloaded(tmp_path: Path) -> CategoryModel:
+    return CategoryModel("cm", tmp_path, device="cpu")  # never loaded: nothing to serve
+
+
+def app_for(model: CategoryModel, token: str | None) -> FastAPI:
+    app = FastAPI()
+    app.add_exception_handler(ModelNotReady, model_not_ready_handler)  # as kserve's app has
+    install_routes(app, model, token, None)
+    install_routes(app, model, token, None)  # once per app, whoever calls it again
+    return app
+
+
+def test_predict_with_nothing_loaded_is_503_and_needs_the_token(unloaded: CategoryModel):
+    client = TestClient(app_for(unloaded, "s3cret"))
+    assert client.post("/predict", json={"text": ["kettle"]}).status_code == 401
+    answer = client.post("/predict", json={"text": ["kettle"]}, headers=TOKEN)
+    assert answer.status_code == 503, answer.text
+    assert "not ready" in answer.json()["error"]
+
+
+def test_one_installer_puts_all_three_on_the_app(unloaded: CategoryModel):
+    app = app_for(unloaded, "s3cret")
+    assert "/predict" in {getattr(r, "path", None) for r in app.routes}
+    names = [m.cls.__name__ for m in app.user_middleware]
+    assert names.count("BearerAuth") == 1 and names.count("VersionedInferPath") == 1
+
+
+def test_an_installer_error_propagates(unloaded: CategoryModel):
+    app = FastAPI()
+    TestClient(app).get("/")  # the app has started: starlette refuses new middleware
+    with pytest.raises(RuntimeError):
+        install_routes(app, unloaded, "s3cret", None)
+
+
+def test_child_server_carries_the_served_model_itself(unloaded: CategoryModel):
+    repository = ModelRepository()
+    repository.update(unloaded, unloaded.name)
+    rest = RESTServer(
+        KSERVE_APP,
+        DataPlane(model_registry=repository),
+        ModelRepositoryExtension(model_registry=repository),
+        http_port=0,
+    )
+    routed = RoutedRESTServer.adopt(rest, Routes(unloaded, "s3cret", None))
+    assert routed.config is rest.config and routed.dataplane is rest.dataplane
+    # kserve pickles the whole server into each child in one go (spawn), so the routes'
+    # model is the object the child's data plane serves, not a second copy.
+    child = pickle.loads(pickle.dumps(routed))
+    assert isinstance(child, RoutedRESTServer) and child.routes.token == "s3cret"
+    assert child.routes.model is child.dataplane.model_registry.get_model("cm")
