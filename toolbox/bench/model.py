@@ -25,7 +25,7 @@ def measure(model_dir: Path, sizes: list[int], seconds: float, rounds: int = 3
             ) -> list[dict[str, float]]:
     """Per batch size, the best of ``rounds`` interleaved rounds (``seconds`` in all)."""
     classifier: Any = load_runtime(model_dir, device="cpu", max_length=128)  # by its card
-    if not hasattr(classifier, "encode"):
+    if not hasattr(classifier, "tokenize"):
         raise SystemExit(f"{model_dir}: mode 1 needs a token model (transformers or onnx)")
     batches = {}
     for size in sizes:
