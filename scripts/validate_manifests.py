@@ -273,7 +273,9 @@ def check_settings(obj: dict[str, Any]) -> list[str]:
 
 def matches(selector: dict[str, str] | None, labels: dict[str, str] | None) -> bool:
     """A non-empty matchLabels ``selector`` selects objects with these ``labels``."""
-    return bool(selector) and all((labels or {}).get(k) == v for k, v in selector.items())
+    if not selector:
+        return False
+    return all((labels or {}).get(k) == v for k, v in selector.items())
 
 
 def check_references(objs: list[dict[str, Any]]) -> list[str]:
