@@ -41,7 +41,7 @@ from predictor.model_cache import Served
 from predictor.protocol.common import MAX_TEXT_CHARS
 from predictor.runtimes import ModelRuntime
 from predictor.versions import Loaded
-from resultcache import CachedPrediction, Keyspace, ResultCache, Tier
+from resultcache import CachedPrediction, Keyspace, ResultCache, Tier, read_through
 
 log = logging.getLogger(__name__)
 
@@ -148,23 +148,17 @@ class PredictEndpoint:
         top_k = min(asked, limits.num_labels)
         space = Keyspace(self.model.name, served.version, asked, self.max_length, self.prefix)
         keys = [space.key(t) for t in texts]
-        rows: list[CachedPrediction | None] = [None] * len(texts)
-        if self.cache is not None:
-            for i, raw in enumerate(await self.cache.get_many(keys)):
-                rows[i] = CachedPrediction.from_bytes(raw) if raw is not None else None
-        cached = sum(r is not None for r in rows)
-        missing = [i for i, r in enumerate(rows) if r is None]
-        if missing:
+
+        async def compute(missing: list[int]) -> list[CachedPrediction]:
             request = ClassifyRequest(protocol="v1", top_k=top_k, texts=[texts[i] for i in missing])
             job = await self.model.predict(Job(request, served))
             assert isinstance(job.prediction, Prediction)
-            fresh = to_cached(job.prediction, classifier.labels)
-            for i, row in zip(missing, fresh, strict=True):
-                rows[i] = row
-            if self.cache is not None:
-                await self.cache.put_many(
-                    [(keys[i], row.to_bytes()) for i, row in zip(missing, fresh, strict=True)]
-                )
+            return to_cached(job.prediction, classifier.labels)
+
+        rows, cached = await read_through(
+            self.cache, keys, compute, read=CachedPrediction.from_bytes,
+            write=lambda i, row: (keys[i], row.to_bytes()),
+        )
         return PredictResponse(
             model_name=self.model.name,
             model_version=served.version,
@@ -177,7 +171,6 @@ class PredictEndpoint:
                     top_k=[LabelScore(label=a, label_id=b, score=c) for a, b, c in r.top_k],
                 )
                 for r in rows
-                if r is not None
             ],
         )
 

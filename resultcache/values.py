@@ -33,6 +33,3 @@ class CachedPrediction:
         except (orjson.JSONDecodeError, TypeError, ValueError):
             return None
 
-    # TEMPORARY (removed when predictor/predict_api.py moves to read_through)
-    encode = to_bytes
-    decode = from_bytes
