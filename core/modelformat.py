@@ -53,6 +53,24 @@ class ModelMetadata(BaseModel):
     metrics: dict[str, Any] = Field(default_factory=dict)
 
 
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A model directory's optional JSON file (``config.json``, ``catmatch.json``) as a dict:
+    ``{}`` when it is absent.
+
+    Raises:
+        ValueError: it is not valid JSON, or not an object.
+    """
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_bytes())
+    except ValueError as exc:
+        raise ValueError(f"invalid {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"invalid {path}: not a JSON object")
+    return data
+
+
 def read_metadata(model_dir: Path) -> ModelMetadata | None:
     """The directory's ``catmatch.json``, or ``None`` when it has none.
 

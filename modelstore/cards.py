@@ -14,6 +14,7 @@ from core.modelformat import (
     MODEL_SUFFIXES,
     ModelMetadata,
     check_onnx_dir,
+    read_json_object,
     sklearn_model_files,
 )
 from core.modelformat import check_model_dir as check_transformers_dir
@@ -39,16 +40,10 @@ def check_model_dir(src: Path, runtime: str) -> dict[str, Any]:
     else:
         if not sklearn_model_files(src):
             raise StoreError(f"{src} has no sklearn model file ({', '.join(MODEL_SUFFIXES)})")
-    card_path = src / CARD_FILE
-    if not card_path.is_file():
-        return {}
     try:
-        card = json.loads(card_path.read_bytes())
+        return read_json_object(src / CARD_FILE)
     except ValueError as exc:
-        raise StoreError(f"invalid {card_path}: {exc}") from None
-    if not isinstance(card, dict):
-        raise StoreError(f"invalid {card_path}: not a JSON object")
-    return card
+        raise StoreError(str(exc)) from None
 
 
 def card_bytes(

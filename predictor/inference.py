@@ -9,15 +9,18 @@ on the event loop.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 
 import numpy as np
 import torch
-from tokenizers import Tokenizer
 
 from core.names import Runtime
 from predictor.batches import TokenizedBatch
-from predictor.token_classifier import DEFAULT_SUB_BATCH, TokenClassifier, trim_padding
+from predictor.token_classifier import (
+    DEFAULT_SUB_BATCH,
+    TokenClassifier,
+    TokenSpace,
+    trim_padding,
+)
 
 __all__ = ["Classifier", "trim_padding"]
 
@@ -32,27 +35,14 @@ class Classifier(TokenClassifier):
     def __init__(
         self,
         model: torch.nn.Module,
-        tokenizer: Tokenizer,
-        labels: Sequence[str],
+        space: TokenSpace,
         *,
         device: torch.device,
-        version: str,
-        max_length: int,
-        max_positions: int,
-        vocab_size: int,
-        type_vocab_size: int,
         sub_batch: int = DEFAULT_SUB_BATCH,
     ) -> None:
+        super().__init__(space, sub_batch)
         self.model = model
-        self.tokenizer = tokenizer
-        self.labels: tuple[str, ...] = tuple(labels)
         self.device = device
-        self.version = version
-        self.max_length = max_length
-        self.max_positions = max_positions
-        self.vocab_size = vocab_size
-        self.type_vocab_size = type_vocab_size
-        self.sub_batch = sub_batch
 
     @property
     def dtype(self) -> torch.dtype:

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from core.modelformat import DEFAULT_VERSION, ModelMetadata, check_model_dir, read_metadata
 from core.offline import force_offline
-from core.tokenization import effective_max_length, load_tokenizer
 from predictor.cpu import inference_threads
+from predictor.token_classifier import TokenSpace
 
 if TYPE_CHECKING:
     from predictor.inference import Classifier
@@ -88,21 +88,11 @@ def load_classifier(
     metadata = read_metadata(model_dir)
     check_card_labels(model_dir, metadata, labels)
     version = metadata.version if metadata is not None else DEFAULT_VERSION
-    max_positions = int(getattr(config, "max_position_embeddings", 512) or 512)
-    length = effective_max_length(max_length, max_positions)
-    classifier = Classifier(
-        model,
-        load_tokenizer(model_dir, length),
-        labels,
-        device=torch_device,
-        version=version,
-        max_length=length,
-        max_positions=max_positions,
-        vocab_size=int(config.vocab_size),
-        type_vocab_size=int(getattr(config, "type_vocab_size", 1) or 1),
-    )
+    space = TokenSpace.from_config(model_dir, config.to_dict(), labels, version, max_length)
+    classifier = Classifier(model, space, device=torch_device)
     log.info(
         "loaded %s version=%s labels=%d device=%s dtype=%s max_length=%d threads=%d",
-        model_dir, version, len(labels), torch_device, dtype, length, torch.get_num_threads(),
+        model_dir, version, len(labels), torch_device, dtype, space.max_length,
+        torch.get_num_threads(),
     )
     return classifier

@@ -19,28 +19,25 @@ the CPU quota (:func:`predictor.cpu.inference_threads`). Nothing here imports to
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tokenizers import Tokenizer
 
 from core.modelformat import (
     DEFAULT_VERSION,
     ONNX_MODEL_FILE,
     QUANTIZATIONS,
     check_onnx_dir,
+    read_json_object,
     read_metadata,
 )
 from core.names import Runtime
-from core.tokenization import HARD_MAX_LENGTH, effective_max_length, load_tokenizer
 from predictor.batches import TokenizedBatch
 from predictor.cpu import inference_threads
 from predictor.loading import check_card_labels, labels_from_id2label
-from predictor.token_classifier import DEFAULT_SUB_BATCH, TokenClassifier
+from predictor.token_classifier import DEFAULT_SUB_BATCH, TokenClassifier, TokenSpace
 
 log = logging.getLogger(__name__)
 
@@ -78,29 +75,16 @@ class OnnxClassifier(TokenClassifier):
     def __init__(
         self,
         model_path: Path,
-        tokenizer: Tokenizer,
-        labels: Sequence[str],
+        space: TokenSpace,
         *,
-        version: str,
-        max_length: int,
-        max_positions: int,
-        vocab_size: int,
-        type_vocab_size: int,
         quantization: str = "none",
         threads: int | None = None,
         sub_batch: int = DEFAULT_SUB_BATCH,
     ) -> None:
+        super().__init__(space, sub_batch)
         self.model_path = Path(model_path)
-        self.tokenizer = tokenizer
-        self.labels: tuple[str, ...] = tuple(labels)
-        self.version = version
-        self.max_length = max_length
-        self.max_positions = max_positions
-        self.vocab_size = vocab_size
-        self.type_vocab_size = type_vocab_size
         self.quantization = quantization
         self.threads = threads or inference_threads()
-        self.sub_batch = sub_batch
         self._open()
 
     def _open(self) -> None:
@@ -145,20 +129,6 @@ class OnnxClassifier(TokenClassifier):
         self._open()
 
 
-def read_config(model_dir: Path) -> dict[str, Any]:
-    """``config.json`` of the source model, or ``{}`` when the directory has none."""
-    path = Path(model_dir) / "config.json"
-    if not path.is_file():
-        return {}
-    try:
-        config = json.loads(path.read_bytes())
-    except ValueError as exc:
-        raise ValueError(f"invalid {path}: {exc}") from None
-    if not isinstance(config, dict):
-        raise ValueError(f"invalid {path}: not a JSON object")
-    return config
-
-
 def load_onnx(model_dir: Path, device: Any = "auto", max_length: int = 128) -> OnnxClassifier:
     """Load ``model.onnx``, its tokenizer, labels and limits into a ready classifier.
 
@@ -170,7 +140,7 @@ def load_onnx(model_dir: Path, device: Any = "auto", max_length: int = 128) -> O
     model_dir = check_onnx_dir(model_dir)
     card = read_metadata(model_dir)
     extra: dict[str, Any] = dict(card.model_extra or {}) if card is not None else {}
-    config = read_config(model_dir)
+    config = read_json_object(model_dir / "config.json")
     if config.get("id2label"):
         labels = labels_from_id2label(config["id2label"])
         check_card_labels(model_dir, card, labels)
@@ -181,23 +151,12 @@ def load_onnx(model_dir: Path, device: Any = "auto", max_length: int = 128) -> O
     quantization = str(extra.get("quantization", "none"))
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"{model_dir}: quantization must be one of {QUANTIZATIONS}")
-    max_positions = int(config.get("max_position_embeddings") or HARD_MAX_LENGTH)
-    length = effective_max_length(max_length, max_positions)
-    tokenizer = load_tokenizer(model_dir, length)
-    classifier = OnnxClassifier(
-        model_dir / ONNX_MODEL_FILE,
-        tokenizer,
-        labels,
-        version=card.version if card is not None else DEFAULT_VERSION,
-        max_length=length,
-        max_positions=max_positions,
-        vocab_size=int(config.get("vocab_size") or tokenizer.get_vocab_size()),
-        type_vocab_size=int(config.get("type_vocab_size") or 1),
-        quantization=quantization,
-    )
+    version = card.version if card is not None else DEFAULT_VERSION
+    space = TokenSpace.from_config(model_dir, config, labels, version, max_length)
+    classifier = OnnxClassifier(model_dir / ONNX_MODEL_FILE, space, quantization=quantization)
     log.info(
         "loaded %s version=%s labels=%d onnxruntime cpu quantization=%s threads=%d "
         "max_length=%d",
-        model_dir, classifier.version, len(labels), quantization, classifier.threads, length,
+        model_dir, version, len(labels), quantization, classifier.threads, space.max_length,
     )
     return classifier

@@ -15,12 +15,16 @@ the same logits.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tokenizers import Tokenizer
 
 from core.names import Runtime
+from core.tokenization import HARD_MAX_LENGTH, effective_max_length, load_tokenizer
 from predictor.batches import ClassifyRequest, Limits, Prediction, Task, TokenizedBatch
 from predictor.scoring import softmax, top_k_prediction
 
@@ -88,12 +92,48 @@ def forward_sorted(
     return logits
 
 
+@dataclass(frozen=True, slots=True)
+class TokenSpace:
+    """What a token-id classifier accepts and answers: its tokenizer, label names and limits."""
+
+    tokenizer: Tokenizer
+    labels: tuple[str, ...]
+    version: str
+    max_length: int  # texts are truncated here (at most ``max_positions``)
+    max_positions: int
+    vocab_size: int
+    type_vocab_size: int
+
+    @classmethod
+    def from_config(
+        cls,
+        model_dir: Path,
+        config: Mapping[str, Any],
+        labels: Sequence[str],
+        version: str,
+        max_length: int,
+    ) -> TokenSpace:
+        """From a Hugging Face ``config.json`` (as a dict) and the model's tokenizer.json."""
+        max_positions = int(config.get("max_position_embeddings") or HARD_MAX_LENGTH)
+        length = effective_max_length(max_length, max_positions)
+        tokenizer = load_tokenizer(model_dir, length)
+        return cls(
+            tokenizer=tokenizer,
+            labels=tuple(labels),
+            version=version,
+            max_length=length,
+            max_positions=max_positions,
+            vocab_size=int(config.get("vocab_size") or tokenizer.get_vocab_size()),
+            type_vocab_size=int(config.get("type_vocab_size") or 1),
+        )
+
+
 class TokenClassifier:
     """What the transformers and onnx runtimes share: a sequence classifier over token ids.
 
-    A subclass sets the attributes below and implements :meth:`logits` (one forward pass on
-    a batch, fp32 ``[B, C]``); tokenizing, trimming, sub-batching, softmax and top-k are
-    done here, the same way for both, so they answer alike.
+    A subclass implements :meth:`logits` (one forward pass on a batch, fp32 ``[B, C]``);
+    tokenizing, trimming, sub-batching, softmax and top-k are done here, the same way for
+    both, so they answer alike.
     """
 
     runtime: Runtime
@@ -105,6 +145,16 @@ class TokenClassifier:
     type_vocab_size: int
     sub_batch: int
     _untruncated: Tokenizer | None = None  # for count_tokens, made on first use
+
+    def __init__(self, space: TokenSpace, sub_batch: int) -> None:
+        self.tokenizer = space.tokenizer
+        self.labels = space.labels
+        self.version = space.version
+        self.max_length = space.max_length
+        self.max_positions = space.max_positions
+        self.vocab_size = space.vocab_size
+        self.type_vocab_size = space.type_vocab_size
+        self.sub_batch = sub_batch
 
     def logits(self, batch: TokenizedBatch) -> np.ndarray:
         raise NotImplementedError
