@@ -32,6 +32,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from localkube import paths
 from localkube.proc import Unavailable, du, log, run
@@ -386,7 +387,7 @@ def record(entry: Mapping[str, object]) -> None:
         tmp.replace(paths.BUILDS_JSON)
 
 
-def records() -> list[dict[str, object]]:
+def records() -> list[dict[str, Any]]:
     try:
         return list(json.loads(paths.BUILDS_JSON.read_text())["builds"])
     except (OSError, json.JSONDecodeError, KeyError):

@@ -1,0 +1,339 @@
+"""Container images made on this machine: no registry is reachable from it.
+
+- pause: a static C program (waits for SIGTERM, reaps children) packaged with umoci and
+  copied with skopeo to a docker-archive named ``registry.k8s.io/pause:3.10``.
+- CoreDNS: the binary built from its Go module, packaged the same way.
+- The Debian bookworm base with Python 3.11, from mmdebstrap, committed with buildah so
+  ``buildah bud --pull-never`` can build ``FROM`` it.
+- The project's images (``make images``): ``buildah bud`` of docker/*.Dockerfile.
+Every archive is cached under ``~/.cache/category-match/images``; :func:`import_archive`
+puts one into the node's containerd (pods use ``imagePullPolicy: Never``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from localkube import paths
+from localkube.proc import du, log, run
+from localkube.render import PAUSE_IMAGE
+
+PAUSE_C = r"""/* The pod sandbox's first process: holds its namespaces, reaps, exits on TERM. */
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void stop(int sig) { (void)sig; _exit(0); }
+
+static void reap(int sig) {
+  (void)sig;
+  while (waitpid(-1, 0, WNOHANG) > 0) {
+  }
+}
+
+int main(void) {
+  struct sigaction quit = {0}, child = {0};
+  quit.sa_handler = stop;
+  sigaction(SIGINT, &quit, 0);
+  sigaction(SIGTERM, &quit, 0);
+  child.sa_handler = reap;
+  child.sa_flags = SA_NOCLDSTOP | SA_RESTART;
+  sigaction(SIGCHLD, &child, 0);
+  for (;;) pause();
+}
+"""
+
+BASE_IMAGE = "localhost/catmatch/debian-python:bookworm"
+COREDNS_IMAGE = "localhost/catmatch/coredns:v1.15.0"
+DEBIAN_MIRROR = "http://deb.debian.org"
+# python3-venv: the Dockerfiles make a venv; passwd: they add the catmatch user.
+BASE_PACKAGES = ("python3", "python3-venv", "passwd", "ca-certificates")
+# Docs, man pages and translations are not needed in an image.
+DPKG_EXCLUDES = ("/usr/share/doc/*", "/usr/share/man/*", "/usr/share/locale/*", "/usr/share/info/*")
+
+
+@dataclass(frozen=True)
+class Archive:
+    """A docker-archive file and the image name inside it."""
+
+    path: Path
+    name: str
+
+
+def archive_dir() -> Path:
+    paths.IMAGES.mkdir(parents=True, exist_ok=True)
+    return paths.IMAGES
+
+
+def _record(name: str, started: float, path: Path) -> None:
+    meta = {"image": name, "build_s": round(time.monotonic() - started, 1), "bytes": du(path)}
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
+    log(f"image {name}: {meta['bytes'] / 2**20:.0f} MiB archive in {meta['build_s']} s")
+
+
+# -- single-binary images (umoci + skopeo) ---------------------------------------------------
+
+
+def binary_image(
+    name: str, binary: Path, target: str, entrypoint: Sequence[str], user: str, out: Path
+) -> Archive:
+    """An image holding one static binary, as a docker-archive."""
+    if out.is_file():
+        return Archive(out, name)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="catmatch-image-") as tmp:
+        layout = Path(tmp) / "oci"
+        tag = "latest"
+        run(["umoci", "init", "--layout", layout])
+        run(["umoci", "new", "--image", f"{layout}:{tag}"])
+        run(["umoci", "insert", "--image", f"{layout}:{tag}", binary, target])
+        config = [f"--config.entrypoint={e}" for e in entrypoint]
+        run(
+            ["umoci", "config", "--image", f"{layout}:{tag}", *config, f"--config.user={user}",
+             "--os=linux", "--architecture=amd64", "--author=category-match"]
+        )  # fmt: skip
+        staged = out.with_suffix(".tmp")
+        staged.unlink(missing_ok=True)
+        run(["skopeo", "copy", "--quiet", f"oci:{layout}:{tag}", f"docker-archive:{staged}:{name}"])
+        staged.replace(out)
+    _record(name, started, out)
+    return Archive(out, name)
+
+
+def pause_image() -> Archive:
+    """registry.k8s.io/pause:3.10, made here: gcc -static of :data:`PAUSE_C`."""
+    out = archive_dir() / "pause-3.10.tar"
+    if out.is_file():
+        return Archive(out, PAUSE_IMAGE)
+    with tempfile.TemporaryDirectory(prefix="catmatch-pause-") as tmp:
+        src, binary = Path(tmp) / "pause.c", Path(tmp) / "pause"
+        src.write_text(PAUSE_C)
+        run(["gcc", "-static", "-Os", "-s", "-Wall", "-Werror", "-o", binary, src])
+        return binary_image(PAUSE_IMAGE, binary, "/pause", ["/pause"], "65535:65535", out)
+
+
+def coredns_image(coredns: Path) -> Archive:
+    out = archive_dir() / "coredns-v1.15.0.tar"
+    return binary_image(COREDNS_IMAGE, coredns, "/coredns", ["/coredns"], "65532:65532", out)
+
+
+# -- the Debian base (mmdebstrap + buildah) --------------------------------------------------
+
+
+def _base_key() -> str:
+    spec = {"suite": "bookworm", "packages": BASE_PACKAGES, "excludes": DPKG_EXCLUDES}
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def base_rootfs() -> Path:
+    """Debian bookworm minbase + Python 3.11 as a tarball (about 150 s the first time)."""
+    out = archive_dir() / f"debian-bookworm-python-{_base_key()}.rootfs.tar"
+    if out.is_file():
+        return out
+    started = time.monotonic()
+    staged = out.with_suffix(".tmp")
+    sources = [
+        f"deb {DEBIAN_MIRROR}/debian bookworm main",
+        f"deb {DEBIAN_MIRROR}/debian bookworm-updates main",
+        f"deb {DEBIAN_MIRROR}/debian-security bookworm-security main",
+    ]
+    excludes = [f"--dpkgopt=path-exclude={p}" for p in DPKG_EXCLUDES]
+    run(
+        ["mmdebstrap", "--quiet", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}",
+         "--aptopt=Acquire::Languages \"none\"", *excludes, "--format=tar", "bookworm", staged,
+         *sources],
+        timeout=1800,
+        nice=True,
+    )  # fmt: skip
+    staged.replace(out)
+    log(f"Debian bookworm rootfs: {du(out) / 2**20:.0f} MiB in {time.monotonic() - started:.0f} s")
+    return out
+
+
+def buildah_has(image: str) -> bool:
+    return run(["buildah", "inspect", "--type", "image", image], check=False).returncode == 0
+
+
+def base_image() -> Archive:
+    """The base in buildah's storage (for ``FROM``) and as a docker-archive (for containerd)."""
+    out = archive_dir() / "debian-python-bookworm.tar"
+    if buildah_has(BASE_IMAGE) and out.is_file():
+        return Archive(out, BASE_IMAGE)
+    rootfs = base_rootfs()
+    started = time.monotonic()
+    if not buildah_has(BASE_IMAGE):
+        ctr = run(["buildah", "from", "scratch"]).stdout.strip()
+        try:
+            run(["buildah", "add", "--quiet", ctr, rootfs, "/"], timeout=900)
+            run(
+                ["buildah", "config", "--env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+                 "/usr/bin:/sbin:/bin", "--env", "LANG=C.UTF-8", "--cmd", "python3",
+                 "--os", "linux", "--arch", "amd64", ctr]
+            )  # fmt: skip
+            run(["buildah", "commit", "--quiet", "--rm", ctr, BASE_IMAGE], timeout=900)
+        except BaseException:
+            run(["buildah", "rm", ctr], check=False)
+            raise
+    push(BASE_IMAGE, out)
+    _record(BASE_IMAGE, started, out)
+    return Archive(out, BASE_IMAGE)
+
+
+def push(image: str, out: Path) -> Archive:
+    """buildah storage -> docker-archive file (replaced)."""
+    staged = out.with_suffix(".tmp")
+    staged.unlink(missing_ok=True)
+    run(["buildah", "push", "--quiet", image, f"docker-archive:{staged}:{image}"], timeout=1800)
+    staged.replace(out)
+    return Archive(out, image)
+
+
+# -- containerd ------------------------------------------------------------------------------
+
+
+def ctr(sock: Path, *args: str | Path, timeout: float = 1800) -> str:
+    return run(["ctr", "--address", sock, "--namespace", "k8s.io", *args], timeout=timeout).stdout
+
+
+def containerd_images(sock: Path) -> set[str]:
+    return set(ctr(sock, "images", "list", "--quiet").split())
+
+
+def import_archive(sock: Path, archive: Archive, *, force: bool = False) -> bool:
+    """Import into the node's containerd unless it has the image; returns whether it did."""
+    if not force and archive.name in containerd_images(sock):
+        return False
+    started = time.monotonic()
+    ctr(sock, "images", "import", archive.path)
+    log(f"imported {archive.name} into containerd in {time.monotonic() - started:.1f} s")
+    return True
+
+
+# -- the project's images (make images) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AppImage:
+    """One ``buildah bud`` of a Dockerfile target."""
+
+    dockerfile: str
+    name: str
+    target: str | None = None
+    build_args: Mapping[str, str] | None = None
+
+
+def app_images(
+    registry: str, tag: str, model_dir: str, model_version: str, base: str = BASE_IMAGE
+) -> list[AppImage]:
+    """Worker and predictor: the baked-model default targets and the store-only ones."""
+    common = {"BASE_IMAGE": base}
+    baked = {**common, "MODEL_DIR": model_dir, "MODEL_VERSION": model_version}
+    # PyPI's torch (the CUDA build: it runs on CPUs too); the CPU index is not reachable here.
+    predictor = {"TORCH_INDEX_URL": ""}
+    return [
+        AppImage("docker/worker.Dockerfile", f"{registry}/category-match-worker:{tag}",
+                 "store", common),
+        AppImage("docker/worker.Dockerfile",
+                 f"{registry}/category-match-worker:{tag}-{model_version}", None, baked),
+        AppImage("docker/predictor.Dockerfile", f"{registry}/category-match-predictor:{tag}",
+                 "store", {**common, **predictor}),
+        AppImage("docker/predictor.Dockerfile",
+                 f"{registry}/category-match-predictor:{tag}-{model_version}", None,
+                 {**baked, **predictor}),
+    ]  # fmt: skip
+
+
+def bud_command(image: AppImage, context: Path, extra: Sequence[str] = ()) -> list[str]:
+    """The buildah command line of one image (pure: the tests read it)."""
+    cmd = ["buildah", "bud", "--pull-never", "--isolation", "chroot", "--layers"]
+    cmd += ["-f", image.dockerfile, "-t", image.name]
+    if image.target:
+        cmd += ["--target", image.target]
+    for key, value in sorted((image.build_args or {}).items()):
+        cmd += ["--build-arg", f"{key}={value}"]
+    return [*cmd, *extra, str(context)]
+
+
+def host_ca_mounts() -> list[str]:
+    """Build-time only: when this machine reaches PyPI through a TLS-inspecting proxy whose
+    CA is in the host's bundle (``PIP_CERT``/``REQUESTS_CA_BUNDLE``), lay that bundle over the
+    image's own for the RUN steps and tell pip (the Dockerfiles' ``PIP_BUILD_CA_BUNDLE``
+    build argument). Nothing of it is committed to a layer."""
+    for var in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        bundle = os.environ.get(var)
+        if bundle and Path(bundle).is_file():
+            target = "/etc/ssl/certs/ca-certificates.crt"
+            return ["--volume", f"{bundle}:{target}:ro", "--build-arg",
+                    f"PIP_BUILD_CA_BUNDLE={target}"]  # fmt: skip
+    return []
+
+
+def build_app_images(
+    repo: Path, images: Sequence[AppImage], *, sock: Path | None = None
+) -> dict[str, dict[str, object]]:
+    """buildah bud each image, push it to a docker-archive, import it when the node runs.
+
+    The results (times, sizes, archive) are merged into ``app-images.json``, which ``up``
+    reads to import the archives into a node started later.
+    """
+    results: dict[str, dict[str, object]] = {}
+    extra = host_ca_mounts()
+    for image in images:
+        started = time.monotonic()
+        log(f"buildah bud {image.name} ({image.dockerfile}, target {image.target or 'default'})")
+        run(bud_command(image, repo, extra), cwd=repo, timeout=3600, nice=True)
+        built = time.monotonic()
+        out = archive_dir() / (image.name.rsplit("/", 1)[-1].replace(":", "-") + ".tar")
+        archive = push(image.name, out)
+        pushed = time.monotonic()
+        imported = 0.0
+        if sock is not None:
+            import_archive(sock, archive, force=True)
+            imported = time.monotonic() - pushed
+        results[image.name] = {
+            "archive": str(out),
+            "bud_s": round(built - started, 1),
+            "push_s": round(pushed - built, 1),
+            "import_s": round(imported, 1),
+            "bytes": du(out),  # the docker-archive: every layer, uncompressed
+        }
+        log(f"{image.name}: {json.dumps(results[image.name])}")
+        _merge_results(results)
+    return results
+
+
+def app_archives() -> list[Archive]:
+    """The project's images built so far (``make images``), as archives."""
+    try:
+        data = json.loads((archive_dir() / "app-images.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return []
+    found = [Archive(Path(r["archive"]), name) for name, r in data.items() if "archive" in r]
+    return [a for a in found if a.path.is_file()]
+
+
+def _merge_results(results: Mapping[str, Mapping[str, object]]) -> None:
+    path = archive_dir() / "app-images.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        data = {}
+    data.update(results)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def remove_archive(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    path.with_suffix(".json").unlink(missing_ok=True)
+
+
+def which_all(names: Sequence[str]) -> list[str]:
+    return [n for n in names if shutil.which(n) is None]
