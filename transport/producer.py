@@ -32,12 +32,14 @@ Headers = list[tuple[str, str | bytes | None]]
 Record = tuple[str, bytes | None, bytes, Headers | None]
 # librdkafka's delivery report: (error or None, the message or None)
 OnDelivery = Callable[[KafkaError | None, Message | None], None]
+# How long a synchronous caller lets librdkafka send while its local queue is full.
+QUEUE_FULL_WAIT_S = 0.05
 
 
 def queue_records(
     producer: Producer,
     records: Sequence[Record],
-    on_delivery: Callable[[int], OnDelivery],
+    on_delivery: Callable[[int], OnDelivery | None],
     on_refused: Callable[[int, KafkaError], Record | None],
 ) -> Iterator[None]:
     """Hand ``records`` to librdkafka in order; yields each time its local queue is full.
@@ -60,6 +62,23 @@ def queue_records(
                 yield
             except KafkaException as exc:
                 current = on_refused(index, exc.args[0])
+
+
+def produce_waiting(
+    producer: Producer, record: Record, on_delivery: OnDelivery | None = None
+) -> None:
+    """Queue one record from synchronous code, serving delivery reports (``poll``) while
+    librdkafka's local queue is full.
+
+    Raises:
+        KafkaException: the record was refused before it was sent (e.g. too large).
+    """
+
+    def refused(_index: int, error: KafkaError) -> Record | None:
+        raise KafkaException(error)
+
+    for _full in queue_records(producer, [record], lambda _: on_delivery, refused):
+        producer.poll(QUEUE_FULL_WAIT_S)
 
 
 class AsyncProducer:

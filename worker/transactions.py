@@ -32,7 +32,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from core.settings import Settings
 from transport.clients import new_producer
 from transport.configuration import transactional_config
-from transport.producer import OnDelivery, Record, queue_records
+from transport.producer import QUEUE_FULL_WAIT_S, OnDelivery, Record, queue_records
 from transport.threads import CallTimedOut, call_bounded
 from transport.types import TP
 from worker.metrics import METRICS
@@ -281,7 +281,7 @@ class TransactionalOutbox:
 
         records = [out.record for out in entry.outputs]
         for _full in queue_records(self._producer, records, on_delivery, on_refused):
-            self._producer.poll(0.05)  # the local queue is full: let librdkafka send some
+            self._producer.poll(QUEUE_FULL_WAIT_S)  # the local queue is full: let it send
 
     def _apply_fallbacks(self) -> None:
         """Replace outputs the broker refused for good in the aborted transaction."""

@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from toolbox.bench.texts import product_bytes
 from toolbox.errors import ToolboxError
 from toolbox.harness.children import ChildProcess
+from transport.producer import produce_waiting
 
 
 def iso(ts: float) -> str:
@@ -51,12 +52,7 @@ def send(
         now = time.time()
         pid = f"{prefix}-{start_n + i}"
         value = product_bytes(pid, start_n + i, iso(now), unique_title=unique_titles)
-        while True:
-            try:
-                producer.produce(topic, key=pid.encode(), value=value)
-                break
-            except BufferError:
-                producer.poll(0.05)
+        produce_waiting(producer, (topic, pid.encode(), value, None))
         sent[pid] = now
         if i % 1000 == 0:
             producer.poll(0)

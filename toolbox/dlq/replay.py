@@ -27,6 +27,7 @@ from transport.clients import new_producer
 from transport.configuration import producer_config
 from transport.logs import once_per_error
 from transport.metadata import describe_topic
+from transport.producer import produce_waiting
 
 DEFAULT_MAX_REPLAYS = 3
 PRODUCER_DEFAULTS: dict[str, Any] = {"message.timeout.ms": 60_000}
@@ -201,16 +202,9 @@ def replay(
 
 
 def _produce(producer: Producer, topic: str, message: ReplayMessage, on_delivery: Any) -> None:
-    while True:
-        try:
-            producer.produce(
-                topic, message.value, message.key, headers=list(message.headers),
-                on_delivery=on_delivery,
-            )
-            producer.poll(0)
-            return
-        except BufferError:  # the local queue is full: serve deliveries, then retry
-            producer.poll(0.05)
+    record = (topic, message.key, message.value, list(message.headers))
+    produce_waiting(producer, record, on_delivery)
+    producer.poll(0)
 
 
 def _flush(producer: Producer, report: ReplayReport, timeout: float) -> None:

@@ -25,6 +25,7 @@ from transport.clients import new_producer
 from transport.configuration import producer_config as transport_producer_config
 from transport.logs import once_per_error
 from transport.metadata import describe_topic
+from transport.producer import produce_waiting
 
 log = logging.getLogger(__name__)
 
@@ -159,14 +160,7 @@ def produce_products(
                 continue
             if bucket is not None:
                 _wait(producer, bucket.take())
-            while True:
-                try:
-                    producer.produce(
-                        topic, value, key, headers=header_list, on_delivery=delivered
-                    )
-                    break
-                except BufferError:  # the local queue is full: serve deliveries, retry
-                    producer.poll(0.05)
+            produce_waiting(producer, (topic, key, value, header_list), delivered)
             report.sent += 1
             if report.sent % _POLL_EVERY == 0:
                 producer.poll(0)
