@@ -2,7 +2,8 @@
 """Validate the Helm chart and the Argo CD manifests offline (no cluster, no network).
 
 Render sets: the chart with its default values, with every ``ci/*-values.yaml``, and once per
-Argo CD Application in ``gitops/argocd`` (its own valueFiles, release name and namespace).
+Argo CD Application in ``gitops/argocd`` (its own valueFiles, release name and namespace);
+the dev Kafka chart (``deploy/kafka``) with its defaults and its ``ci/*-values.yaml``.
 Each set gets ``helm lint --strict`` and ``helm template``; every rendered object is then
 checked with jsonschema: core kinds against the strict Kubernetes schemas bundled in the
 PyPI package kubernetes-validate, custom resources against ``deploy/schemas``. Also
@@ -40,6 +41,7 @@ from referencing import Registry, Resource
 
 REPO = Path(__file__).resolve().parent.parent
 CHART = REPO / "deploy" / "helm" / "category-match"
+KAFKA_CHART = REPO / "deploy" / "kafka"  # the single-node dev Kafka (no Argo CD Application)
 ARGOCD_DIR = REPO / "gitops" / "argocd"
 TOOLS = REPO / "var" / "tools"
 KV_WHEEL = "kubernetes_validate-1.37.0-py3-none-any.whl"
@@ -161,11 +163,17 @@ def install_helm() -> Path:
 
 
 def helm_render(
-    helm: Path, name: str, namespace: str, args: list[str], kube: str, report: Report
+    helm: Path,
+    name: str,
+    namespace: str,
+    args: list[str],
+    kube: str,
+    report: Report,
+    chart: Path = CHART,
 ) -> list[dict[str, Any]]:
-    """``helm lint --strict`` then ``helm template``; errors go to the report."""
+    """``helm lint --strict`` then ``helm template`` of ``chart``; errors go to the report."""
     lint = subprocess.run(
-        [str(helm), "lint", "--strict", str(CHART), *args], capture_output=True, text=True
+        [str(helm), "lint", "--strict", str(chart), *args], capture_output=True, text=True
     )
     if lint.returncode:
         report.errors.append(f"helm lint failed: {(lint.stdout + lint.stderr).strip()}")
@@ -174,7 +182,7 @@ def helm_render(
             str(helm),
             "template",
             name,
-            str(CHART),
+            str(chart),
             "--namespace",
             namespace,
             "--kube-version",
@@ -190,10 +198,10 @@ def helm_render(
     return [d for d in yaml.safe_load_all(tmpl.stdout) if d]
 
 
-def notes_chart(tmp: Path) -> Path:
-    """A copy of the chart whose only output is NOTES.txt, rendered (helm template skips it)."""
-    copy = tmp / "notes-chart"
-    shutil.copytree(CHART, copy)
+def notes_chart(tmp: Path, chart: Path = CHART) -> Path:
+    """A copy of ``chart`` whose only output is NOTES.txt, rendered (helm template skips it)."""
+    copy = tmp / f"notes-{chart.name}"
+    shutil.copytree(chart, copy)
     (copy / "templates" / "NOTES.txt").rename(copy / "notes.txt")
     (copy / "templates" / "zz-notes.yaml").write_text(
         'notes: {{ tpl (.Files.Get "notes.txt") . | toJson }}\n'
@@ -303,9 +311,11 @@ def check_references(objs: list[dict[str, Any]]) -> list[str]:
         ports = {p.get("name") for s in svcs for p in s["spec"]["ports"]}
         if not svcs or any(e.get("port") not in ports for e in sm["spec"]["endpoints"]):
             errs.append(f"ServiceMonitor/{sm['metadata']['name']}: no Service with its port")
+    made = controller_made(objs)
     for so in by_kind.get("ScaledObject", []):
         ref = so["spec"]["scaleTargetRef"]
-        if (ref.get("kind", "Deployment"), ref["name"]) not in names:
+        target = (ref.get("kind", "Deployment"), ref["name"])
+        if target not in names and target not in made:
             errs.append(f"ScaledObject/{so['metadata']['name']}: target {ref['name']} not rendered")
         for trig in so["spec"]["triggers"]:
             auth = (trig.get("authenticationRef") or {}).get("name")
@@ -327,6 +337,24 @@ Ref = tuple[str, str]  # (kind, name) of a rendered object
 
 def _ref(obj: dict[str, Any]) -> Ref:
     return obj["kind"], obj["metadata"]["name"]
+
+
+STANDARD_MODES = ("Standard", "RawDeployment")  # KServe's raw Deployment mode, and its alias
+
+
+def controller_made(objs: list[dict[str, Any]]) -> dict[Ref, Ref]:
+    """Objects an operator makes from a rendered one, as {made: maker}: for an
+    InferenceService in KServe's Standard mode, the Deployment ``<name>-predictor`` (KServe
+    v0.20 ``constants.PredictorServiceName``; the raw reconciler names the Deployment and its
+    Service after it). Such a target exists only once its maker has been reconciled."""
+    made: dict[Ref, Ref] = {}
+    for obj in objs:
+        annotations = obj["metadata"].get("annotations") or {}
+        mode = annotations.get("serving.kserve.io/deploymentMode")
+        if obj["kind"] == "InferenceService" and mode in STANDARD_MODES:
+            name = obj["metadata"]["name"]
+            made[("Deployment", f"{name}-predictor")] = ("InferenceService", name)
+    return made
 
 
 def pod_labels(obj: dict[str, Any]) -> dict[str, str] | None:
@@ -371,13 +399,15 @@ def _pod_spec_refs(spec: dict[str, Any]) -> list[Ref]:
 
 def dependencies(objs: list[dict[str, Any]]) -> list[tuple[Ref, Ref]]:
     """(object, what it refers to) for every reference between rendered objects: a
-    ScaledObject's target and TriggerAuthentication, a TriggerAuthentication's Secrets, the
+    ScaledObject's target (or the InferenceService whose operator makes it) and
+    TriggerAuthentication, a TriggerAuthentication's Secrets, the
     pods a PDB, Service or PodMonitor selects, the Services a ServiceMonitor selects, and the
     ServiceAccount, ConfigMaps, Secrets and claims of every pod. References to objects the
     render does not make (Secrets created by hand, a claim made outside Git) are left out.
     NetworkPolicies and Istio policies select pods too but belong before them (deny
     first), so they are not references here."""
     rendered = {_ref(o) for o in objs}
+    made = controller_made(objs)
     owners = [(o, labels) for o in objs if (labels := pod_labels(o)) is not None]
     pairs: list[tuple[Ref, Ref]] = []
 
@@ -387,8 +417,9 @@ def dependencies(objs: list[dict[str, Any]]) -> list[tuple[Ref, Ref]]:
     for obj in objs:
         kind, spec = obj["kind"], obj.get("spec") or {}
         if kind == "ScaledObject":
-            target = spec["scaleTargetRef"]
-            pairs.append((_ref(obj), (target.get("kind", "Deployment"), target["name"])))
+            ref = spec["scaleTargetRef"]
+            target = (ref.get("kind", "Deployment"), ref["name"])
+            pairs.append((_ref(obj), made.get(target, target)))
             for trigger in spec.get("triggers") or []:
                 if auth := (trigger.get("authenticationRef") or {}).get("name"):
                     pairs.append((_ref(obj), (trigger["authenticationRef"].get(
@@ -408,11 +439,32 @@ def dependencies(objs: list[dict[str, Any]]) -> list[tuple[Ref, Ref]]:
                 if svc["kind"] == "Service"
                 and matches(spec["selector"].get("matchLabels"), svc["metadata"].get("labels"))
             ]
-        if kind in WORKLOADS:
+        if kind in WORKLOADS or kind == "Job":
             pairs += [(_ref(obj), r) for r in _pod_spec_refs(spec["template"]["spec"])]
         elif kind == "InferenceService":
             pairs += [(_ref(obj), r) for r in _pod_spec_refs(spec.get("predictor") or {})]
     return [(src, dst) for src, dst in pairs if dst in rendered]
+
+
+HOOK = "argocd.argoproj.io/hook"
+HELM_HOOK = "helm.sh/hook"
+HELM_HOOK_WEIGHT = "helm.sh/hook-weight"
+# Argo CD's phases in the order it runs them; objects without a hook are in Sync. Helm's
+# pre-/post- hooks map onto PreSync/PostSync when no Argo CD hook annotation is set.
+PHASES = ("PreSync", "Sync", "PostSync")
+HELM_PHASES = {"pre-install": "PreSync", "pre-upgrade": "PreSync",
+               "post-install": "PostSync", "post-upgrade": "PostSync"}  # fmt: skip
+
+
+def sync_phase(obj: dict[str, Any]) -> str:
+    """The Argo CD phase that applies ``obj``: its hook's (the first named), else Sync."""
+    annotations = obj["metadata"].get("annotations") or {}
+    if hook := annotations.get(HOOK):
+        return str(hook).split(",")[0].strip()
+    for helm_hook in str(annotations.get(HELM_HOOK) or "").split(","):
+        if phase := HELM_PHASES.get(helm_hook.strip()):
+            return phase
+    return "Sync"
 
 
 def sync_wave(obj: dict[str, Any]) -> int | None:
@@ -427,15 +479,43 @@ def sync_wave(obj: dict[str, Any]) -> int | None:
 def check_sync_waves(objs: list[dict[str, Any]]) -> list[str]:
     """Every object carries an explicit sync wave, and none comes before what it refers to:
     Argo CD applies a wave only once the earlier ones are healthy, so an object that waits
-    for a later one (a ScaledObject before its Deployment) stops the sync."""
+    for a later one (a ScaledObject before its Deployment) stops the sync. Hooks run in
+    their own phase (a PreSync hook before every wave of the sync proper, so it may refer only
+    to earlier hooks); a target that an operator makes from another object (KServe's
+    Standard-mode Deployment) exists only after its maker's wave, so the reference must come
+    strictly later; a Helm hook's weight must equal its wave, so Helm runs hooks in the
+    same order."""
+    phases = {_ref(o): sync_phase(o) for o in objs}
     waves = {_ref(o): sync_wave(o) for o in objs}
     errs = [f"{k}/{n}: no {SYNC_WAVE} annotation" for (k, n), w in waves.items() if w is None]
+    for obj in objs:
+        annotations = obj["metadata"].get("annotations") or {}
+        (kind, name), phase = _ref(obj), phases[_ref(obj)]
+        if phase not in PHASES:
+            errs.append(f"{kind}/{name}: unknown Argo CD hook phase {phase!r}")
+        weight = annotations.get(HELM_HOOK_WEIGHT)
+        if weight is not None and str(weight) != str(annotations.get(SYNC_WAVE)):
+            errs.append(f"{kind}/{name}: {HELM_HOOK_WEIGHT} {weight} is not its sync wave")
+
+    def stage(ref: Ref) -> tuple[int, int]:
+        phase = phases[ref]
+        return PHASES.index(phase) if phase in PHASES else 1, waves[ref] or 0  # default 0
+
+    def where(ref: Ref) -> str:
+        hook = f"{phases[ref]} hook, " if phases[ref] != "Sync" else ""
+        return f"{hook}wave {waves[ref] or 0}"
+
+    made = controller_made(objs)
     for src, dst in dependencies(objs):
-        src_wave, dst_wave = waves[src] or 0, waves[dst] or 0  # Argo CD's default: 0
-        if src_wave < dst_wave:
+        if stage(src) < stage(dst):
             errs.append(
-                f"{src[0]}/{src[1]} (wave {src_wave}) refers to {dst[0]}/{dst[1]}, which "
-                f"comes later (wave {dst_wave})"
+                f"{src[0]}/{src[1]} ({where(src)}) refers to {dst[0]}/{dst[1]}, which "
+                f"comes later ({where(dst)})"
+            )
+        elif stage(src) == stage(dst) and src[0] == "ScaledObject" and dst in made.values():
+            errs.append(
+                f"{src[0]}/{src[1]} ({where(src)}) targets what {dst[0]}/{dst[1]} makes: "
+                f"it must come in a later wave, once {dst[0]} is healthy"
             )
     return errs
 
@@ -540,6 +620,50 @@ def app_render_args(app: dict[str, Any], tmp: Path) -> list[str]:
 # -- main -----------------------------------------------------------------------------------
 
 
+@dataclass
+class RenderSet:
+    """One render of a chart: how helm is called and what else is checked."""
+
+    label: str
+    release: str
+    namespace: str
+    args: list[str]
+    app: dict[str, Any] | None = None  # the Argo CD Application that renders it this way
+    chart: Path = CHART
+    # Argo CD sync waves: the category-match chart only (no Application deploys deploy/kafka).
+    waves: bool = True
+
+
+def render_sets(apps: list[dict[str, Any]], tmp: Path) -> list[RenderSet]:
+    """The chart with its defaults, with each ci/*-values.yaml and as each Application
+    renders it; the dev Kafka chart with its defaults and each of its ci/*-values.yaml."""
+    sets = [RenderSet("default", "category-match", "category-match", [])]
+    sets += [
+        RenderSet(f"ci:{f.stem}", "category-match", "category-match-ci", ["-f", str(f)])
+        for f in sorted((CHART / "ci").glob("*-values.yaml"))
+    ]
+    for app in apps:
+        helm_src = app["spec"]["source"].get("helm") or {}
+        sets.append(
+            RenderSet(
+                f"argocd:{app['metadata']['name']}",
+                helm_src.get("releaseName", app["metadata"]["name"]),
+                app["spec"]["destination"]["namespace"],
+                app_render_args(app, tmp),
+                app,
+            )
+        )
+    kafka: list[tuple[str, list[str]]] = [("kafka:default", [])] + [
+        (f"kafka:ci:{f.stem}", ["-f", str(f)])
+        for f in sorted((KAFKA_CHART / "ci").glob("*-values.yaml"))
+    ]
+    sets += [
+        RenderSet(label, "kafka", "category-match-ci", args, chart=KAFKA_CHART, waves=False)
+        for label, args in kafka
+    ]
+    return sets
+
+
 def validate(helm: Path, schemas: Schemas, kube: str, verbose: bool = False) -> Report:
     """Render every set and check every object; returns the report."""
     report = Report()
@@ -549,31 +673,14 @@ def validate(helm: Path, schemas: Schemas, kube: str, verbose: bool = False) -> 
     projects = {d["metadata"]["name"]: d for d in manifests if d["kind"] == "AppProject"}
     apps = [d for d in manifests if d["kind"] == "Application"]
     with tempfile.TemporaryDirectory() as tmp:
-        notes = notes_chart(Path(tmp))
-        sets: list[tuple[str, str, str, list[str], dict[str, Any] | None]] = [
-            ("default", "category-match", "category-match", [], None)
-        ]
-        sets += [
-            (f"ci:{f.stem}", "category-match", "category-match-ci", ["-f", str(f)], None)
-            for f in sorted((CHART / "ci").glob("*-values.yaml"))
-        ]
-        for app in apps:
-            helm_src = app["spec"]["source"].get("helm") or {}
-            sets.append(
-                (
-                    f"argocd:{app['metadata']['name']}",
-                    helm_src.get("releaseName", app["metadata"]["name"]),
-                    app["spec"]["destination"]["namespace"],
-                    app_render_args(app, Path(tmp)),
-                    app,
-                )
-            )
-        for label, release, ns, args, app in sets:
+        notes = {c: notes_chart(Path(tmp), c) for c in (CHART, KAFKA_CHART)}
+        for rs in render_sets(apps, Path(tmp)):
             before = len(report.errors)
-            objs = helm_render(helm, release, ns, args, kube, report)
+            objs = helm_render(helm, rs.release, rs.namespace, rs.args, kube, report, rs.chart)
             if objs:
                 try:
-                    if not helm_notes(helm, notes, release, ns, args).strip():
+                    if not helm_notes(helm, notes[rs.chart], rs.release, rs.namespace,
+                                      rs.args).strip():  # fmt: skip
                         report.errors.append("NOTES.txt renders empty")
                 except subprocess.CalledProcessError as exc:
                     report.errors.append(f"NOTES.txt: {exc.stderr.strip()}")
@@ -583,11 +690,12 @@ def validate(helm: Path, schemas: Schemas, kube: str, verbose: bool = False) -> 
                 if o.get("kind") == "ConfigMap" and "config.yaml" in (o.get("data") or {}):
                     report.errors += [f"{where}: {e}" for e in check_settings(o)]
             report.errors += check_references(objs)
-            report.errors += check_sync_waves(objs)
-            if app is not None:
-                report.errors += check_application(app, projects, objs)
-            report.errors[before:] = [f"[{label}] {e}" for e in report.errors[before:]]
-            report.kinds[label] = Counter(o["kind"] for o in objs)
+            if rs.waves:
+                report.errors += check_sync_waves(objs)
+            if rs.app is not None:
+                report.errors += check_application(rs.app, projects, objs)
+            report.errors[before:] = [f"[{rs.label}] {e}" for e in report.errors[before:]]
+            report.kinds[rs.label] = Counter(o["kind"] for o in objs)
         report.kinds["gitops"] = Counter(d["kind"] for d in manifests)
         for d in manifests:
             where = f"[gitops] {d['kind']}/{d['metadata']['name']}"

@@ -9,7 +9,8 @@ any operator or webhook. The chart is rendered with the helm binary and helpers 
 ``scripts/validate_manifests.py``. The namespace goes through a kubeconfig context, not
 ``-n``: the KafkaTopics set their own namespace (the Strimzi cluster's).
 
-Pod Security admission checks the pods for real: every namespace is labelled for the
+The dev Kafka chart (``deploy/kafka``) goes through the same checks. Pod Security
+admission checks the pods for real: every namespace is labelled for the
 ``restricted`` profile (the Argo CD Applications' own ``managedNamespaceMetadata`` labels
 where an Application renders the set), so a workload whose pod template falls short draws
 a warning, which fails the test; and each pod template (Deployments, StatefulSets and the
@@ -40,6 +41,7 @@ from tests.fixtures.tools import load_script, unavailable
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "deploy" / "helm" / "category-match"
+KAFKA_CHART = REPO / "deploy" / "kafka"  # the single-node dev Kafka
 ARGOCD_DIR = REPO / "gitops" / "argocd"
 VALUES_DIR = REPO / "gitops" / "values"
 KUBE = "1.32"  # the API server's minor version, also passed to helm --kube-version
@@ -80,9 +82,13 @@ def helm() -> Path:
     return Path(vm.install_helm())
 
 
-def render(helm: Path, release: str, namespace: str, args: list[str]) -> list[dict[str, Any]]:
+def render(
+    helm: Path, release: str, namespace: str, args: list[str], chart: Path = CHART
+) -> list[dict[str, Any]]:
     report = vm.Report()
-    objs: list[dict[str, Any]] = vm.helm_render(helm, release, namespace, args, KUBE, report)
+    objs: list[dict[str, Any]] = vm.helm_render(
+        helm, release, namespace, args, KUBE, report, chart
+    )
     assert not report.errors, report.errors
     assert objs, "the render is empty"
     return objs
@@ -253,6 +259,21 @@ def test_chart_ci_values_render_passes_server_dry_run(
 ) -> None:
     args = [] if values == "(defaults)" else ["-f", str(CHART / "ci" / values)]
     objs = render(helm, "category-match", "category-match-ci", args)
+    assert_all_accepted(dry_run(server, objs, "category-match-ci"), objs)
+    assert_pods_restricted(server, objs, pod_spec_fields)
+
+
+KAFKA_CI_VALUES = sorted(p.name for p in (KAFKA_CHART / "ci").glob("*-values.yaml"))
+
+
+@pytest.mark.parametrize("values", ["(defaults)", *KAFKA_CI_VALUES])
+def test_dev_kafka_chart_passes_server_dry_run(
+    server, helm, pod_spec_fields, values: str
+) -> None:
+    """deploy/kafka (with a claim, and with the node's emptyDir): its pod meets "restricted"."""
+    args = [] if values == "(defaults)" else ["-f", str(KAFKA_CHART / "ci" / values)]
+    objs = render(helm, "kafka", "category-match-ci", args, KAFKA_CHART)
+    assert {"StatefulSet", "Service", "ConfigMap"} <= {o["kind"] for o in objs}
     assert_all_accepted(dry_run(server, objs, "category-match-ci"), objs)
     assert_pods_restricted(server, objs, pod_spec_fields)
 

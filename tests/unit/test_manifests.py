@@ -81,12 +81,13 @@ def test_every_render_set_and_gitops_manifest_is_valid(vm, helm, schemas) -> Non
         report.kinds
     )
     assert {"argocd:category-match-dev", "argocd:category-match-ops"} <= set(report.kinds)
+    assert {"ci:node-values", "kafka:default", "kafka:ci:node-values"} <= set(report.kinds)
     assert report.kinds["gitops"] == Counter(AppProject=2, Application=2, Secret=1)
     rendered = sum(report.kinds.values(), Counter())
     for kind in ("InferenceService", "Deployment", "StatefulSet", "ConfigMap", "Service",
                  "PodDisruptionBudget", "ScaledObject", "TriggerAuthentication", "KafkaTopic",
                  "ServiceMonitor", "PodMonitor", "PersistentVolumeClaim", "NetworkPolicy",
-                 "PeerAuthentication", "AuthorizationPolicy", "PrometheusRule"):  # fmt: skip
+                 "PeerAuthentication", "AuthorizationPolicy", "PrometheusRule", "Job"):  # fmt: skip
         assert rendered[kind] > 0, f"no render set covers {kind}"
 
 
@@ -468,6 +469,284 @@ def test_ops_values_gpu_keda_monitoring(helm) -> None:
     assert "ServiceMonitor" in objs
 
 
+# -- predictor modes: Knative (requests) or Standard (KEDA on the input lag) -------------------
+
+STANDARD = ["--set", "predictor.deploymentMode=Standard"]
+KNATIVE_ONLY = ("minReplicas", "maxReplicas", "scaleMetric", "scaleTarget",
+                "containerConcurrency", "timeout")  # fmt: skip
+
+
+def worker_config(objs: dict[str, list[dict]]) -> dict[str, Any]:
+    (cm,) = [c for c in objs["ConfigMap"] if c["metadata"]["name"].endswith("-worker")]
+    return dict(yaml.safe_load(cm["data"]["config.yaml"]))
+
+
+def scaled_object(objs: dict[str, list[dict]], name: str) -> dict[str, Any]:
+    (found,) = [o for o in objs.get("ScaledObject", []) if o["metadata"]["name"] == name]
+    return found
+
+
+@pytest.mark.parametrize("mode", ["Standard", "RawDeployment"])
+def test_standard_mode_lets_keda_scale_kserves_deployment_from_zero_on_lag(helm, mode) -> None:
+    """KServe v0.20 names the raw Deployment and its Service <isvc>-predictor; with
+    autoscalerClass external it makes no HPA and leaves the replicas to our ScaledObject."""
+    objs = objects(helm, "--set", f"predictor.deploymentMode={mode}")
+    (isvc,) = objs["InferenceService"]
+    annotations, labels = isvc["metadata"]["annotations"], isvc["metadata"]["labels"]
+    assert annotations["serving.kserve.io/deploymentMode"] == mode
+    assert annotations["serving.kserve.io/autoscalerClass"] == "external"
+    assert not [k for k in annotations if "knative.dev/" in k], annotations
+    assert labels["networking.kserve.io/visibility"] == "cluster-local"
+    assert "networking.knative.dev/visibility" not in labels
+    assert not set(KNATIVE_ONLY) & set(isvc["spec"]["predictor"]), "the ScaledObject owns these"
+
+    deployment = f"{isvc['metadata']['name']}-predictor"
+    so = scaled_object(objs, deployment)
+    assert so["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
+                                            "name": deployment}  # fmt: skip
+    assert (so["spec"]["minReplicaCount"], so["spec"]["maxReplicaCount"]) == (0, 2)
+    assert so["spec"]["cooldownPeriod"] == so["spec"]["initialCooldownPeriod"] == 300
+    (trigger,) = so["spec"]["triggers"]
+    meta = trigger["metadata"]
+    assert trigger["type"] == "kafka" and "authenticationRef" not in trigger  # plaintext
+    assert (meta["topic"], meta["consumerGroup"]) == ("category-match-in", "category-match")
+    assert meta["activationLagThreshold"] == "0"  # the first waiting product wakes it
+    assert wave(so) > wave(isvc)  # KServe makes the Deployment only once the ISVC is applied
+    assert "ScaledObject" not in objects(helm)  # Knative mode: Knative scales it
+    # The workers call the Service KServe makes: port 80, forwarded to the container's 8080.
+    url = worker_config(objs)["predictor"]["url"]
+    assert url == f"http://{deployment}.ns.svc.cluster.local:80"
+    assert predictor_container(objs)["ports"][0]["containerPort"] == 8080
+
+
+def test_standard_mode_without_keda_keeps_kserves_hpa_and_a_floor(helm) -> None:
+    objs = objects(helm, *STANDARD, "--set", "predictor.keda.enabled=false",
+                   "--set", "predictor.minReplicas=1")  # fmt: skip
+    (isvc,) = objs["InferenceService"]
+    assert "serving.kserve.io/autoscalerClass" not in isvc["metadata"]["annotations"]
+    assert isvc["spec"]["predictor"]["minReplicas"] == 1
+    assert "scaleMetric" not in isvc["spec"]["predictor"]  # concurrency is Knative's
+    assert "ScaledObject" not in objs
+
+
+def test_both_scaled_objects_read_the_lag_with_the_workers_credentials(helm, vm, tmp_path) -> None:
+    """ops' SASL_SSL Kafka: one TriggerAuthentication (and username Secret) serves the
+    workers' and the predictor's ScaledObject, also when only the predictor's exists."""
+    app = yaml.safe_load((REPO / "gitops" / "argocd" / "ops.yaml").read_text())
+    ops = vm.app_render_args(app, tmp_path)
+    for keda in ("true", "false"):
+        objs = objects(helm, *ops, *STANDARD, "--set", f"keda.enabled={keda}")
+        (auth,) = objs["TriggerAuthentication"]
+        refs = {so["metadata"]["name"]: so["spec"]["triggers"][0] for so in objs["ScaledObject"]}
+        assert set(refs) == ({"category-match-predictor", "category-match-worker"}
+                             if keda == "true" else {"category-match-predictor"})  # fmt: skip
+        for trigger in refs.values():
+            assert trigger["authenticationRef"]["name"] == auth["metadata"]["name"]
+            assert (trigger["metadata"]["sasl"], trigger["metadata"]["tls"]) == (
+                "scram_sha512", "enable")
+        flat = [o for group in objs.values() for o in group]
+        assert vm.check_sync_waves(flat) == [] and vm.check_references(flat) == []
+
+
+def test_standard_mode_network_policies_admit_the_workers_without_knative(helm) -> None:
+    """No activator, gateway or queue-proxy in Standard mode: workers reach the predictor
+    pods' 8080 (the Service's 80 after DNAT) and nothing of Knative is let in."""
+    objs = objects(helm, *STANDARD, "--set", "networkPolicy.enabled=true",
+                   "--set", "metrics.predictorPodMonitor.enabled=true")  # fmt: skip
+    nps = {n["metadata"]["name"]: n["spec"] for n in objs["NetworkPolicy"]}
+    predictor, worker = nps["category-match-predictor"], nps["category-match-worker"]
+    assert "knative" not in str(predictor) and "istio" not in str(predictor)
+    (from_workers, from_prometheus) = predictor["ingress"]
+    assert from_workers["from"] == [{"podSelector": {"matchLabels": {
+        "app.kubernetes.io/name": "category-match", "app.kubernetes.io/instance": "category-match",
+        "app.kubernetes.io/component": "worker"}}}]  # fmt: skip
+    assert from_workers["ports"] == [{"port": 8080, "protocol": "TCP"}]
+    assert from_prometheus["ports"] == [{"port": 8080, "protocol": "TCP"}]  # the PodMonitor's
+    to_predictor = [r for r in worker["egress"] if "predictor" in str(r["to"])]
+    assert [r["ports"] for r in to_predictor] == [[{"port": 8080, "protocol": "TCP"}]]
+    assert "activator" not in str(worker) and "8012" not in str(worker)
+    # Knative mode keeps its way in (the default and the environments).
+    knative = objects(helm, "--set", "networkPolicy.enabled=true")["NetworkPolicy"]
+    assert "activator" in str(knative) and "autoscaler" in str(knative)
+
+
+@pytest.mark.parametrize("env", ["dev", "ops"])
+def test_the_environments_stay_on_knative(helm, vm, tmp_path, env: str) -> None:
+    objs = app_objects(helm, vm, env, tmp_path)
+    (isvc,) = objs["InferenceService"]
+    annotations = isvc["metadata"]["annotations"]
+    assert annotations["serving.kserve.io/deploymentMode"] == "Knative"
+    assert "serving.kserve.io/autoscalerClass" not in annotations
+    assert isvc["spec"]["predictor"]["minReplicas"] == 0
+    assert [so["metadata"]["name"] for so in objs.get("ScaledObject", [])] in (
+        [], ["category-match-worker"])  # fmt: skip
+    assert "Job" not in objs
+    assert worker_config(objs)["predictor"]["url"] == (
+        f"http://category-match-predictor.category-match-{env}.svc.cluster.local"
+    )
+
+
+def test_sync_wave_check_needs_the_predictor_scaled_object_after_its_isvc(helm, vm) -> None:
+    objs = objects(helm, *STANDARD)
+    flat = [o for group in objs.values() for o in group]
+    assert vm.check_references(flat) == []  # the target is KServe's, not rendered
+    assert (("ScaledObject", "category-match-predictor"),
+            ("InferenceService", "category-match")) in vm.dependencies(flat)  # fmt: skip
+    scaled_object(objs, "category-match-predictor")["metadata"]["annotations"][
+        "argocd.argoproj.io/sync-wave"] = "0"
+    errs = vm.check_sync_waves(flat)
+    assert errs == [
+        "ScaledObject/category-match-predictor (wave 0) targets what "
+        "InferenceService/category-match makes: it must come in a later wave, once "
+        "InferenceService is healthy"
+    ]
+
+
+# -- the topic Job: topics without Strimzi -----------------------------------------------------
+
+JOB = ["--set", "topics.bootstrapJob.enabled=true"]
+
+
+def test_topic_job_is_a_presync_hook_in_the_worker_image(helm) -> None:
+    objs = objects(helm, *JOB)
+    (job,) = objs["Job"]
+    (config,) = [c for c in objs["ConfigMap"] if c["metadata"]["name"] == "category-match-topics"]
+    for obj, weight in ((config, "-1"), (job, "0")):
+        assert obj["metadata"]["annotations"] == {
+            "helm.sh/hook": "pre-install,pre-upgrade",
+            "helm.sh/hook-weight": weight,
+            "helm.sh/hook-delete-policy": "before-hook-creation",
+            "argocd.argoproj.io/hook": "PreSync",
+            "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
+            "argocd.argoproj.io/sync-wave": weight,
+        }
+    spec, pod = job["spec"], job["spec"]["template"]["spec"]
+    assert spec["backoffLimit"] == 6 and spec["activeDeadlineSeconds"] == 900
+    (container,) = pod["containers"]
+    assert container["image"] == worker_pod(objs)["containers"][0]["image"]
+    assert container["command"] == ["python", "-m", "transport.topics", "create",
+                                    "--config", "/etc/catmatch/config.yaml",
+                                    "--timeout", "60"]  # fmt: skip
+    # Hooks run before the release's own objects: its own settings, no chart ServiceAccount.
+    assert {"name": "config", "configMap": {"name": "category-match-topics"}} in pod["volumes"]
+    assert "serviceAccountName" not in pod and pod["automountServiceAccountToken"] is False
+    assert pod["restartPolicy"] == "Never"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert yaml.safe_load(config["data"]["config.yaml"])["topics"] == worker_config(objs)["topics"]
+    assert "Job" not in objects(helm)  # off by default
+    assert "Job" not in objects(helm, *JOB, "--set", "topics.bootstrapJob.enabled=false")
+
+
+def test_sync_wave_check_keeps_hooks_off_what_the_sync_creates(helm, vm) -> None:
+    """A PreSync hook runs before every wave of the sync proper: one that mounted the
+    workers' ConfigMap would wait for an object Argo CD (and Helm) makes only afterwards."""
+    objs = objects(helm, *JOB)
+    (job,) = objs["Job"]
+    job["spec"]["template"]["spec"]["volumes"][0]["configMap"]["name"] = "category-match-worker"
+    job["metadata"]["annotations"]["helm.sh/hook-weight"] = "5"
+    errs = vm.check_sync_waves([o for group in objs.values() for o in group])
+    assert errs == [
+        "Job/category-match-topics: helm.sh/hook-weight 5 is not its sync wave",
+        "Job/category-match-topics (PreSync hook, wave 0) refers to "
+        "ConfigMap/category-match-worker, which comes later (wave -2)",
+    ]
+
+
+def test_topic_job_command_needs_only_what_the_worker_image_copies() -> None:
+    modules, bad = _reachable(["transport.topics"])
+    assert not bad, f"not importable with the core dependencies only: {sorted(bad)}"
+    copied = {
+        a.split()[0] for k, a in instructions((DOCKER / "worker.Dockerfile").read_text())
+        if k == "COPY" and not a.startswith("--from") and (REPO / a.split()[0]).is_dir()
+    }  # fmt: skip
+    assert {m.split(".")[0] for m in modules} <= copied
+
+
+# -- this machine's node: ci/node-values.yaml and the dev Kafka ---------------------------------
+
+KAFKA_CHART = REPO / "deploy" / "kafka"
+
+
+def test_node_values_run_standard_mode_keda_and_the_topic_job(helm) -> None:
+    objs = objects(helm, "-f", str(CHART / "ci" / "node-values.yaml"), namespace="category-match")
+    containers = [predictor_container(objs), *worker_pod(objs)["containers"],
+                  *objs["Job"][0]["spec"]["template"]["spec"]["containers"]]  # fmt: skip
+    assert {c["imagePullPolicy"] for c in containers} == {"Never"}
+    assert {c["image"] for c in containers} == {
+        "category-match/predictor:dev", "category-match/worker:dev"}  # fmt: skip
+    (isvc,) = objs["InferenceService"]
+    assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
+    assert "nvidia.com/gpu" not in str(predictor_container(objs)["resources"])
+    assert {so["metadata"]["name"] for so in objs["ScaledObject"]} == {
+        "category-match-predictor", "category-match-worker"}  # fmt: skip
+    assert scaled_object(objs, "category-match-predictor")["spec"]["minReplicaCount"] == 0
+    assert scaled_object(objs, "category-match-worker")["spec"]["maxReplicaCount"] == 2
+    (sts,) = objs["StatefulSet"]
+    assert sts["spec"]["selector"]  # exactly-once needs stable names: a StatefulSet
+    config = worker_config(objs)
+    assert config["worker"]["processing_guarantee"] == "exactly_once"
+    assert config["kafka"]["bootstrap_servers"] == "kafka.category-match.svc:9092"
+    assert config["topics"]["partitions"] == 2
+    assert not {"ServiceMonitor", "PodMonitor", "KafkaTopic"} & set(objs)
+
+
+def kafka_objects(helm: Path, *args: str) -> dict[str, list[dict[str, Any]]]:
+    out = subprocess.run(
+        [str(helm), "template", "kafka", str(KAFKA_CHART), "-n", "category-match", *args],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for doc in yaml.safe_load_all(out.stdout):
+        if doc:
+            by_kind.setdefault(doc["kind"], []).append(doc)
+    return by_kind
+
+
+def test_dev_kafka_is_one_restricted_kraft_node_that_advertises_its_service(helm) -> None:
+    objs = kafka_objects(helm)
+    (sts,) = objs["StatefulSet"]
+    pod = sts["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert sts["spec"]["replicas"] == 1
+    assert pod["securityContext"]["runAsUser"] == 1000 and pod["securityContext"]["fsGroup"] == 1000
+    assert container["securityContext"] == {"allowPrivilegeEscalation": False,
+                                            "readOnlyRootFilesystem": True,
+                                            "capabilities": {"drop": ["ALL"]}}  # fmt: skip
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    assert set(mounts) == {"/etc/kafka", "/var/lib/kafka", "/tmp"}
+    assert container["command"] == ["sh", "/etc/kafka/start.sh"]
+    assert pod["enableServiceLinks"] is False  # no KAFKA_PORT from the Service named kafka
+    services = {s["metadata"]["name"]: s["spec"] for s in objs["Service"]}
+    assert services["kafka-headless"]["clusterIP"] == "None"
+    assert sts["spec"]["serviceName"] == "kafka-headless" and "clusterIP" not in services["kafka"]
+    (cm,) = objs["ConfigMap"]
+    props = dict(line.split("=", 1) for line in cm["data"]["server.properties"].splitlines())
+    assert props["advertised.listeners"].startswith(
+        "PLAINTEXT://kafka.category-match.svc.cluster.local:9092,")
+    assert props["process.roles"] == "broker,controller"
+    assert props["auto.create.topics.enable"] == "false"
+    assert props["inter.broker.listener.name"] == "INTERNAL"  # markers to itself on loopback
+    assert props["transaction.state.log.replication.factor"] == "1"
+    assert "--standalone" in cm["data"]["start.sh"]
+    assert sts["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "data"  # persistent
+
+
+def test_dev_kafka_on_the_node_uses_an_emptydir_and_never_pulls(helm) -> None:
+    objs = kafka_objects(helm, "-f", str(KAFKA_CHART / "ci" / "node-values.yaml"))
+    (sts,) = objs["StatefulSet"]
+    pod = sts["spec"]["template"]["spec"]
+    assert "volumeClaimTemplates" not in sts["spec"]
+    (data,) = [v for v in pod["volumes"] if v["name"] == "data"]
+    assert data == {"name": "data", "emptyDir": {"sizeLimit": "1Gi"}}
+    assert pod["containers"][0]["imagePullPolicy"] == "Never"
+    assert pod["containers"][0]["image"] == "category-match/kafka:dev"
+    out = subprocess.run([str(helm), "template", "kafka", str(KAFKA_CHART),
+                          "--set", "clusterId=short"], capture_output=True, text=True)  # fmt: skip
+    assert out.returncode != 0 and "clusterId" in out.stderr
+
+
 # -- the model store --------------------------------------------------------------------------
 
 STORE = "/mnt/models"
@@ -597,8 +876,26 @@ def test_baked_model_mode_is_the_default(helm, runtime: str, mode: str) -> None:
         (["--set", "worker.replica=1"], "additional properties 'replica' not allowed"),
         (["--set", "kafka.securityProtocol=SASL_SSL"], "needs kafka.sasl.mechanism"),
         (["--set", "predictor.minReplicas=-1"], "minimum"),
-        (["--set", "predictor.deploymentMode=Standard"], "never scales to zero"),
-        (["--set", "predictor.deploymentMode=RawDeployment"], "never scales to zero"),
+        (
+            ["--set", "predictor.deploymentMode=Standard", "--set", "predictor.keda.enabled=false"],
+            "needs predictor.keda.enabled",
+        ),
+        (
+            ["--set", "predictor.deploymentMode=RawDeployment",
+             "--set", "predictor.keda.enabled=false"],
+            "needs predictor.keda.enabled",
+        ),
+        (
+            ["--set", "predictor.deploymentMode=Standard",
+             "--set", "predictor.metricAggregation=true"],
+            "metricAggregation needs Knative mode",
+        ),
+        (["--set", "predictor.keda.lagThreshold=0"], "/predictor/keda/lagThreshold"),
+        (
+            ["--set", "topics.bootstrapJob.enabled=true", "--set", "topics.strimzi.enabled=true"],
+            "pick one",
+        ),
+        (["--set", "topics.bootstrapJob.retries=3"], "additional properties 'retries'"),
         (["--set", "predictor.deploymentMode=Knativ"], "deploymentMode"),
         (["--set", "predictor.progressDeadline=300"], "must exceed the startup probe"),
         (

@@ -63,6 +63,19 @@ Arg: the stage name. */}}
 argocd.argoproj.io/sync-wave: {{ get $waves . | quote }}
 {{- end }}
 
+{{/* A pre-sync hook: Argo CD runs it in its PreSync phase, Helm before install and upgrade;
+both delete the previous one first. Before the sync proper, so a hook may refer only to
+other hooks of a lower weight (the same number is its sync wave inside the PreSync phase)
+and to what exists before the release (Secrets made by hand). Arg: the weight. */}}
+{{- define "catmatch.preSyncHook" -}}
+helm.sh/hook: pre-install,pre-upgrade
+helm.sh/hook-weight: {{ . | quote }}
+helm.sh/hook-delete-policy: before-hook-creation
+argocd.argoproj.io/hook: PreSync
+argocd.argoproj.io/hook-delete-policy: BeforeHookCreation
+argocd.argoproj.io/sync-wave: {{ . | quote }}
+{{- end }}
+
 {{/* Labels ------------------------------------------------------------------------ */}}
 
 {{- define "catmatch.selectorLabels" -}}
@@ -148,13 +161,66 @@ Args: dict "image" <component image values> "root" <root context>. */}}
 {{- end }}
 {{- end }}
 
-{{/* URL the workers call: the ISVC predictor's cluster-local address by default. */}}
+{{/* URL the workers call, by default the name KServe gives the predictor in either mode:
+<fullname>-predictor. Knative mode: the Knative Service's cluster-local route (through the
+activator while the predictor is at zero). Standard mode: the ClusterIP Service KServe
+creates beside the raw Deployment, port 80 to the container's 8080 (KServe v0.20
+service_reconciler.go: CommonDefaultHttpPort to the first container port). */}}
 {{- define "catmatch.predictorUrl" -}}
 {{- if .Values.predictorClient.url }}
 {{- .Values.predictorClient.url }}
+{{- else if eq (include "catmatch.predictorMode" .) "Standard" }}
+{{- printf "http://%s.%s.svc.cluster.local:80" (include "catmatch.predictorName" .) .Release.Namespace }}
 {{- else }}
-{{- printf "http://%s-predictor.%s.svc.cluster.local" (include "catmatch.fullname" .) .Release.Namespace }}
+{{- printf "http://%s.%s.svc.cluster.local" (include "catmatch.predictorName" .) .Release.Namespace }}
 {{- end }}
+{{- end }}
+
+{{/* Predictor mode ---------------------------------------------------------------- */}}
+
+{{/* KServe's mode as it normalises the annotation (v0.16 and v0.20 ParseDeploymentMode):
+Knative (alias Serverless) or Standard (alias RawDeployment). */}}
+{{- define "catmatch.predictorMode" -}}
+{{- ternary "Standard" "Knative" (has .Values.predictor.deploymentMode (list "Standard" "RawDeployment")) }}
+{{- end }}
+
+{{/* What KServe names the predictor's Knative Service, or in Standard mode its Deployment
+and Service: <InferenceService name>-predictor (constants.PredictorServiceName). */}}
+{{- define "catmatch.predictorName" -}}
+{{- printf "%s-predictor" (include "catmatch.fullname" .) }}
+{{- end }}
+
+{{/* "true" when KEDA scales the predictor: Standard mode with predictor.keda.enabled. */}}
+{{- define "catmatch.predictorKeda" -}}
+{{- and .Values.predictor.enabled .Values.predictor.keda.enabled (eq (include "catmatch.predictorMode" .) "Standard") | toString }}
+{{- end }}
+
+{{/* "true" when some ScaledObject reads the input topic's lag: the workers' or the
+predictor's. Both use the workers' consumer group and credentials. */}}
+{{- define "catmatch.kedaLag" -}}
+{{- or (and .Values.worker.enabled .Values.keda.enabled) (eq (include "catmatch.predictorKeda" .) "true") | toString }}
+{{- end }}
+
+{{/* The kafka trigger's connection metadata (bootstrap servers, SASL mode, TLS), shared by
+both ScaledObjects. KEDA v2.21 kafka_scaler.go: sasl none|plaintext|scram_sha256|
+scram_sha512|oauthbearer|gssapi, tls enable|disable. */}}
+{{- define "catmatch.kedaKafkaMetadata" -}}
+{{- $k := .Values.kafka -}}
+bootstrapServers: {{ $k.bootstrapServers | quote }}
+consumerGroup: {{ .Values.worker.groupId | quote }}
+topic: {{ .Values.topics.input | quote }}
+{{- if $k.sasl.mechanism }}
+{{- $modes := dict "PLAIN" "plaintext" "SCRAM-SHA-256" "scram_sha256" "SCRAM-SHA-512" "scram_sha512" "OAUTHBEARER" "oauthbearer" }}
+sasl: {{ get $modes $k.sasl.mechanism | quote }}
+{{- end }}
+{{- if or (eq $k.securityProtocol "SSL") (eq $k.securityProtocol "SASL_SSL") }}
+tls: enable
+{{- end }}
+{{- end }}
+
+{{/* "true" when the trigger needs a TriggerAuthentication (SASL or a CA). */}}
+{{- define "catmatch.kedaAuth" -}}
+{{- or .Values.kafka.sasl.mechanism .Values.kafka.tls.caSecret | empty | not | toString }}
 {{- end }}
 
 {{- define "catmatch.tokenizerPath" -}}
@@ -210,12 +276,16 @@ predictor.metricAggregation, else the model server's own /metrics on 8080. */}}
 {{- ternary 9088 8080 .Values.predictor.metricAggregation }}
 {{- end }}
 
-{{/* Predictor ports that take plain text (space-separated): 9090, where Knative's
-autoscaler scrapes the queue-proxy; 9091, the queue-proxy's metrics for Prometheus; 9088
-with KServe's aggregation; the PodMonitor's port. The mesh makes them PERMISSIVE and the
+{{/* Predictor ports that take plain text (space-separated): in Knative mode 9090, where
+Knative's autoscaler scrapes the queue-proxy, and 9091, the queue-proxy's metrics for
+Prometheus (Standard mode has no queue-proxy); 9088 with KServe's aggregation; the
+PodMonitor's port. The mesh makes them PERMISSIVE and the
 NetworkPolicy lets Prometheus reach them. */}}
 {{- define "catmatch.predictorPlaintextPorts" -}}
-{{- $ports := list 9090 9091 }}
+{{- $ports := list }}
+{{- if eq (include "catmatch.predictorMode" .) "Knative" }}
+{{- $ports = list 9090 9091 }}
+{{- end }}
 {{- if .Values.predictor.metricAggregation }}
 {{- $ports = append $ports 9088 }}
 {{- end }}
