@@ -145,16 +145,23 @@ def pod_spec_fields(server: Any) -> frozenset[str]:
 
 
 def pods_of(objs: list[dict[str, Any]], pod_spec_fields: frozenset[str]) -> list[dict[str, Any]]:
-    """The pods these objects would make, as Pods: each workload's template, and each
-    InferenceService's predictor (its PodSpec fields; KServe's own, such as minReplicas, are
-    not the pod's). What controllers add (Knative's queue-proxy, KServe's model mount) is
-    not there."""
+    """The pods these objects would make, as Pods: each workload's template (with the claims
+    of a StatefulSet's volumeClaimTemplates), and each InferenceService's predictor (its
+    PodSpec fields; KServe's own, such as minReplicas, are not the pod's). What controllers
+    add (Knative's queue-proxy, KServe's model mount) is not there."""
     pods = []
     for obj in objs:
         name, kind = obj["metadata"]["name"], obj["kind"]
         if kind in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
             template = copy.deepcopy(obj["spec"]["template"])
             meta, spec = template.get("metadata") or {}, template["spec"]
+            # A StatefulSet's pods get a claim per volumeClaimTemplate, as its controller adds.
+            for claim in obj["spec"].get("volumeClaimTemplates") or []:
+                claim_name = claim["metadata"]["name"]
+                spec.setdefault("volumes", []).append({
+                    "name": claim_name,
+                    "persistentVolumeClaim": {"claimName": f"{claim_name}-{name}-0"},
+                })  # fmt: skip
         elif kind == "CronJob":
             template = copy.deepcopy(obj["spec"]["jobTemplate"]["spec"]["template"])
             meta, spec = template.get("metadata") or {}, template["spec"]
