@@ -6,6 +6,9 @@
   routed through Python logging (:mod:`transport.logs`);
 - :mod:`transport.consumer` / :mod:`transport.producer`: asyncio wrappers for the worker;
 - :mod:`transport.admin`: reachability, topics, partitions and consumer lag;
+- :mod:`transport.topics`: ``python -m transport.topics create``, the pipeline's topics from
+  a settings file (the chart's topic-bootstrap Job, in the worker image);
+- :mod:`transport.types`: ``TP``, the one ``(topic, partition)`` alias;
 - :mod:`transport.broker`: the embedded single-node Apache Kafka for the demo and tests.
 
 It imports only :mod:`core`. Importing it does not import confluent-kafka's admin API or
