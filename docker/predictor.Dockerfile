@@ -19,6 +19,8 @@
 #                    RUNTIME=sklearn, a joblib model (model.joblib, catmatch.json).
 #   RUNTIME          transformers (default) or sklearn: what MODEL_DIR must contain.
 #   MODEL_VERSION    recorded as an image label.
+#   PIP_BUILD_CA_BUNDLE  a CA bundle inside the build container for pip (builds behind a
+#                    TLS-inspecting proxy, scripts/cluster.py images); build stage only.
 # Every Python package is installed with -c requirements/constraints.txt (the versions the
 # test suite ran with). Refresh the base digest with
 # `docker buildx imagetools inspect python:3.11-slim` and update it here on purpose.
@@ -51,8 +53,11 @@ COPY schemas ./schemas
 COPY resultcache ./resultcache
 COPY modelstore ./modelstore
 COPY predictor ./predictor
+# An empty REQUESTS_CA_BUNDLE means pip's own CAs.
+ARG PIP_BUILD_CA_BUNDLE=""
 RUN --mount=type=cache,target=/root/.cache/pip \
-    if [ -n "${TORCH_INDEX_URL}" ]; then \
+    export REQUESTS_CA_BUNDLE="${PIP_BUILD_CA_BUNDLE}" \
+    && if [ -n "${TORCH_INDEX_URL}" ]; then \
       pip install -c requirements/constraints.txt --index-url "${TORCH_INDEX_URL}" torch; \
     fi \
     && pip install -c requirements/constraints.txt ".[predictor]" \

@@ -10,8 +10,10 @@
 #
 # A worker for an sklearn predictor needs no tokenizer: use the store target and run it with
 # CATMATCH_WORKER__INPUT_MODE=text (the chart sets it). Build args: BASE_IMAGE (pinned by
-# digest), MODEL_DIR (only tokenizer.json and catmatch.json are copied), MODEL_VERSION.
-# Packages are installed with -c requirements/constraints.txt.
+# digest), MODEL_DIR (only tokenizer.json and catmatch.json are copied), MODEL_VERSION,
+# PIP_BUILD_CA_BUNDLE (a CA bundle inside the build container for pip, for builds behind a
+# TLS-inspecting proxy; only the build stage sees it). Packages are installed with
+# -c requirements/constraints.txt.
 ARG BASE_IMAGE=python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7
 
 FROM ${BASE_IMAGE} AS build
@@ -29,9 +31,10 @@ COPY resultcache ./resultcache
 COPY modelstore ./modelstore
 COPY worker ./worker
 # The core set only: no extras. The import check fails the build if the worker's entry
-# point needs anything else.
+# point needs anything else. An empty REQUESTS_CA_BUNDLE means pip's own CAs.
+ARG PIP_BUILD_CA_BUNDLE=""
 RUN --mount=type=cache,target=/root/.cache/pip \
-    pip install -c requirements/constraints.txt . \
+    REQUESTS_CA_BUNDLE="${PIP_BUILD_CA_BUNDLE}" pip install -c requirements/constraints.txt . \
     && python -m worker --help >/dev/null
 
 FROM ${BASE_IMAGE} AS store

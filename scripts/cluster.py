@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from localkube import gobuild, host, images, paths, smoke, targets  # noqa: E402
+from localkube import gobuild, images, paths, smoke, targets  # noqa: E402
 from localkube.node import Node, prepare_binaries  # noqa: E402
 from localkube.proc import NotReady, Unavailable, log  # noqa: E402
 from localkube.render import Layout  # noqa: E402
@@ -40,7 +40,6 @@ def _node(args: argparse.Namespace) -> Node:
 
 def cmd_build(args: argparse.Namespace) -> int:
     if args.operators:
-        host.ensure_packages(("etcd-server",))  # nothing else is needed to compile
         names = args.only or [t.name for t in targets.OPERATORS]
         chosen = [targets.ALL[n] for n in names]
         with ThreadPoolExecutor(max_workers=2) as pool:

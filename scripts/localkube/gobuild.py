@@ -501,7 +501,10 @@ def _build(target: GoTarget, names: Sequence[str], dest: Path) -> None:
         "compile_s": round(done - tidied, 1),
         "wall_s": round(done - started, 1),
         "bytes": sum(sizes.values()),
+        # Cold: the shared build cache was (nearly) empty; a build running beside this one
+        # fills it too, so the bytes are kept as well.
         "cold_build_cache": cold["build_cache_bytes"] < 50 * 2**20,
+        "build_cache_bytes_before": cold["build_cache_bytes"],
         "module_was_cached": cold["module_cached"],
         "loadavg_1m": round(os.getloadavg()[0], 2),
         "go_caches_bytes_after": du(paths.GO / "cache") + du(paths.GO / "mod"),

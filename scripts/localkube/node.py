@@ -283,9 +283,11 @@ class Node:
     def _import_images(self) -> None:
         sock = self.lay.containerd_sock
         wanted = [images.pause_image(), images.coredns_image(self.bins.coredns)]
-        wanted += [images.base_image(), *images.app_archives()]
-        for archive in wanted:
+        for archive in [*wanted, images.base_image()]:
             images.import_archive(sock, archive)
+        for archive in images.app_archives():  # transport only, dropped once imported
+            images.import_archive(sock, archive)
+            images.remove_archive(archive.path)
 
     def _isolate(self) -> None:
         """Pods may talk to each other and to this machine, never beyond it."""
