@@ -1,4 +1,4 @@
-.PHONY: demo test lint bench
+.PHONY: demo test lint bench images test-cluster
 demo:  ## run broker + predictor + workers + sample producer end to end, then stop
 	bash scripts/demo.sh
 test:  ## install what is needed, lint, run unit + integration + e2e tests
@@ -6,3 +6,8 @@ test:  ## install what is needed, lint, run unit + integration + e2e tests
 lint:
 	.venv/bin/ruff check .
 	.venv/bin/mypy
+images:  ## worker + predictor images FROM the local Debian base (buildah), into the node's containerd
+	python3 scripts/cluster.py images
+test-cluster:  ## single-node Kubernetes on this machine (root): up, smoke check, worker pod, down
+	python3 scripts/cluster.py build
+	CATMATCH_CLUSTER=1 .venv/bin/python -m pytest -p no:cacheprovider tests/integration/test_cluster_tool_node.py
