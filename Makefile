@@ -6,7 +6,7 @@ test:  ## install what is needed, lint, run unit + integration + e2e tests
 lint:
 	.venv/bin/ruff check .
 	.venv/bin/mypy
-images:  ## worker + predictor images FROM the local Debian base (buildah), into the node's containerd
+images:  ## worker, predictor and dev Kafka images FROM the local Debian base (buildah), into the node
 	python3 scripts/cluster.py images
 test-cluster:  ## single-node Kubernetes on this machine (root): up, smoke check, worker pod, down
 	python3 scripts/cluster.py build

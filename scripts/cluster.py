@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -105,8 +106,11 @@ def cmd_images(args: argparse.Namespace) -> int:
     node = _node(args)
     sock = node.lay.containerd_sock if node.running("containerd") else None
     wanted = images.app_images(args.registry, args.tag, str(model_dir), args.model_version)
+    wanted.append(images.kafka_image())
     if args.only:
         wanted = [i for i in wanted if any(o in i.name for o in args.only)]
+    if images.KAFKA_IMAGE in {i.name for i in wanted}:
+        images.stage_kafka_libs(REPO, _kafka_jars())
     results = images.build_app_images(REPO, wanted, sock=sock)
     for name, r in results.items():
         log(f"{name}: {int(str(r['bytes'])) / 2**20:.0f} MiB, bud {r['bud_s']} s")
@@ -115,10 +119,19 @@ def cmd_images(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kafka_jars() -> Path:
+    """The jars transport/broker/pom.xml pins, resolved (once, cached) by the project's own
+    code: the same Kafka the tests run."""
+    python = REPO / ".venv" / "bin" / "python"
+    code = "from core.settings import BrokerSettings;"
+    code += " from transport.broker.jars import ensure_jars; print(ensure_jars(BrokerSettings()))"
+    out = subprocess.run([str(python), "-c", code], cwd=REPO, check=True, capture_output=True,
+                         text=True)  # fmt: skip
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
 def _build_seed_model(out: Path) -> None:
     """The demo's seed model (MiniLM + a head fitted on HS descriptions), offline."""
-    import subprocess
-
     python = REPO / ".venv" / "bin" / "python"
     log(f"no model in {out}: building the seed model (about 1-3 min)")
     code = "import sys; from pathlib import Path; from training.builders import build_seed_model;"
@@ -158,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("status", help="components, PIDs, node readiness, pods")
     p.add_argument("--rss", action="store_true", help="print resident memory as JSON")
     p.set_defaults(func=cmd_status)
-    p = sub.add_parser("images", help="build the worker and predictor images (make images)")
+    p = sub.add_parser("images", help="build the worker, predictor and Kafka images (make images)")
     p.add_argument("--model-dir", default="var/models/seed", help="relative to the repo")
     p.add_argument("--model-version", default="seed")
     p.add_argument("--registry", default="ghcr.io/category-match")

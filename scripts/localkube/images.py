@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -61,10 +62,11 @@ DPKG_EXCLUDES = ("/usr/share/doc/*", "/usr/share/man/*", "/usr/share/locale/*", 
 
 @dataclass(frozen=True)
 class Archive:
-    """A docker-archive file and the image name inside it."""
+    """A docker-archive file, the image name inside it, and more names for it in containerd."""
 
     path: Path
     name: str
+    aliases: tuple[str, ...] = ()
 
 
 def archive_dir() -> Path:
@@ -186,16 +188,26 @@ def base_image() -> Archive:
     return Archive(out, BASE_IMAGE)
 
 
-def push(image: str, out: Path) -> Archive:
+def push(image: str, out: Path, aliases: Sequence[str] = ()) -> Archive:
     """buildah storage -> docker-archive file (replaced)."""
     staged = out.with_suffix(".tmp")
     staged.unlink(missing_ok=True)
     run(["buildah", "push", "--quiet", image, f"docker-archive:{staged}:{image}"], timeout=1800)
     staged.replace(out)
-    return Archive(out, image)
+    return Archive(out, image, tuple(aliases))
 
 
 # -- containerd ------------------------------------------------------------------------------
+
+
+def normalize(ref: str) -> str:
+    """An image reference as containerd's CRI looks it up (Docker's normalisation): a name
+    without a registry is on docker.io, a one-part name under library/. ``ctr images tag``
+    stores names verbatim, so aliases must be written this way to be found by pods."""
+    first, _, rest = ref.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return ref
+    return f"docker.io/{ref}" if rest else f"docker.io/library/{ref}"
 
 
 def ctr(sock: Path, *args: str | Path, timeout: float = 1800) -> str:
@@ -207,13 +219,19 @@ def containerd_images(sock: Path) -> set[str]:
 
 
 def import_archive(sock: Path, archive: Archive, *, force: bool = False) -> bool:
-    """Import into the node's containerd unless it has the image; returns whether it did."""
-    if not force and archive.name in containerd_images(sock):
-        return False
-    started = time.monotonic()
-    ctr(sock, "images", "import", archive.path)
-    log(f"imported {archive.name} into containerd in {time.monotonic() - started:.1f} s")
-    return True
+    """Import into the node's containerd unless it has the image, and give it its aliases
+    (the same layers under another name, e.g. the chart's node values); returns whether it
+    imported."""
+    present = containerd_images(sock)
+    imported = force or normalize(archive.name) not in present
+    if imported:
+        started = time.monotonic()
+        ctr(sock, "images", "import", archive.path)
+        log(f"imported {archive.name} into containerd in {time.monotonic() - started:.1f} s")
+    for alias in map(normalize, archive.aliases):
+        if imported or alias not in present:
+            ctr(sock, "images", "tag", "--force", normalize(archive.name), alias)
+    return imported
 
 
 # -- the project's images (make images) ------------------------------------------------------
@@ -227,6 +245,7 @@ class AppImage:
     name: str
     target: str | None = None
     build_args: Mapping[str, str] | None = None
+    aliases: tuple[str, ...] = ()
 
 
 def app_images(
@@ -241,16 +260,39 @@ def app_images(
     args = {"BASE_IMAGE": base, "MODEL_DIR": model_dir, "MODEL_VERSION": model_version}
     # PyPI's torch (the CUDA build: it runs on CPUs too); the CPU index is not reachable here.
     predictor = {**args, "TORCH_INDEX_URL": ""}
+    # The chart's ci/node-values.yaml names the baked images category-match/<name>:dev.
     return [
         AppImage("docker/worker.Dockerfile", f"{registry}/category-match-worker:{tag}",
                  "store", args),
         AppImage("docker/worker.Dockerfile",
-                 f"{registry}/category-match-worker:{tag}-{model_version}", None, args),
+                 f"{registry}/category-match-worker:{tag}-{model_version}", None, args,
+                 ("category-match/worker:dev",)),
         AppImage("docker/predictor.Dockerfile", f"{registry}/category-match-predictor:{tag}",
                  "store", predictor),
         AppImage("docker/predictor.Dockerfile",
-                 f"{registry}/category-match-predictor:{tag}-{model_version}", None, predictor),
+                 f"{registry}/category-match-predictor:{tag}-{model_version}", None, predictor,
+                 ("category-match/predictor:dev",)),
     ]  # fmt: skip
+
+
+# category-match/kafka:dev in deploy/kafka/ci/node-values.yaml, as the CRI names it.
+KAFKA_IMAGE = "docker.io/category-match/kafka:dev"
+KAFKA_LIBS = "var/kafka-image/libs"  # in the build context (.dockerignore keeps it)
+
+
+def kafka_image(base: str = BASE_IMAGE) -> AppImage:
+    """deploy/kafka's runtime image: Java 17 and the jars of transport/broker/pom.xml."""
+    return AppImage("docker/kafka.Dockerfile", KAFKA_IMAGE, None,
+                    {"BASE_IMAGE": base, "KAFKA_LIBS": KAFKA_LIBS})  # fmt: skip
+
+
+def stage_kafka_libs(repo: Path, resolved: Path) -> Path:
+    """Copy the resolved jars into the build context (replacing what was there)."""
+    dest = repo / KAFKA_LIBS
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(resolved, dest)
+    return dest
 
 
 def bud_command(image: AppImage, context: Path, extra: Sequence[str] = ()) -> list[str]:
@@ -294,16 +336,17 @@ def build_app_images(
         run(bud_command(image, repo, extra), cwd=repo, timeout=3600, nice=True)
         built = time.monotonic()
         out = archive_dir() / (image.name.rsplit("/", 1)[-1].replace(":", "-") + ".tar")
-        archive = push(image.name, out)
+        archive = push(image.name, out, image.aliases)
         pushed = time.monotonic()
         imported = 0.0
         size = du(out)
         if sock is not None:
-            import_archive(sock, archive, force=True)
+            import_archive(sock, archive, force=True)  # with its aliases
             imported = time.monotonic() - pushed
             remove_archive(out)  # transport only: containerd and buildah hold the image
         results[image.name] = {
             "archive": str(out),
+            "aliases": list(image.aliases),
             "bud_s": round(built - started, 1),
             "push_s": round(pushed - built, 1),
             "import_s": round(imported, 1),
@@ -320,7 +363,11 @@ def app_archives() -> list[Archive]:
         data = json.loads((archive_dir() / "app-images.json").read_text())
     except (OSError, json.JSONDecodeError):
         return []
-    found = [Archive(Path(r["archive"]), name) for name, r in data.items() if "archive" in r]
+    found = [
+        Archive(Path(r["archive"]), name, tuple(r.get("aliases") or ()))
+        for name, r in data.items()
+        if "archive" in r
+    ]
     return [a for a in found if a.path.is_file()]
 
 

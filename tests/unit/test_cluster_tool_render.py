@@ -190,3 +190,36 @@ def test_a_host_ca_bundle_is_mounted_for_the_build_only(
     mounts = images.host_ca_mounts()
     assert mounts[:2] == ["--volume", f"{bundle}:/etc/ssl/certs/ca-certificates.crt:ro"]
     assert mounts[2:] == ["--build-arg", "PIP_BUILD_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt"]
+
+
+@pytest.mark.parametrize(
+    ("ref", "normal"),
+    [
+        ("category-match/worker:dev", "docker.io/category-match/worker:dev"),
+        ("busybox:1", "docker.io/library/busybox:1"),
+        ("ghcr.io/category-match/category-match-worker:0.1.0", None),
+        ("localhost/catmatch/coredns:v1.15.0", None),
+        ("registry.k8s.io/pause:3.10", None),
+        ("127.0.0.1:5000/x:1", None),
+    ],
+)
+def test_aliases_are_written_as_the_cri_looks_them_up(ref: str, normal: str | None) -> None:
+    assert images.normalize(ref) == (normal or ref)
+
+
+def test_the_kafka_image_meets_the_dev_kafka_charts_contract() -> None:
+    """docs/DEPLOY.md §10: Java 17+, /bin/sh, the jars in /opt/kafka/libs, uid 1000."""
+    from tests.unit.dockerlint import instructions, lint
+
+    repo = Path(__file__).resolve().parents[2]
+    dockerfile = repo / "docker" / "kafka.Dockerfile"
+    assert lint(dockerfile, repo) == []
+    steps = instructions(dockerfile.read_text())
+    assert ("USER", "1000:1000") in steps
+    assert any(k == "COPY" and a.endswith("/opt/kafka/libs/") for k, a in steps)
+    assert any(k == "RUN" and "openjdk-17-jre-headless" in a for k, a in steps)
+    assert not any(k == "ENTRYPOINT" for k, _ in steps)  # the chart runs start.sh
+    image = images.kafka_image()
+    assert images.normalize("category-match/kafka:dev") == image.name
+    assert image.build_args and image.build_args["KAFKA_LIBS"] == images.KAFKA_LIBS
+    assert f"!{images.KAFKA_LIBS.rsplit('/', 1)[0]}" in (repo / ".dockerignore").read_text()
