@@ -7,6 +7,10 @@
 #   # a model baked in (modelStore disabled)
 #   docker build -f docker/predictor.Dockerfile --build-arg MODEL_DIR=var/models/seed \
 #     -t ghcr.io/category-match/category-match-predictor:0.1.0-seed .
+#   # a CPU image without torch, an ONNX int8 model baked in (`catmatch models export`)
+#   docker build -f docker/predictor.Dockerfile --build-arg EXTRA=serve-cpu \
+#     --build-arg TORCH_INDEX_URL= --build-arg RUNTIME=onnx \
+#     --build-arg MODEL_DIR=var/models/seed-onnx -t ...category-match-predictor:0.1.0-onnx .
 #
 # Build args:
 #   BASE_IMAGE       pinned by digest (python:3.11-slim by default). For a GPU image a CUDA
@@ -17,7 +21,11 @@
 #   MODEL_DIR        the baked model (default target only): an HF sequence-classification dir
 #                    (config.json, model.safetensors, tokenizer.json, catmatch.json) or, with
 #                    RUNTIME=sklearn, a joblib model (model.joblib, catmatch.json).
-#   RUNTIME          transformers (default) or sklearn: what MODEL_DIR must contain.
+#   RUNTIME          transformers (default), onnx or sklearn: what MODEL_DIR must contain.
+#   EXTRA            the Python extra installed: predictor (default: torch, transformers,
+#                    onnxruntime, scikit-learn) or serve-cpu (onnxruntime and scikit-learn
+#                    only, no torch: set TORCH_INDEX_URL= too). A serve-cpu image serves
+#                    onnx and sklearn models; a transformers model needs the default.
 #   MODEL_VERSION    recorded as an image label.
 #   PIP_BUILD_CA_BUNDLE  a CA bundle inside the build container for pip (builds behind a
 #                    TLS-inspecting proxy, scripts/cluster.py images); build stage only.
@@ -42,6 +50,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 FROM base AS build
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+ARG EXTRA=predictor
 RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
@@ -60,8 +69,9 @@ RUN --mount=type=cache,target=/root/.cache/pip \
     && if [ -n "${TORCH_INDEX_URL}" ]; then \
       pip install -c requirements/constraints.txt --index-url "${TORCH_INDEX_URL}" torch; \
     fi \
-    && pip install -c requirements/constraints.txt ".[predictor]" \
-    && python -c "import kserve, torch, transformers, predictor.model, predictor.server"
+    && pip install -c requirements/constraints.txt ".[${EXTRA}]" \
+    && python -c "import kserve, onnxruntime, sklearn, predictor.model, predictor.server" \
+    && if [ "${EXTRA}" = predictor ]; then python -c "import torch, transformers"; fi
 
 # The store image: models come from the model store volume (--model-ref, the chart's
 # modelStore mode), so no model is baked in twice.

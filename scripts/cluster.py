@@ -102,10 +102,14 @@ def cmd_images(args: argparse.Namespace) -> int:
     model_dir = Path(args.model_dir)
     if not (REPO / model_dir / "config.json").is_file():
         _build_seed_model(REPO / model_dir)
+    onnx_dir = model_dir.with_name(model_dir.name + "-onnx")
+    if not (REPO / onnx_dir / "model.onnx").is_file():
+        _export_onnx(REPO / model_dir, REPO / onnx_dir)
     images.base_image()
     node = _node(args)
     sock = node.lay.containerd_sock if node.running("containerd") else None
-    wanted = images.app_images(args.registry, args.tag, str(model_dir), args.model_version)
+    wanted = images.app_images(args.registry, args.tag, str(model_dir), args.model_version,
+                               onnx_dir=str(onnx_dir), torch=args.torch)
     wanted.append(images.kafka_image())
     if args.only:
         wanted = [i for i in wanted if any(o in i.name for o in args.only)]
@@ -137,6 +141,15 @@ def _build_seed_model(out: Path) -> None:
     code = "import sys; from pathlib import Path; from training.builders import build_seed_model;"
     code += " build_seed_model(Path(sys.argv[1]))"
     subprocess.run([str(python), "-c", code, str(out)], cwd=REPO, check=True)
+
+
+def _export_onnx(src: Path, out: Path) -> None:
+    """The model as ONNX int8 for the CPU predictor image (checked against torch)."""
+    python = REPO / ".venv" / "bin" / "python"
+    log(f"exporting {src} to ONNX int8 in {out}")
+    code = "import sys; from pathlib import Path; from training.onnx_export import export_onnx;"
+    code += " export_onnx(Path(sys.argv[1]), Path(sys.argv[2]), quantization='dynamic-int8')"
+    subprocess.run([str(python), "-c", code, str(src), str(out)], cwd=REPO, check=True)
 
 
 def cmd_builds(_args: argparse.Namespace) -> int:
@@ -177,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--registry", default="ghcr.io/category-match")
     p.add_argument("--tag", default="0.1.0")
     p.add_argument("--only", nargs="+", help="substrings of the image names to build")
+    p.add_argument("--torch", action="store_true",
+                   help="also the full torch predictor images (6.4 GiB with PyPI's CUDA torch)")
     p.set_defaults(func=cmd_images)
     sub.add_parser("builds", help="recorded build times").set_defaults(func=cmd_builds)
     args = parser.parse_args(argv)

@@ -249,30 +249,51 @@ class AppImage:
 
 
 def app_images(
-    registry: str, tag: str, model_dir: str, model_version: str, base: str = BASE_IMAGE
+    registry: str,
+    tag: str,
+    model_dir: str,
+    model_version: str,
+    base: str = BASE_IMAGE,
+    *,
+    onnx_dir: str | None = None,
+    torch: bool = False,
 ) -> list[AppImage]:
     """Worker and predictor: the store-only targets and the baked-model default ones.
 
-    Both targets of a Dockerfile get the same build arguments: buildah's layer cache keys
-    on them, so the baked build then reuses every layer of the store build (the predictor's
-    6 GB venv once, not twice).
+    The node's predictor is the CPU image (``EXTRA=serve-cpu``: ONNX Runtime, no torch) with
+    ``onnx_dir`` (the model exported to ONNX int8) baked in, tagged
+    ``category-match/predictor:dev``; ``torch=True`` adds the full torch images (PyPI's CUDA
+    build, the CPU index is not reachable here: 6.4 GiB, 20 min). Both targets of a
+    Dockerfile get the same build arguments: buildah's layer cache keys on them, so the
+    baked build reuses every layer of the store build.
     """
     args = {"BASE_IMAGE": base, "MODEL_DIR": model_dir, "MODEL_VERSION": model_version}
-    # PyPI's torch (the CUDA build: it runs on CPUs too); the CPU index is not reachable here.
-    predictor = {**args, "TORCH_INDEX_URL": ""}
     # The chart's ci/node-values.yaml names the baked images category-match/<name>:dev.
-    return [
+    wanted = [
         AppImage("docker/worker.Dockerfile", f"{registry}/category-match-worker:{tag}",
                  "store", args),
         AppImage("docker/worker.Dockerfile",
                  f"{registry}/category-match-worker:{tag}-{model_version}", None, args,
                  ("category-match/worker:dev",)),
-        AppImage("docker/predictor.Dockerfile", f"{registry}/category-match-predictor:{tag}",
-                 "store", predictor),
-        AppImage("docker/predictor.Dockerfile",
-                 f"{registry}/category-match-predictor:{tag}-{model_version}", None, predictor,
-                 ("category-match/predictor:dev",)),
     ]  # fmt: skip
+    predictor = f"{registry}/category-match-predictor"
+    if onnx_dir is not None:
+        cpu = {**args, "MODEL_DIR": onnx_dir, "EXTRA": "serve-cpu", "RUNTIME": "onnx",
+               "TORCH_INDEX_URL": "", "MODEL_VERSION": f"{model_version}-onnx"}  # fmt: skip
+        wanted += [
+            AppImage("docker/predictor.Dockerfile", f"{predictor}:{tag}-cpu", "store", cpu),
+            AppImage("docker/predictor.Dockerfile", f"{predictor}:{tag}-{model_version}-onnx",
+                     None, cpu, ("category-match/predictor:dev",)),
+        ]  # fmt: skip
+    if torch:
+        full = {**args, "TORCH_INDEX_URL": ""}
+        aliases = () if onnx_dir is not None else ("category-match/predictor:dev",)
+        wanted += [
+            AppImage("docker/predictor.Dockerfile", f"{predictor}:{tag}", "store", full),
+            AppImage("docker/predictor.Dockerfile", f"{predictor}:{tag}-{model_version}", None,
+                     full, aliases),
+        ]  # fmt: skip
+    return wanted
 
 
 # category-match/kafka:dev in deploy/kafka/ci/node-values.yaml, as the CRI names it.

@@ -155,7 +155,7 @@ def test_smoke_pods_meet_the_restricted_profile() -> None:
 
 
 def test_buildah_command_never_pulls_and_passes_the_base() -> None:
-    wanted = images.app_images("reg.example", "0.1.0", "var/models/seed", "seed")
+    wanted = images.app_images("reg.example", "0.1.0", "var/models/seed", "seed", torch=True)
     assert [i.name for i in wanted] == [
         "reg.example/category-match-worker:0.1.0",
         "reg.example/category-match-worker:0.1.0-seed",
@@ -175,6 +175,18 @@ def test_buildah_command_never_pulls_and_passes_the_base() -> None:
         return [command[i + 1] for i, a in enumerate(command) if a == "--build-arg"]
 
     assert build_args(store) == build_args(images.bud_command(wanted[3], Path("/repo")))
+
+
+def test_the_node_predictor_is_the_cpu_image_with_the_onnx_model() -> None:
+    wanted = images.app_images("reg.example", "0.1.0", "var/models/seed", "seed",
+                               onnx_dir="var/models/seed-onnx")  # fmt: skip
+    dev = [i for i in wanted if "category-match/predictor:dev" in i.aliases]
+    assert [i.name for i in dev] == ["reg.example/category-match-predictor:0.1.0-seed-onnx"]
+    cmd = images.bud_command(dev[0], Path("/repo"))
+    for arg in ("EXTRA=serve-cpu", "RUNTIME=onnx", "MODEL_DIR=var/models/seed-onnx",
+                "TORCH_INDEX_URL="):
+        assert arg in cmd
+    assert not any("torch" in i.name for i in wanted)
 
 
 @pytest.mark.parametrize("var", ["PIP_CERT", "REQUESTS_CA_BUNDLE"])

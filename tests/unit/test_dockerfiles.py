@@ -64,7 +64,8 @@ def test_predictor_image_is_offline_readable_and_cpu_by_default() -> None:
     run = " ".join(a for k, a in steps if k == "RUN")
     env = " ".join(a for k, a in steps if k == "ENV")
     args, _ = parse(text)
-    assert '-c requirements/constraints.txt ".[predictor]"' in run
+    assert '-c requirements/constraints.txt ".[${EXTRA}]"' in run
+    assert args["EXTRA"] == "predictor"
     assert "chmod -R a+rX /models" in run
     assert "HF_HUB_OFFLINE=1" in env
     assert args["TORCH_INDEX_URL"] == "https://download.pytorch.org/whl/cpu"
@@ -78,3 +79,16 @@ def test_each_image_copies_exactly_the_packages_its_service_may_import(service: 
     steps = instructions((DOCKER / f"{service}.Dockerfile").read_text())
     copied = {a.split()[0] for k, a in steps if k == "COPY" and a.split()[0] in ALLOWED}
     assert copied == ALLOWED[service] | {service}
+
+
+def test_the_cpu_predictor_extra_leaves_torch_out() -> None:
+    """EXTRA=serve-cpu: ONNX Runtime and scikit-learn models, without torch or transformers."""
+    import tomllib
+
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    names = {dep.split("=")[0].split(">")[0].split("<")[0] for dep in extras["serve-cpu"]}
+    assert names == {"kserve", "onnxruntime", "scikit-learn"}
+    full = {dep.split("=")[0].split(">")[0].split("<")[0] for dep in extras["predictor"]}
+    assert names < full
