@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,6 +23,7 @@ from pydantic_settings import (
 
 from core.errors import ConfigError
 from core.names import DEFAULT_MODEL_NAME, DEFAULT_STORE_URI, RuntimeName
+from core.token_files import read_credentials
 
 ENV_PREFIX = "CATMATCH_"
 RdkafkaValue = str | int | float | bool
@@ -80,6 +81,11 @@ class PredictorClientSettings(BaseModel):
         default=None, description="Host header for Knative/Istio ingress (ksvc hostname)."
     )
     token: SecretStr | None = Field(default=None, description="Bearer token for the ISVC.")
+    token_file: Path | None = Field(
+        default=None,
+        description="File holding the bearer token (a mounted Secret key; first token of the "
+        "file), read again within a second of a change. Instead of token.",
+    )
     timeout_s: float = Field(default=30.0, gt=0)
     connect_timeout_s: float = Field(default=2.0, gt=0)
     backoff_initial_s: float = Field(default=0.2, gt=0)
@@ -90,6 +96,18 @@ class PredictorClientSettings(BaseModel):
         description="Tries for a 5xx before the batch is split.",
     )
     max_connections: int = Field(default=8, ge=1)
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> PredictorClientSettings:
+        if self.token is not None and self.token_file is not None:
+            raise ValueError("set predictor.token or predictor.token_file, not both")
+        return self
+
+    def bearer_token(self) -> str | None:
+        """The token to send now: read from ``token_file`` (once), else ``token``."""
+        if self.token_file is not None:
+            return read_credentials(self.token_file)[0].secret
+        return self.token.get_secret_value() if self.token is not None else None
 
 
 class WorkerSettings(BaseModel):
@@ -208,6 +226,12 @@ class ServeSettings(BaseModel):
         default=None,
         description="Bearer token every API call must carry (probes and /metrics exempt); "
         "the workers send predictor.token.",
+    )
+    token_file: Path | None = Field(
+        default=None,
+        description="More accepted bearer tokens: a file (one per line) or a directory of "
+        "files (a mounted Secret, e.g. keys current and next), read again within a second of "
+        "a change. Accepted with token when both are set.",
     )
     cache_size: int = Field(default=2, ge=1, description="Loaded versions kept, live included.")
 

@@ -8,7 +8,7 @@ two, so the host is set there.
 The same hook puts the predictor's routes (:mod:`predictor.routes`) on whichever app will
 serve: this process's app when ``workers == 1``, each child's app when ``workers > 1`` (by
 handing kserve's multi-process server a :class:`~predictor.routes.RoutedRESTServer`). The
-token and the cache settings are the server's, given to its constructor; the model is the
+accepted tokens and the cache settings are the server's, given to its constructor; the model is the
 one passed to :meth:`start`. Everything else is kserve's own code path.
 """
 
@@ -20,6 +20,7 @@ from kserve import ModelServer
 from uvicorn.importer import import_from_string
 
 from core.settings import CacheSettings
+from predictor.auth import AcceptedTokens
 from predictor.model import CategoryModel
 from predictor.routes import KSERVE_APP, RoutedRESTServer, Routes
 
@@ -29,7 +30,7 @@ class LoopbackModelServer(ModelServer):  # type: ignore[misc]  # kserve ships no
 
     Args:
         host: the REST bind address (e.g. 127.0.0.1).
-        token: the bearer token every request must carry (``None``: no check).
+        tokens: the bearer tokens a request may carry (``None``: no check).
         cache_settings: the result cache of ``POST /predict`` (``None``: no cache).
         **kwargs: kserve's ``ModelServer`` arguments.
     """
@@ -38,13 +39,13 @@ class LoopbackModelServer(ModelServer):  # type: ignore[misc]  # kserve ships no
         self,
         *,
         host: str = "127.0.0.1",
-        token: str | None = None,
+        tokens: AcceptedTokens | None = None,
         cache_settings: CacheSettings | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.host = host
-        self.token = token
+        self.tokens = tokens
         self.cache_settings = cache_settings
         self._routes: Routes | None = None
 
@@ -53,7 +54,7 @@ class LoopbackModelServer(ModelServer):  # type: ignore[misc]  # kserve ships no
         ours = [m for m in models if isinstance(m, CategoryModel)]
         if len(ours) != 1:
             raise ValueError(f"serve exactly one CategoryModel, got {len(ours)}")
-        self._routes = Routes(ours[0], self.token, self.cache_settings)
+        self._routes = Routes(ours[0], self.tokens, self.cache_settings)
         super().start(models)
 
     async def _serve(self) -> None:

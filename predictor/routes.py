@@ -2,7 +2,8 @@
 
 Beside kserve's V1/V2 endpoints the predictor serves three things of its own:
 
-- the bearer-token check (:mod:`predictor.auth`), when ``serve.token`` is set;
+- the bearer-token check (:mod:`predictor.auth`), when ``serve.token`` or
+  ``serve.token_file`` is set;
 - version pinning: the versioned V2 URL and the HTTP 409 for a version not loaded
   (:mod:`predictor.pinning`);
 - ``POST /predict`` with the result cache (:mod:`predictor.predict_api`).
@@ -18,8 +19,8 @@ Where it runs (kserve 0.21, ``kserve/model_server.py`` and ``protocol/rest/``):
 - ``workers > 1``: kserve spawns each child with a pickled ``RESTServer`` whose ``run`` builds
   the child's own app (``create_application`` imports ``kserve.model_server:app`` afresh in
   the child). The server swaps that ``RESTServer`` for a :class:`RoutedRESTServer`, which
-  carries the :class:`Routes` (model, token, cache settings) across the pickle and installs
-  them in ``create_application``, in the child. The model needs no web hook of its own.
+  carries the :class:`Routes` (model, accepted tokens, cache settings) across the pickle and
+  installs them in ``create_application``, in the child. The model needs no web hook of its own.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from uvicorn.importer import import_from_string
 
 from core.settings import CacheSettings
 from predictor import auth, pinning, predict_api
+from predictor.auth import AcceptedTokens
 from predictor.model import CategoryModel
 
 # Where kserve's RESTServer finds its app (kserve.constants.FASTAPI_APP_IMPORT_STRING).
@@ -40,14 +42,17 @@ KSERVE_APP = "kserve.model_server:app"
 
 
 def install_routes(
-    app: FastAPI, model: CategoryModel, token: str | None, cache_settings: CacheSettings | None
+    app: FastAPI,
+    model: CategoryModel,
+    tokens: AcceptedTokens | None,
+    cache_settings: CacheSettings | None,
 ) -> None:
     """Install the token check, version pinning and ``POST /predict`` on ``app`` (once).
 
     Errors propagate: the caller must not serve without them.
     """
     pinning.install(app)
-    auth.install(app, token)
+    auth.install(app, tokens)
     predict_api.install(app, model, cache_settings)
 
 
@@ -55,16 +60,16 @@ def install_routes(
 class Routes:
     """What :func:`install_routes` needs, in a form that crosses a process boundary.
 
-    The token is kept apart from the model on purpose: the model is served data, the token
-    is the server's configuration.
+    The tokens are kept apart from the model on purpose: the model is served data, the
+    tokens are the server's configuration. Each child watches its own copy of the token file.
     """
 
     model: CategoryModel
-    token: str | None
+    tokens: AcceptedTokens | None
     cache_settings: CacheSettings | None
 
     def install(self, app: FastAPI) -> None:
-        install_routes(app, self.model, self.token, self.cache_settings)
+        install_routes(app, self.model, self.tokens, self.cache_settings)
 
 
 class RoutedRESTServer(RESTServer):  # type: ignore[misc]  # kserve ships no type information

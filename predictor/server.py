@@ -27,8 +27,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import SecretStr
+
 from core.names import RUNTIME_CHOICES
 from core.settings import CacheSettings, Settings, load_settings
+from predictor.auth import AcceptedTokens
 from predictor.errors import PredictorError
 from predictor.store_source import StoreSource
 
@@ -88,6 +91,10 @@ def build_parser(settings: Settings, prog: str | None = None) -> argparse.Argume
     own.add_argument("--max-batch-size", type=int,
                      default=serve.max_batch_size,
                      help="larger requests are rejected with HTTP 400")
+    own.add_argument("--token-file", type=Path, default=serve.token_file,
+                     help="accepted bearer tokens: a file (one per line) or a directory of "
+                     "files (a mounted Secret), read again when it changes; with "
+                     "serve.token (environment) both are accepted")
     own.add_argument("--access-log", action="store_true",
                      help="log every request (uvicorn access log and kserve latency lines)")
     store_uri, store_name = settings.models.store_uri, settings.models.name
@@ -141,14 +148,25 @@ def main(
     if ns.workers > 1:
         # Each uvicorn worker process runs its own torch; one OpenMP thread each.
         os.environ.setdefault("OMP_NUM_THREADS", "1")
+    tokens = _accepted_tokens(settings.serve.token, ns.token_file)
     model = _load_model(ns)
-    token = settings.serve.token
     return _serve(
         ns,
         model,
-        token=token.get_secret_value() if token is not None else None,
+        tokens=tokens,
         cache_settings=settings.cache if settings.cache.enabled else None,
     )
+
+
+def _accepted_tokens(token: SecretStr | None, token_file: Path | None) -> AcceptedTokens | None:
+    """The tokens a request may carry (``None``: no check); a token file that cannot be read
+    stops the start (:class:`~core.errors.ConfigError`)."""
+    if token is None and token_file is None:
+        return None
+    tokens = AcceptedTokens(token.get_secret_value() if token is not None else None, token_file)
+    log.info("bearer token required; accepted: %s",
+             ", ".join(c.name for c in tokens.credentials()))
+    return tokens
 
 
 def _load_model(ns: argparse.Namespace) -> CategoryModel:
@@ -185,7 +203,7 @@ def _serve(
     ns: argparse.Namespace,
     model: CategoryModel,
     *,
-    token: str | None,
+    tokens: AcceptedTokens | None,
     cache_settings: CacheSettings | None,
 ) -> int:
     """Serve ``model`` with kserve until SIGTERM/SIGINT; the server installs our routes
@@ -201,7 +219,7 @@ def _serve(
     sys.argv = sys.argv[:1]
     server = LoopbackModelServer(
         host=ns.host,
-        token=token,
+        tokens=tokens,
         cache_settings=cache_settings,
         http_port=ns.http_port,
         grpc_port=ns.grpc_port,

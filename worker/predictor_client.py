@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from core.token_files import TokenFile
 from worker.metrics import METRICS
 from worker.tokenization import TokenizedBatch
 
@@ -90,7 +91,11 @@ class PredictResult:
 
 class PredictorClient:
     """Calls ``POST {url}/v2/models/{model}/infer`` with INT64 ``input_ids``/``attention_mask``
-    (a transformer predictor) or a BYTES ``text`` input (a model that takes text)."""
+    (a transformer predictor) or a BYTES ``text`` input (a model that takes text).
+
+    The bearer token is ``token``, or the one in ``token_file``, looked up for every request
+    so that a rotated Secret is sent within a second of the kubelet swapping it in.
+    """
 
     def __init__(
         self,
@@ -101,6 +106,7 @@ class PredictorClient:
         host_header: str | None = None,
         token: str | None = None,
         max_connections: int = 8,
+        token_file: TokenFile | None = None,
     ) -> None:
         self.base_url = url.rstrip("/")
         self.model_name = model_name
@@ -109,8 +115,8 @@ class PredictorClient:
         self._headers = {"Content-Type": "application/json"}
         if host_header:
             self._headers["Host"] = host_header
-        if token:
-            self._headers["Authorization"] = f"Bearer {token}"
+        self._token = token
+        self._token_file = token_file
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
 
@@ -126,6 +132,10 @@ class PredictorClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    def _authorization(self) -> dict[str, str] | None:
+        token = self._token_file.token() if self._token_file is not None else self._token
+        return {"Authorization": f"Bearer {token}"} if token else None
 
     def _set_state(self, state: PredictorState) -> None:
         if state != self.state:
@@ -144,7 +154,8 @@ class PredictorClient:
         outcome = "error"
         try:
             async with self._session.post(
-                f"{self.base_url}/v2/models/{self.model_name}/infer", data=body
+                f"{self.base_url}/v2/models/{self.model_name}/infer", data=body,
+                headers=self._authorization(),
             ) as resp:
                 data = await resp.read()
                 status = resp.status

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from core.settings import Settings
+from core.token_files import TokenFile
 from resultcache import ResultCache, Tier
 from transport.metadata import topic_max_message_bytes
 from worker.metrics import METRICS
@@ -42,8 +43,13 @@ def max_record_bytes(settings: Settings) -> int:
 
 
 def predictor_client(settings: Settings) -> PredictorClient:
-    """The HTTP client of the InferenceService (``predictor.*``)."""
+    """The HTTP client of the InferenceService (``predictor.*``); a ``token_file`` is read
+    here once (an unreadable one stops the start), then again whenever it changes."""
     p = settings.predictor
+    token_file = None
+    if p.token_file is not None:
+        token_file = TokenFile(p.token_file)
+        token_file.load()
     return PredictorClient(
         p.url,
         p.model_name,
@@ -52,6 +58,7 @@ def predictor_client(settings: Settings) -> PredictorClient:
         host_header=p.host_header,
         token=p.token.get_secret_value() if p.token else None,
         max_connections=p.max_connections,
+        token_file=token_file,
     )
 
 

@@ -14,6 +14,7 @@ from kserve.protocol.dataplane import DataPlane
 from kserve.protocol.model_repository_extension import ModelRepositoryExtension
 from kserve.protocol.rest.server import RESTServer
 
+from predictor.auth import AcceptedTokens
 from predictor.model import CategoryModel
 from predictor.routes import KSERVE_APP, RoutedRESTServer, Routes, install_routes
 
@@ -26,10 +27,11 @@ def unloaded(tmp_path: Path) -> CategoryModel:
 
 
 def app_for(model: CategoryModel, token: str | None) -> FastAPI:
+    tokens = AcceptedTokens(token) if token else None
     app = FastAPI()
     app.add_exception_handler(ModelNotReady, model_not_ready_handler)  # as kserve's app has
-    install_routes(app, model, token, None)
-    install_routes(app, model, token, None)  # once per app, whoever calls it again
+    install_routes(app, model, tokens, None)
+    install_routes(app, model, tokens, None)  # once per app, whoever calls it again
     return app
 
 
@@ -52,10 +54,11 @@ def test_an_installer_error_propagates(unloaded: CategoryModel):
     app = FastAPI()
     TestClient(app).get("/")  # the app has started: starlette refuses new middleware
     with pytest.raises(RuntimeError):
-        install_routes(app, unloaded, "s3cret", None)
+        install_routes(app, unloaded, AcceptedTokens("s3cret"), None)
 
 
-def test_child_server_carries_the_served_model_itself(unloaded: CategoryModel):
+def test_child_server_carries_the_served_model_itself(unloaded: CategoryModel, tmp_path: Path):
+    (tmp_path / "tokens").write_text("next-one\n")
     repository = ModelRepository()
     repository.update(unloaded, unloaded.name)
     rest = RESTServer(
@@ -64,10 +67,13 @@ def test_child_server_carries_the_served_model_itself(unloaded: CategoryModel):
         ModelRepositoryExtension(model_registry=repository),
         http_port=0,
     )
-    routed = RoutedRESTServer.adopt(rest, Routes(unloaded, "s3cret", None))
+    tokens = AcceptedTokens("s3cret", tmp_path / "tokens")
+    routed = RoutedRESTServer.adopt(rest, Routes(unloaded, tokens, None))
     assert routed.config is rest.config and routed.dataplane is rest.dataplane
     # kserve pickles the whole server into each child in one go (spawn), so the routes'
     # model is the object the child's data plane serves, not a second copy.
     child = pickle.loads(pickle.dumps(routed))
-    assert isinstance(child, RoutedRESTServer) and child.routes.token == "s3cret"
+    assert isinstance(child, RoutedRESTServer) and child.routes.tokens is not None
+    # the child gets the tokens, and watches the token file on its own
+    assert [c.secret for c in child.routes.tokens.credentials()] == ["s3cret", "next-one"]
     assert child.routes.model is child.dataplane.model_registry.get_model("cm")

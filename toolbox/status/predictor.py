@@ -53,8 +53,9 @@ def _get(
     headers = {"Accept": "application/json, text/plain"}
     if settings.host_header:
         headers["Host"] = settings.host_header
-    if settings.token is not None:
-        headers["Authorization"] = f"Bearer {settings.token.get_secret_value()}"
+    token = settings.bearer_token()
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
     url = settings.url.rstrip("/") + path
     request = urllib.request.Request(url, headers=headers)  # noqa: S310 - the configured URL
     try:
