@@ -29,12 +29,13 @@ from core.categories import CATEGORIES
 from schemas.product import ProductMessage, product_text
 from training.builders.hs_data import Examples, load_hs_examples, stratified_split
 from training.generator import generate_products
+from training.leakage import EvalIndex, eval_titles
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test", "shop_eval")
 MANIFEST_FILE = "manifest.json"
-DATA_FORMAT = 1
+DATA_FORMAT = 2  # 2: wider generator (more products and styles, Korean), eval titles kept out
 # Shop-eval titles come from another generator stream and far from the training ids.
 SHOP_EVAL_SEED_OFFSET = 7919
 SHOP_EVAL_START = 21 * 50_000
@@ -49,8 +50,8 @@ class DataConfig:
     seed: int = 13
     test_fraction: float = 0.15
     validation_fraction: float = 0.10
-    synthetic_per_class: int = 40
-    synthetic_validation_per_class: int = 5
+    synthetic_per_class: int = 160
+    synthetic_validation_per_class: int = 10
     shop_eval_per_class: int = 20
 
     def __post_init__(self) -> None:
@@ -88,6 +89,15 @@ def synthetic_rows(per_class: int, seed: int, start: int = 0) -> list[Row]:
     return rows
 
 
+def without_eval_titles(rows: list[Row], index: EvalIndex) -> list[Row]:
+    """``rows`` less those whose text near-duplicates an evaluation title (logged)."""
+    kept = [row for row in rows if index.match(row["text"]) is None]
+    if len(kept) != len(rows):
+        log.info("dropped %d synthetic titles that near-duplicate an evaluation title",
+                 len(rows) - len(kept))
+    return kept
+
+
 def build_splits(examples: Examples, config: DataConfig) -> dict[str, list[Row]]:
     """The four splits, deterministic for ``config.seed``."""
     ids = examples.label_ids
@@ -101,9 +111,12 @@ def build_splits(examples: Examples, config: DataConfig) -> dict[str, list[Row]]
         name: [hs_row(int(i), examples.texts[i], ids[i]) for i in idx] for name, idx in hs.items()
     }
     n_train = config.synthetic_per_class * len(CATEGORIES)
-    splits["train"] += synthetic_rows(config.synthetic_per_class, config.seed)
-    splits["validation"] += synthetic_rows(
-        config.synthetic_validation_per_class, config.seed, start=n_train
+    index = EvalIndex(eval_titles())
+    splits["train"] += without_eval_titles(
+        synthetic_rows(config.synthetic_per_class, config.seed), index
+    )
+    splits["validation"] += without_eval_titles(
+        synthetic_rows(config.synthetic_validation_per_class, config.seed, start=n_train), index
     )
     seen = {row["text"].lower() for name in ("train", "validation") for row in splits[name]}
     shop = synthetic_rows(

@@ -147,3 +147,27 @@ def test_synthetic_header() -> None:
 def test_generate_rejects_a_negative_count() -> None:
     with pytest.raises(ValueError):
         list(generate_products(-1))
+
+
+def test_korean_titles_are_hangul_and_priced_in_won() -> None:
+    korean = [p for p in generate_products(2100, seed=21) if p.style == "korean"]
+    assert len(korean) > 100
+    assert {p.category.key for p in korean} == {c.key for c in CATEGORIES}
+    for product in korean:
+        assert any("\uac00" <= ch <= "\ud7a3" for ch in product.message["title"])
+        if "price" in product.message:
+            assert product.message["currency"] == "KRW"
+            assert product.message["language"] == "ko-KR"
+
+
+def test_the_new_title_styles_look_like_their_names() -> None:
+    products = list(generate_products(4200, seed=8))
+    by_style: dict[str, list[str]] = {}
+    for product in products:
+        by_style.setdefault(product.style, []).append(product.message["title"])
+    assert any(" + " in t or "kit with" in t or "free" in t for t in by_style["bundle"])
+    assert any("pcs" in t or "w/" in t or " ss " in f" {t} " for t in by_style["abbreviated"])
+    assert any("/" in t for t in by_style["specs"])
+    foreign = ("bio", "neu", "avec", "für", "con", "noir", "schwarz", "nero", "inox", "NEU")
+    assert any(any(w in t.split() for w in foreign) for t in by_style["foreign"])
+    assert any(t != t.lower() and t != t.upper() for t in by_style["typos"])

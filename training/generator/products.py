@@ -18,15 +18,21 @@ from typing import Any
 
 from core.categories import CATEGORIES, Category
 from training.generator.titles import STYLE_WEIGHTS, STYLES, build_description, build_title
-from training.generator.vocab import SectionVocab
+from training.generator.titles_ko import KO_TAGS, build_korean_title
+from training.generator.vocab import SectionVocab, with_types
 from training.generator.vocab_i_x import VOCAB_I_X
+from training.generator.vocab_ko import KO_VOCAB
+from training.generator.vocab_more import MORE_TYPES
 from training.generator.vocab_xi_xxi import VOCAB_XI_XXI
 
 SYNTHETIC_HEADER: tuple[str, bytes] = ("catmatch.synthetic", b"1")
 """Kafka header on every generated product message (the body stays a plain product)."""
 
-VOCAB: dict[str, SectionVocab] = {**VOCAB_I_X, **VOCAB_XI_XXI}
-if set(VOCAB) != {c.key for c in CATEGORIES}:  # pragma: no cover - a data error
+VOCAB: dict[str, SectionVocab] = {
+    key: with_types(vocab, MORE_TYPES.get(key, []))
+    for key, vocab in {**VOCAB_I_X, **VOCAB_XI_XXI}.items()
+}
+if set(VOCAB) != {c.key for c in CATEGORIES} or set(KO_VOCAB) != set(VOCAB):  # pragma: no cover
     raise RuntimeError("generator vocabulary does not cover exactly the HS sections")
 
 # Shop tags: realistic noise that says nothing about the HS section.
@@ -64,11 +70,30 @@ def _price(rng: random.Random, lo: float, hi: float, multiplier: int = 1) -> flo
     return round(round(value) - rng.choice((0.01, 0.05, 0.0)), 2)
 
 
+def _make_korean(rng: random.Random, seed: int, n: int, category: Category) -> GeneratedProduct:
+    brands, rows = KO_VOCAB[category.key]
+    row = rng.choice(rows)
+    brand = rng.choice(brands.split("|")) if rng.random() < 0.8 else None
+    title = build_korean_title(rng, brand if rng.random() < 0.85 else None, row)
+    message: dict[str, Any] = {"product_id": f"gen-{seed}-{n}", "title": title}
+    if brand and rng.random() < 0.5:
+        message["brand"] = brand
+    if rng.random() < 0.4:
+        message["description"] = f"{row[0]} 상품입니다. {rng.choice(KO_TAGS)}."
+    if rng.random() < 0.95:
+        message["price"] = float(rng.randrange(10, 3000) * 100)
+        message["currency"] = "KRW"
+        message["language"] = "ko-KR"
+    return GeneratedProduct(message=message, category=category, style="korean")
+
+
 def _make(rng: random.Random, seed: int, n: int, category: Category) -> GeneratedProduct:
     vocab = VOCAB[category.key]
     ptype = rng.choice(vocab.types)
     brand = rng.choice(vocab.brands) if rng.random() < 0.9 else None
     style = rng.choices(STYLES, cum_weights=_STYLE_CUM)[0]
+    if style == "korean":
+        return _make_korean(rng, seed, n, category)
     in_title = brand if rng.random() < 0.8 else None
     title, attrs = build_title(rng, style, in_title, ptype)
 

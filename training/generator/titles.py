@@ -3,19 +3,52 @@
 Styles: ``plain`` ("Acme cordless kettle 1.7 l"), ``marketplace`` (title case, attributes
 after commas and in brackets), ``multipack`` ("3-pack ...", "(pack of 2)"), ``model``
 (brand + model number first), ``seo`` (pipe-separated keyword lists), ``caps`` (shouting
-marketplace feeds) and ``dashes``.
+marketplace feeds), ``dashes``, ``keywords`` (stuffed with marketing words),
+``abbreviated`` ("ss", "pcs", "w/"), ``bundle`` ("+ case bundle", "3-in-1 kit"),
+``brand_first`` ("ACME® ..."), ``specs`` (slash-separated specifications), ``typos``
+(a slip or two and random casing), ``foreign`` (German, French, Spanish or Italian words
+mixed in) and ``korean`` (a Korean listing: :mod:`.titles_ko`).
 """
 
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
 
 from training.generator.attributes import ATTRIBUTES
 from training.generator.vocab import ProductType
 
-STYLES = ("plain", "marketplace", "multipack", "model", "seo", "caps", "dashes")
-STYLE_WEIGHTS = (24, 26, 10, 12, 10, 6, 12)
+STYLES = (
+    "plain", "marketplace", "multipack", "model", "seo", "caps", "dashes",
+    "keywords", "abbreviated", "bundle", "brand_first", "specs", "typos", "foreign", "korean",
+)
+STYLE_WEIGHTS = (14, 14, 6, 6, 6, 4, 6, 8, 6, 5, 5, 6, 6, 6, 10)
+# Marketing words that keyword-stuffed listings repeat; none names a section.
+FILLER = (
+    "premium", "high quality", "durable", "best gift", "for home", "2026 new", "hot sale",
+    "upgraded", "portable", "professional", "multi-purpose", "heavy duty", "for men and women",
+    "for kids and adults", "easy to use", "value pack",
+)
+ABBREVIATIONS = {
+    "stainless steel": "SS", "pieces": "pcs", "with": "w/", "black": "blk", "white": "wht",
+    "large": "lrg", "small": "sml", "medium": "med", "organic": "org", "pack of": "pk",
+    "aluminium": "alu", "inch": "in", "set of": "set", "professional": "pro",
+    "rechargeable": "rechg", "waterproof": "wtrprf", "replacement": "repl", "assorted": "asst",
+    "extra": "xtra", "and": "&", "for": "4", "kilogram": "kg",
+}
+FOREIGN = {
+    "organic": ("bio", "biologique", "orgánico"), "black": ("schwarz", "noir", "nero"),
+    "white": ("weiß", "blanc", "bianco"), "new": ("neu", "nouveau", "nuevo"),
+    "with": ("mit", "avec", "con"), "for": ("für", "pour", "para"),
+    "set": ("Set", "lot", "juego"), "large": ("groß", "grand", "grande"),
+    "stainless steel": ("Edelstahl", "inox", "acero inoxidable"),
+}
+FOREIGN_TAGS = ("NEU", "Original", "Nouveau", "Oferta", "Qualität", "Made in EU", "Ø", "Promo")
+ACCESSORIES = (
+    "storage bag", "gift box", "spare parts", "cleaning cloth", "user guide", "carry case",
+    "travel pouch", "extra refill",
+)
 # Groceries get no random extra colour or model number appended.
 _NO_EXTRAS = frozenset({"food_weight", "drink_volume", "eggs", "bar_weight", "ml", "cocoa"})
 _SMALL_WORDS = frozenset({"and", "or", "of", "for", "with", "in", "on", "by", "to", "the", "a"})
@@ -78,6 +111,82 @@ def _dashes(rng: random.Random, brand: str | None, noun: str, attrs: list[str]) 
     return " - ".join(p for p in (brand, title_case(noun), *attrs) if p)
 
 
+def _keywords(rng: random.Random, brand: str | None, noun: str, attrs: list[str]) -> str:
+    fillers = rng.sample(FILLER, k=rng.choice((3, 4, 5)))
+    words = [title_case(noun), *attrs, *fillers[:2], noun.split()[-1], *fillers[2:]]
+    return _join(brand, " ".join(words))
+
+
+def _abbreviated(rng: random.Random, brand: str | None, noun: str, attrs: list[str]) -> str:
+    text = _join(brand, noun, *attrs).lower()
+    for word, short in ABBREVIATIONS.items():
+        if rng.random() < 0.8:
+            text = re.sub(rf"\b{re.escape(word)}\b", short, text)
+    return text.replace(" x ", "x")
+
+
+def _bundle(rng: random.Random, brand: str | None, noun: str, attrs: list[str]) -> str:
+    extra = rng.choice(ACCESSORIES)
+    form = rng.randrange(3)
+    head = _join(brand, title_case(noun), attrs[0] if attrs else None)
+    if form == 0:
+        return f"{head} + {extra} bundle"
+    if form == 1:
+        return f"{rng.choice(('2', '3', '4'))}-in-1 {head} kit with {extra}"
+    return f"{head} with free {extra} ({rng.choice(('2', '3', '5'))} items)"
+
+
+def _brand_first(rng: random.Random, brand: str | None, noun: str, attrs: list[str]) -> str:
+    mark = (brand or "generic").upper() + rng.choice(("", "®", "™", " |", " -"))
+    return _join(mark, title_case(noun), ", ".join(attrs))
+
+
+def _specs(rng: random.Random, brand: str | None, noun: str, attrs: list[str]) -> str:
+    more = [ATTRIBUTES[k](rng) for k in rng.sample(("dims", "colour", "model", "pieces"), 2)]
+    return _join(brand, title_case(noun)) + " " + " / ".join([*attrs, *more])
+
+
+def _typos(rng: random.Random, brand: str | None, noun: str, attrs: list[str]) -> str:
+    words = _join(brand, noun, *attrs).split(" ")
+    for _ in range(rng.choice((1, 2))):
+        i = rng.randrange(len(words))
+        words[i] = typo(rng, words[i])
+    return " ".join(mixed_case(rng, w) for w in words)
+
+
+def _foreign(rng: random.Random, brand: str | None, noun: str, attrs: list[str]) -> str:
+    text = _join(brand, noun, *attrs)
+    lang = rng.randrange(3)
+    for word, options in FOREIGN.items():
+        text = re.sub(rf"\b{re.escape(word)}\b", options[lang], text)
+    return f"{text} {rng.choice(FOREIGN_TAGS)}" if rng.random() < 0.6 else text
+
+
+def typo(rng: random.Random, word: str) -> str:
+    """``word`` with one slip: two letters swapped, one dropped or one doubled."""
+    if len(word) < 4 or not word.isalpha():
+        return word
+    i = rng.randrange(1, len(word) - 1)
+    kind = rng.randrange(3)
+    if kind == 0:
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+    if kind == 1:
+        return word[:i] + word[i + 1 :]
+    return word[:i] + word[i] + word[i:]
+
+
+def mixed_case(rng: random.Random, word: str) -> str:
+    """Random shop casing: lower, UPPER, Title or a stray capital."""
+    kind = rng.randrange(5)
+    if kind == 0:
+        return word.upper()
+    if kind == 1:
+        return word.lower()
+    if kind == 2:
+        return word[:1].upper() + word[1:]
+    return word
+
+
 _BUILDERS: dict[str, Callable[[random.Random, str | None, str, list[str]], str]] = {
     "plain": _plain,
     "marketplace": _marketplace,
@@ -86,6 +195,13 @@ _BUILDERS: dict[str, Callable[[random.Random, str | None, str, list[str]], str]]
     "seo": _seo,
     "caps": _caps,
     "dashes": _dashes,
+    "keywords": _keywords,
+    "abbreviated": _abbreviated,
+    "bundle": _bundle,
+    "brand_first": _brand_first,
+    "specs": _specs,
+    "typos": _typos,
+    "foreign": _foreign,
 }
 
 

@@ -33,8 +33,8 @@ class SectionVocab:
     features: tuple[str, ...]
 
 
-def section(brands: str, types: list[TypeRow], features: str) -> SectionVocab:
-    """Build a :class:`SectionVocab` from the compact notation used in the data modules.
+def product_types(types: list[TypeRow]) -> tuple[ProductType, ...]:
+    """:class:`ProductType` rows from the compact notation.
 
     Raises:
         KeyError: a product type names an attribute maker that does not exist.
@@ -48,6 +48,21 @@ def section(brands: str, types: list[TypeRow], features: str) -> SectionVocab:
         built.append(
             ProductType(noun, keys, (float(lo), float(hi)), tuple(q for q in quals.split("|") if q))
         )
+    return tuple(built)
+
+
+def with_types(vocab: SectionVocab, types: list[TypeRow]) -> SectionVocab:
+    """``vocab`` with more product types appended."""
+    return SectionVocab(vocab.brands, vocab.types + product_types(types), vocab.features)
+
+
+def section(brands: str, types: list[TypeRow], features: str) -> SectionVocab:
+    """Build a :class:`SectionVocab` from the compact notation used in the data modules.
+
+    Raises:
+        KeyError: a product type names an attribute maker that does not exist.
+    """
     return SectionVocab(
-        brands=tuple(brands.split("|")), types=tuple(built), features=tuple(features.split("|"))
+        brands=tuple(brands.split("|")), types=product_types(types),
+        features=tuple(features.split("|")),
     )

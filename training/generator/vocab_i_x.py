@@ -23,7 +23,6 @@ VOCAB_I_X: dict[str, SectionVocab] = {
             ("salted butter", "food_weight", 2, 8, "Irish|organic|spreadable"),
             ("UHT whole milk", "drink_volume", 1, 12, "organic|lactose-free|3.5% fat"),
             ("live mealworms", "food_weight", 3, 15, "reptile food|bird food"),
-            ("canned tuna chunks", "food_weight", 2, 14, "in brine|in sunflower oil|pole-caught"),
         ],
         "Keep refrigerated|Sustainably sourced|From family farms|Rich in protein|"
         "Vacuum packed for freshness|Delivered chilled",
