@@ -691,6 +691,23 @@ def test_node_values_run_standard_mode_keda_and_the_topic_job(helm) -> None:
     assert not {"ServiceMonitor", "PodMonitor", "KafkaTopic"} & set(objs)
 
 
+def test_node_values_serve_the_runtime_baked_into_the_node_image(helm) -> None:
+    """`make images` tags the CPU image (ONNX Runtime, no torch) category-match/predictor:dev;
+    the node values must ask for that runtime, or the pod dies on `import torch` (seen on the
+    node: ModuleNotFoundError, CrashLoopBackOff)."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    from localkube import images
+
+    built = images.app_images("r", "0", "var/models/seed", "seed", onnx_dir="var/models/seed-onnx")
+    (dev,) = [i for i in built if "category-match/predictor:dev" in i.aliases]
+    objs = objects(helm, "-f", str(CHART / "ci" / "node-values.yaml"), namespace="category-match")
+    container = predictor_container(objs)
+    assert container["image"] == "category-match/predictor:dev"
+    assert flag(container["args"], "--runtime") == (dev.build_args or {})["RUNTIME"] == "onnx"
+    env = {e["name"]: e.get("value") for e in worker_pod(objs)["containers"][0]["env"]}
+    assert env["CATMATCH_WORKER__INPUT_MODE"] == "tokens"  # the ONNX export takes token ids
+
+
 def kafka_objects(helm: Path, *args: str) -> dict[str, list[dict[str, Any]]]:
     out = subprocess.run(
         [str(helm), "template", "kafka", str(KAFKA_CHART), "-n", "category-match", *args],
