@@ -29,21 +29,56 @@ ENV_PREFIX = "CATMATCH_"
 RdkafkaValue = str | int | float | bool
 
 
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
 class KafkaSettings(BaseModel):
-    """How to reach the cluster. Defaults match ``catmatch broker``."""
+    """How to reach the cluster and who this client is. Defaults match ``catmatch broker``.
+
+    Security: ``security_protocol`` SASL_SSL (or SASL_PLAINTEXT) with ``sasl_mechanism``,
+    ``sasl_username`` and ``sasl_password``; TLS trusts ``ssl_ca_location`` (else the system
+    store) and checks the broker's name unless ``ssl_endpoint_identification`` is off.
+    :func:`transport.configuration.connection_config` checks that these fit together before
+    any client is built.
+    """
 
     bootstrap_servers: str = "127.0.0.1:9092"
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: str | None = None
+    sasl_mechanism: SaslMechanism | None = None
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
+    ssl_ca_location: Path | None = Field(
+        default=None,
+        description="PEM file of the CA that signed the brokers' certificates (SSL, "
+        "SASL_SSL); None: the system trust store.",
+    )
+    ssl_endpoint_identification: bool = Field(
+        default=True,
+        description="Check that a broker's certificate names the host connected to.",
+    )
+    ssl_certificate_location: Path | None = Field(
+        default=None, description="This client's PEM certificate (mutual TLS only)."
+    )
+    ssl_key_location: Path | None = Field(
+        default=None, description="This client's PEM private key (mutual TLS only)."
+    )
+    ssl_key_password: SecretStr | None = None
     client_id: str = "category-match"
     config: dict[str, RdkafkaValue] = Field(
         default_factory=dict, description="Extra librdkafka settings, dotted keys, verbatim."
     )
 
+    @property
+    def uses_sasl(self) -> bool:
+        return self.security_protocol.startswith("SASL_")
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
+
     def client_config(self) -> dict[str, Any]:
-        """librdkafka configuration shared by every client (consumer, producer, admin)."""
+        """The connection part of every client's librdkafka configuration (bootstrap,
+        security, ``config``); clients get it through :mod:`transport.configuration`."""
         conf: dict[str, Any] = {
             "bootstrap.servers": self.bootstrap_servers,
             "security.protocol": self.security_protocol,
@@ -55,6 +90,18 @@ class KafkaSettings(BaseModel):
             conf["sasl.username"] = self.sasl_username
         if self.sasl_password is not None:
             conf["sasl.password"] = self.sasl_password.get_secret_value()
+        if self.uses_tls:
+            conf["ssl.endpoint.identification.algorithm"] = (
+                "https" if self.ssl_endpoint_identification else "none"
+            )
+            tls_files = {
+                "ssl.ca.location": self.ssl_ca_location,
+                "ssl.certificate.location": self.ssl_certificate_location,
+                "ssl.key.location": self.ssl_key_location,
+            }
+            conf.update({key: str(path) for key, path in tls_files.items() if path is not None})
+            if self.ssl_key_password is not None:
+                conf["ssl.key.password"] = self.ssl_key_password.get_secret_value()
         conf.update(self.config)
         return conf
 
@@ -234,6 +281,11 @@ class ServeSettings(BaseModel):
         "a change. Accepted with token when both are set.",
     )
     cache_size: int = Field(default=2, ge=1, description="Loaded versions kept, live included.")
+    max_body_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Larger request bodies get HTTP 413, refused before they are parsed.",
+    )
 
 
 class CacheSettings(BaseModel):
@@ -292,6 +344,13 @@ class BrokerSettings(BaseModel):
     )
     heap: str = "512m"
     partitions: int = Field(default=2, ge=1)
+    security: Literal["none", "sasl_plaintext", "sasl_ssl"] = Field(
+        default="none",
+        description="none: one plaintext listener, anyone may do anything. sasl_ssl: TLS with "
+        "a CA and certificate made in <data_dir>/security, SCRAM-SHA-512 logins, ACLs "
+        "enforced (no ACL: denied) and one super user, admin; sasl_plaintext: the same "
+        "without TLS.",
+    )
 
 
 class Settings(BaseSettings):

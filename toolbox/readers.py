@@ -25,7 +25,7 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Message, TopicPartitio
 from core.settings import Settings
 from toolbox.errors import ToolboxError
 from transport.clients import new_consumer
-from transport.configuration import reader_config
+from transport.configuration import admin_config, reader_config
 from transport.consumer import skip_read_error
 from transport.metadata import describe_topic, read_committed_bounds
 
@@ -164,7 +164,7 @@ def read_to_end(
             consumer, topic, connect_timeout, settings.kafka.bootstrap_servers
         )
         bounds = read_committed_bounds(
-            settings.kafka.client_config(), topic, described.partitions, timeout=connect_timeout
+            admin_config(settings.kafka), topic, described.partitions, timeout=connect_timeout
         )
         ends = {p: end for p, (start, end) in bounds.items() if end > start}
         if not ends:

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 
 def admin_client(conf: Mapping[str, Any]) -> AdminClient:
-    """An AdminClient for ``conf``, e.g. ``settings.kafka.client_config()``."""
+    """An AdminClient for ``conf``, e.g. :func:`transport.configuration.admin_config`."""
     return new_admin(conf)
 
 
@@ -64,6 +64,7 @@ def wait_for_broker(
     timeout: float,
     alive: Callable[[], bool] | None = None,
     broker_id: int | None = None,
+    client_config: Mapping[str, Any] | None = None,
 ) -> float:
     """Poll a (starting) broker until it answers metadata requests.
 
@@ -74,6 +75,8 @@ def wait_for_broker(
         broker_id: also wait until the answer lists this broker (node) id, i.e. until the
             broker is registered and unfenced: a restarted node of a cluster answers
             before that.
+        client_config: the connection settings (a secured broker's credentials and CA);
+            default: plaintext to ``bootstrap_servers``.
 
     Returns:
         Seconds waited.
@@ -85,6 +88,7 @@ def wait_for_broker(
     started = time.monotonic()
     deadline = started + timeout
     conf: dict[str, Any] = {
+        **(client_config or {}),
         "bootstrap.servers": bootstrap_servers,
         "reconnect.backoff.ms": 50,
         "reconnect.backoff.max.ms": 250,

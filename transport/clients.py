@@ -57,5 +57,5 @@ def new_producer(
 
 
 def new_admin(conf: Mapping[str, Any]) -> AdminClient:
-    """An ``AdminClient`` for ``conf``, e.g. ``settings.kafka.client_config()`` (quiet)."""
+    """An ``AdminClient`` for ``conf`` (:func:`transport.configuration.admin_config`), quiet."""
     return AdminClient(quiet_config(conf))

@@ -19,3 +19,12 @@ class TopicError(TransportError):
 
 class BrokerError(TransportError):
     """The embedded broker cannot start: Java or Maven missing, a port in use, a held lock."""
+
+
+class SecuritySettingsError(TransportError):
+    """The ``kafka`` security settings contradict or miss each other."""
+
+
+class KafkaAccessDenied(TransportError):
+    """The cluster refused this client: a failed login, an untrusted certificate, or a
+    missing ACL (the message names the cause and the setting or ACL to fix)."""

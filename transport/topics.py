@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from core.errors import CatmatchError
 from core.settings import load_settings
 from transport.admin import ensure_topics, pipeline_topic_specs
+from transport.configuration import admin_config
 
 log = logging.getLogger("transport.topics")
 
@@ -56,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)
         specs = pipeline_topic_specs(settings, args.partitions)
-        result = ensure_topics(settings.kafka.client_config(), specs, timeout=args.timeout)
+        result = ensure_topics(admin_config(settings.kafka), specs, timeout=args.timeout)
     except CatmatchError as exc:
         log.error("%s", exc)
         return 1

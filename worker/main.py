@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from core.errors import CatmatchError
 from core.settings import Settings, load_settings
+from transport.configuration import admin_config
 from transport.metadata import partition_count
 from worker.errors import WorkerError
 from worker.supervisor import Supervisor, serve_one
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         )
     workers = (
         args.workers
-        or partition_count(settings.kafka.client_config(), settings.topics.input)
+        or partition_count(admin_config(settings.kafka), settings.topics.input)
         or w.workers
     )
     if workers == 1 or args.instance_id:

@@ -7,6 +7,7 @@ import asyncio
 from core.settings import Settings
 from core.token_files import TokenFile
 from resultcache import ResultCache, Tier
+from transport.configuration import admin_config
 from transport.metadata import topic_max_message_bytes
 from worker.metrics import METRICS
 from worker.predictor_client import PredictorClient
@@ -38,7 +39,7 @@ def max_record_bytes(settings: Settings) -> int:
     if configured is not None:
         limits.append(int(configured))
     topics = [settings.topics.output, settings.topics.dead_letter]
-    limits += topic_max_message_bytes(settings.kafka.client_config(), topics).values()
+    limits += topic_max_message_bytes(admin_config(settings.kafka), topics).values()
     return min(limits)
 
 

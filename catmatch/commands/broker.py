@@ -72,6 +72,15 @@ def register(subparsers: Subparsers) -> None:
         "create`)",
     )
     parser.add_argument(
+        "--security",
+        choices=("none", "sasl_plaintext", "sasl_ssl"),
+        help="none (default: broker.security): plaintext, no logins, no ACLs. sasl_ssl: TLS "
+        "with a CA and certificate made in <data-dir>/security, SCRAM-SHA-512 logins, ACLs "
+        "enforced (what no ACL allows is denied) and one super user, admin, whose settings "
+        "are written to <data-dir>/security/admin.env; sasl_plaintext: the same without TLS. "
+        "Other users and their ACLs: catmatch acls",
+    )
+    parser.add_argument(
         "--fetch-only", action="store_true", help="only resolve the Kafka jars (warms a CI cache)"
     )
     parser.add_argument(
@@ -108,7 +117,23 @@ def _other_cluster(own: set[str]) -> bool:
     return False
 
 
+def _secured_note(kafka: EmbeddedKafka | EmbeddedKafkaCluster) -> str:
+    """How to log in to a secured broker (nothing for a plain one)."""
+    security = kafka.security
+    if security is None:
+        return ""
+    ca = f", CA {security.ca_location}" if security.ca_location is not None else ""
+    return (
+        f"\nsecured ({security.protocol}, SCRAM-SHA-512{ca}); to act as the super user: "
+        f"source {security.env_path}; other users and their ACLs: catmatch acls --help"
+    )
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    if getattr(args, "security", None):
+        settings = settings.model_copy(
+            update={"broker": settings.broker.model_copy(update={"security": args.security})}
+        )
     broker = settings.broker
     if args.fetch_only:
         libs = jars.ensure_jars(broker)
@@ -131,7 +156,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(
             f"Apache Kafka {broker.kafka_version} ready: bootstrap.servers="
             f"{kafka.bootstrap_servers} (data {kafka.data_dir}, log {kafka.log_path}); "
-            "Ctrl-C stops it",
+            f"Ctrl-C stops it{_secured_note(kafka)}",
             flush=True,
         )
         while kafka.wait(timeout=1.0) is None:
@@ -166,7 +191,7 @@ def _run_cluster(args: argparse.Namespace, settings: Settings, nodes: int, port:
         print(
             f"Apache Kafka {broker.kafka_version} ready, {nodes} nodes: bootstrap.servers="
             f"{cluster.bootstrap_servers} (data {cluster.data_dir}, logs "
-            f"{cluster.data_dir}/node-*/broker.log); Ctrl-C stops it",
+            f"{cluster.data_dir}/node-*/broker.log); Ctrl-C stops it{_secured_note(cluster)}",
             flush=True,
         )
         print(

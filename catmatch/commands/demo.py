@@ -33,6 +33,7 @@ from toolbox.produce.sender import produce_generated, produce_products
 from toolbox.readers import iter_messages
 from training.generator import read_truth
 from transport.admin import ensure_topics, pipeline_topic_specs
+from transport.configuration import admin_config
 
 PREDICTOR_START_TIMEOUT_S = 300.0
 
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         )
         say(f"broker ready at {kafka.bootstrap_servers}")
         specs = pipeline_topic_specs(settings, args.workers)
-        for name, state in ensure_topics(settings.kafka.client_config(), specs).items():
+        for name, state in ensure_topics(admin_config(settings.kafka), specs).items():
             print(f"    topic {name}: {state}")
 
         if shutil.which("redis-server") and settings.cache.enabled:

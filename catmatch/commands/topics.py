@@ -19,6 +19,7 @@ from transport.admin import (
     pipeline_topics,
     wait_reachable,
 )
+from transport.configuration import admin_config
 from transport.errors import TopicError
 from transport.metadata import PartitionLag, group_lag
 from transport.types import TP
@@ -56,7 +57,7 @@ def register(subparsers: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    conf = settings.kafka.client_config()
+    conf = admin_config(settings.kafka)
     action = args.topics_command
     if action == "create":
         return _create(args, settings, conf)

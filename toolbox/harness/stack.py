@@ -37,8 +37,13 @@ def start_broker(
     nodes: int = 1,
     num_partitions: int | None = None,
     timeout_s: float | None = None,
+    security: str | None = None,
+    properties: Mapping[str, object] | None = None,
 ) -> Broker:
     """A started broker (``nodes`` = 1) or cluster on free loopback ports.
+
+    ``security``: ``sasl_ssl`` or ``sasl_plaintext`` for a secured one (default
+    ``broker.security``); ``properties``: extra ``server.properties`` entries.
 
     A single node keeps its ports when it is started again on its data (a broker restart);
     a cluster picks its ports once, at its first start. Each node of a cluster gets
@@ -47,11 +52,13 @@ def start_broker(
     """
     if nodes > 1:
         cluster = EmbeddedKafkaCluster(settings, data_dir=data_dir, nodes=nodes,
-                                       num_partitions=num_partitions, heap=CLUSTER_HEAP)
+                                       num_partitions=num_partitions, heap=CLUSTER_HEAP,
+                                       security=security, properties=properties)
         return cluster.start(timeout=timeout_s or CLUSTER_START_TIMEOUT_S)
     port, controller_port = free_ports(LOOPBACK, 2)
     kafka = EmbeddedKafka(settings, data_dir=data_dir, port=port,
-                          controller_port=controller_port, num_partitions=num_partitions)
+                          controller_port=controller_port, num_partitions=num_partitions,
+                          security=security, properties=properties)
     return kafka.start(timeout=timeout_s or BROKER_START_TIMEOUT_S)
 
 

@@ -30,6 +30,7 @@ from toolbox.status.kafka import (
     sample_offsets,
 )
 from toolbox.status.predictor import predictor_status
+from transport.configuration import admin_config
 
 ROLES = ("input", "output", "dead_letter")
 
@@ -134,7 +135,7 @@ def collect_status(
     Raises:
         KafkaUnreachable: no broker answered within ``timeout``.
     """
-    conf = settings.kafka.client_config()
+    conf = admin_config(settings.kafka)
     group_id = group or settings.worker.group_id
     names = {
         "input": settings.topics.input,

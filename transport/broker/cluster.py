@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from core.services import Service
-from core.settings import BrokerSettings
+from core.settings import BrokerSettings, KafkaSettings
 from transport import admin, metadata
 from transport.broker import config, datadir, jars
+from transport.broker.security import BrokerSecurity, prepare_security, security_dir
 from transport.broker.server import EmbeddedKafka
 from transport.errors import BrokerError
 
@@ -90,6 +91,9 @@ class EmbeddedKafkaCluster(Service):
         properties: extra ``server.properties`` entries for every node (win over the
             defaults and :data:`CLUSTER_PROPERTIES`).
         die_with_parent: see :class:`EmbeddedKafka`.
+        security: ``sasl_ssl`` or ``sasl_plaintext`` (default ``broker.security``): every
+            node gets the same CA, certificate and super user, made once in
+            ``<data_dir>/security``.
     """
 
     def __init__(
@@ -107,6 +111,7 @@ class EmbeddedKafkaCluster(Service):
         heap: str | None = None,
         properties: Mapping[str, object] | None = None,
         die_with_parent: bool = True,
+        security: str | None = None,
     ) -> None:
         if nodes < 1:
             raise ValueError(f"a cluster needs at least one node, not {nodes}")
@@ -125,6 +130,8 @@ class EmbeddedKafkaCluster(Service):
             raise ValueError(f"replication factor {self.replication_factor} with {nodes} nodes")
         self.properties = {**CLUSTER_PROPERTIES, **(properties or {})}
         self.die_with_parent = die_with_parent
+        self.security_mode = self.settings.security if security is None else security
+        self.security: BrokerSecurity | None = None
         self.cluster_id: str | None = None
         self.startup_seconds: float | None = None
         self._nodes: list[EmbeddedKafka] | None = None
@@ -180,8 +187,21 @@ class EmbeddedKafkaCluster(Service):
         )
 
     def client_config(self) -> dict[str, Any]:
-        """``{"bootstrap.servers": ...}`` for clients of the cluster."""
-        return {"bootstrap.servers": self.bootstrap_servers}
+        """librdkafka connection settings for the cluster, as the super user when secured."""
+        if self.security is None:
+            return {"bootstrap.servers": self.bootstrap_servers}
+        return self.security.client_config(self.bootstrap_servers)
+
+    def kafka_settings(self, username: str | None = None, password: str | None = None
+                       ) -> KafkaSettings:
+        """The ``kafka`` settings for clients (see :meth:`EmbeddedKafka.kafka_settings`)."""
+        if self.security is None:
+            if username is not None:
+                raise ValueError("a cluster without security has no users")
+            return KafkaSettings(bootstrap_servers=self.bootstrap_servers)
+        if username is None:
+            return self.security.kafka_settings(self.bootstrap_servers)
+        return self.security.kafka_settings(self.bootstrap_servers, username, password)
 
     # -- start and stop ------------------------------------------------------------------
 
@@ -235,6 +255,14 @@ class EmbeddedKafkaCluster(Service):
         count = len(self.node_ids)
         client, controller = ports[:count], ports[count:]
         self.cluster_id = self._cluster_id()
+        if self.security_mode in ("sasl_ssl", "sasl_plaintext"):
+            self.security = prepare_security(
+                "sasl_ssl" if self.security_mode == "sasl_ssl" else "sasl_plaintext",
+                security_dir(self.data_dir), self.host,
+            )
+        elif self.security_mode != "none":
+            raise BrokerError(f"unknown broker security {self.security_mode!r}: none, "
+                              "sasl_plaintext, sasl_ssl")
         voters = config.quorum_voters(self.host, dict(zip(self.node_ids, controller, strict=True)))
         return [
             EmbeddedKafka(
@@ -251,6 +279,7 @@ class EmbeddedKafkaCluster(Service):
                 cluster_id=self.cluster_id,
                 replication_factor=self.replication_factor,
                 min_insync_replicas=self.min_insync_replicas,
+                security=self.security or "none",
             )
             for i, node_id in enumerate(self.node_ids)
         ]

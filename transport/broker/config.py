@@ -20,6 +20,7 @@ def render_server_properties(
     quorum_voters: str | None = None,
     replication_factor: int = 1,
     min_insync_replicas: int = 1,
+    protocol: str = "PLAINTEXT",
     overrides: Mapping[str, object] | None = None,
 ) -> str:
     """A KRaft (combined broker + controller) config listening on ``host`` only.
@@ -33,6 +34,11 @@ def render_server_properties(
 
     The initial rebalance delay is 0 so consumer groups form at once; topics are never
     auto-created (``catmatch topics create`` makes them).
+
+    ``protocol`` is the security protocol of the client listener (which is named after it
+    and also carries the traffic between brokers) and of the controller listener; a
+    secured broker's SASL and TLS settings come in ``overrides``
+    (:meth:`transport.broker.security.BrokerSecurity.server_properties`).
     """
     if replication_factor < 1 or not 1 <= min_insync_replicas <= replication_factor:
         raise ValueError(
@@ -48,11 +54,11 @@ def render_server_properties(
         "process.roles": "broker,controller",
         "node.id": node_id,
         quorum_key: quorum_value,
-        "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+        "listeners": f"{protocol}://{host}:{port},CONTROLLER://{host}:{controller_port}",
+        "advertised.listeners": f"{protocol}://{host}:{port}",
         "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name": protocol,
+        "listener.security.protocol.map": f"{protocol}:{protocol},CONTROLLER:{protocol}",
         "log.dirs": str(log_dir),
         "num.partitions": num_partitions,
         "default.replication.factor": replication_factor,

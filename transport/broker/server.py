@@ -23,12 +23,21 @@ import subprocess
 from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from core.services import Service
-from core.settings import BrokerSettings
+from core.settings import BrokerSettings, KafkaSettings
 from transport.admin import wait_for_broker
 from transport.broker import config, datadir, jars
+from transport.broker.security import (
+    BrokerSecurity,
+    SecurityMode,
+    check_mode,
+    listener_overrides,
+    prepare_security,
+    record_mode,
+    security_dir,
+)
 from transport.errors import BrokerError
 
 log = logging.getLogger(__name__)
@@ -57,6 +66,11 @@ class EmbeddedKafka(Service):
             None: the data dir's own (see :func:`datadir.cluster_id_for`).
         replication_factor: of new topics and of the internal topics.
         min_insync_replicas: ``min.insync.replicas`` (also of the transaction state log).
+        security: ``sasl_ssl`` or ``sasl_plaintext`` (material made in
+            ``<data_dir>/security`` at the first start), a prepared
+            :class:`~transport.broker.security.BrokerSecurity` (a cluster's nodes share
+            one), or ``"none"``; default ``broker.security``. See
+            :mod:`transport.broker.security`.
     """
 
     def __init__(
@@ -75,6 +89,7 @@ class EmbeddedKafka(Service):
         cluster_id: str | None = None,
         replication_factor: int = 1,
         min_insync_replicas: int = 1,
+        security: SecurityMode | BrokerSecurity | str | None = None,
     ) -> None:
         self.settings = broker or BrokerSettings()
         self.data_dir = Path(data_dir if data_dir is not None else self.settings.data_dir)
@@ -91,6 +106,11 @@ class EmbeddedKafka(Service):
         self.replication_factor = replication_factor
         self.min_insync_replicas = min_insync_replicas
         self._want_cluster_id = cluster_id
+        wanted = self.settings.security if security is None else security
+        self._want_security = None if wanted == "none" else wanted
+        self.security: BrokerSecurity | None = (
+            wanted if isinstance(wanted, BrokerSecurity) else None
+        )
         self.port: int | None = None
         self.controller_port: int | None = None
         self.cluster_id: str | None = None
@@ -119,6 +139,32 @@ class EmbeddedKafka(Service):
         if self.port is None:
             raise RuntimeError("the broker has not been started")
         return f"{self.host}:{self.port}"
+
+    @property
+    def security_mode(self) -> str:
+        """``none``, ``sasl_plaintext`` or ``sasl_ssl``."""
+        wanted = self._want_security
+        if isinstance(wanted, BrokerSecurity):
+            return wanted.mode
+        return wanted or "none"
+
+    def client_config(self) -> dict[str, Any]:
+        """librdkafka connection settings for this broker, as the super user when secured."""
+        if self.security is None:
+            return {"bootstrap.servers": self.bootstrap_servers}
+        return self.security.client_config(self.bootstrap_servers)
+
+    def kafka_settings(self, username: str | None = None, password: str | None = None
+                       ) -> KafkaSettings:
+        """The ``kafka`` settings section for clients of this broker: the super user by
+        default, or ``username`` with ``password`` (a secured broker only)."""
+        if self.security is None:
+            if username is not None:
+                raise ValueError("a broker without security has no users")
+            return KafkaSettings(bootstrap_servers=self.bootstrap_servers)
+        if username is None:
+            return self.security.kafka_settings(self.bootstrap_servers)
+        return self.security.kafka_settings(self.bootstrap_servers, username, password)
 
     @property
     def pid(self) -> int | None:
@@ -160,6 +206,8 @@ class EmbeddedKafka(Service):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock_file = datadir.lock_data_dir(self.data_dir)
         try:
+            check_mode(self.data_dir, self.log_dir, self.security_mode)
+            self._prepare_security()
             self._pick_ports()
             self._prepare_and_launch(java, libs)
         except BaseException:
@@ -167,6 +215,17 @@ class EmbeddedKafka(Service):
             raise
         atexit.register(self.stop)
         return self
+
+    def _prepare_security(self) -> None:
+        wanted = self._want_security
+        if isinstance(wanted, BrokerSecurity) or wanted is None:
+            self.security = wanted
+            return
+        if wanted not in ("sasl_plaintext", "sasl_ssl"):
+            raise BrokerError(f"unknown broker security {wanted!r}: none, sasl_plaintext, "
+                              "sasl_ssl")
+        mode: SecurityMode = "sasl_ssl" if wanted == "sasl_ssl" else "sasl_plaintext"
+        self.security = prepare_security(mode, security_dir(self.data_dir), self.host)
 
     def _prepare_and_launch(self, java: str, libs: Path) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -177,6 +236,7 @@ class EmbeddedKafka(Service):
         classpath = f"{libs}{os.sep}*"
         if not (self.log_dir / "meta.properties").is_file():
             self._format(java, classpath)
+            record_mode(self.data_dir, self.security_mode)
         self._launch(java, classpath)
 
     def render_properties(self) -> str:
@@ -191,7 +251,8 @@ class EmbeddedKafka(Service):
             quorum_voters=self.quorum_voters,
             replication_factor=self.replication_factor,
             min_insync_replicas=self.min_insync_replicas,
-            overrides=self.properties,
+            protocol=self.security.protocol if self.security is not None else "PLAINTEXT",
+            overrides={**listener_overrides(self.security), **self.properties},
         )
 
     def _pick_ports(self) -> None:
@@ -236,9 +297,11 @@ class EmbeddedKafka(Service):
         contradicts the configured voters.)
         """
         quorum = ["--no-initial-controllers"] if self.quorum_voters else ["--standalone"]
+        scram = self.security.format_args() if self.security is not None else []
         return [
             "format",
             *quorum,
+            *scram,
             "-t",
             str(self.cluster_id),
             "-c",
@@ -298,6 +361,7 @@ class EmbeddedKafka(Service):
                 timeout,
                 alive=lambda: self.is_running,
                 broker_id=self.node_id,
+                client_config=self.client_config(),
             )
         except (TimeoutError, ChildProcessError) as exc:
             raise BrokerError(f"{exc}; last lines of {self.log_path}:\n{self.log_tail()}") from exc

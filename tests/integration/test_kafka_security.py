@@ -1,0 +1,127 @@
+"""The secured broker (SASL_SSL, SCRAM-SHA-512, ACLs enforced) and clients on it.
+
+One broker per session (``kafka_secure``); each test makes its own users, ACLs and topics.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import replace
+
+import pytest
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
+
+from schemas import CategoryResult
+from tests.fixtures.kafka import consume_all
+from tests.integration.secure_harness import (
+    READ_COMMITTED,
+    committed_all,
+    produce_as,
+    product,
+    secure_settings,
+    wait_until,
+)
+from tests.integration.worker_harness import running_worker
+from transport.configuration import connection_config
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_secured_broker_lets_the_super_user_in(kafka_secure, secure_names):
+    admin = kafka_secure.admin()
+    assert admin.security_protocol == "SASL_SSL" and admin.sasl_mechanism == "SCRAM-SHA-512"
+    props = kafka_secure.broker.properties_path.read_text()
+    assert "allow.everyone.if.no.acl.found=false" in props
+    assert "StandardAuthorizer" in props
+    assert produce_as(admin, secure_names.input, [product(1)]) == [""]
+
+
+@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
+def test_a_worker_with_only_its_role_labels_every_product(
+    kafka_secure, secure_names, predictor_server, tiny_model_dir, guarantee
+):
+    names = replace(secure_names, exactly_once=guarantee == "exactly_once")
+    worker_user, shop = kafka_secure.user("worker"), kafka_secure.user("shop")
+    kafka_secure.grant("worker", worker_user, names)
+    kafka_secure.grant("producer", shop, names)
+    settings = secure_settings(worker_user, names, predictor_server.url, tiny_model_dir,
+                               model_name=predictor_server.model_name,
+                               processing_guarantee=guarantee)
+    n = 60
+    assert produce_as(shop, names.input, (product(i) for i in range(n))) == [""] * n
+    with running_worker(settings):
+        out = consume_all(kafka_secure.admin_config, names.output, expected=n, timeout=90,
+                          extra_conf=READ_COMMITTED)
+        wait_until(lambda: committed_all(kafka_secure.admin_config, names.group, names.input),
+                   30, "the worker's commits")
+    ids = sorted(CategoryResult.model_validate_json(m.value()).product_id for m in out)
+    assert ids == [f"p-{i:05d}" for i in range(n)]
+
+
+# -- refusals -----------------------------------------------------------------------------
+
+
+def _errors_of(conf: dict, seconds: float = 4.0) -> set[int]:
+    """The error codes a producer with ``conf`` reports while it tries to connect; empty
+    when it got the cluster's metadata."""
+    seen: set[int] = set()
+    quiet = type("Quiet", (), {"log": lambda self, *a: None})()
+    producer = Producer({**conf, "logger": quiet, "error_cb": lambda e: seen.add(e.code())})
+    try:
+        producer.list_topics(timeout=3)
+        return set()
+    except KafkaException:
+        pass
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not (seen - {KafkaError._ALL_BROKERS_DOWN}):
+        producer.poll(0.2)
+    return seen or {KafkaError._TRANSPORT}
+
+
+def test_a_plaintext_client_is_refused(kafka_secure):
+    seen = _errors_of({"bootstrap.servers": kafka_secure.bootstrap})
+    assert KafkaError._ALL_BROKERS_DOWN in seen or KafkaError._TRANSPORT in seen
+
+
+def test_another_users_password_is_refused(kafka_secure):
+    alice, bob = kafka_secure.user("alice"), kafka_secure.user("bob")
+    impostor = alice.model_copy(update={"sasl_password": bob.sasl_password})
+    assert KafkaError._AUTHENTICATION in _errors_of(connection_config(impostor))
+    assert _errors_of(connection_config(alice)) == set()  # the right one gets in
+
+
+def test_a_client_that_does_not_trust_the_ca_is_refused(kafka_secure):
+    admin = kafka_secure.admin().model_copy(update={"ssl_ca_location": None})
+    assert KafkaError._SSL in _errors_of(connection_config(admin))
+
+
+def test_the_producer_role_can_write_the_input_and_nothing_else(kafka_secure, secure_names):
+    shop = kafka_secure.user("shop")
+    kafka_secure.grant("producer", shop, secure_names)
+    assert produce_as(shop, secure_names.input, [product(1)]) == [""]
+    refused = produce_as(shop, secure_names.dead_letter, [product(2)])
+    assert refused == ["TOPIC_AUTHORIZATION_FAILED"]
+    assert produce_as(shop, secure_names.output, [product(3)]) == ["TOPIC_AUTHORIZATION_FAILED"]
+    # reading the output topic: the broker hides it and serves no record of it
+    produce_as(kafka_secure.admin(), secure_names.output, [product(4)])
+    consumer = Consumer({**connection_config(shop), "group.id": f"r-{uuid.uuid4().hex}",
+                         "enable.auto.commit": False})
+    try:
+        described = consumer.list_topics(secure_names.output, timeout=10).topics
+        error = described[secure_names.output].error
+        assert error is not None and error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+        consumer.assign([TopicPartition(secure_names.output, 0, OFFSET_BEGINNING)])
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            assert msg is None or msg.error() is not None, "the producer role read the output"
+    finally:
+        consumer.close()
