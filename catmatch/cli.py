@@ -25,6 +25,7 @@ from core.settings import load_settings
 COMMAND_MODULES = (
     "catmatch.commands.broker",
     "catmatch.commands.topics",
+    "catmatch.commands.acls",
     "catmatch.commands.status",
     "catmatch.commands.produce",
     "catmatch.commands.tail",

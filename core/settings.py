@@ -29,7 +29,7 @@ ENV_PREFIX = "CATMATCH_"
 RdkafkaValue = str | int | float | bool
 
 
-SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI"]
 
 
 class KafkaSettings(BaseModel):

@@ -21,6 +21,9 @@ from transport.errors import SecuritySettingsError
 PRODUCER_DEFAULTS: dict[str, Any] = {"linger.ms": 5, "compression.type": "lz4"}
 PRODUCER_REQUIRED: dict[str, Any] = {"enable.idempotence": True, "acks": "all"}
 
+# SASL mechanisms that log in with kafka.sasl_username and kafka.sasl_password.
+PASSWORD_MECHANISMS = frozenset({"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"})
+
 CONSUMER_DEFAULTS: dict[str, Any] = {
     "auto.offset.reset": "earliest",
     "partition.assignment.strategy": "cooperative-sticky",
@@ -60,7 +63,7 @@ def security_problem(kafka: KafkaSettings) -> str | None:
     if kafka.uses_sasl:
         if not (kafka.sasl_mechanism or "sasl.mechanism" in extra or "sasl.mechanisms" in extra):
             return f"{protocol} but {_env('sasl_mechanism')} is not set (e.g. SCRAM-SHA-512)"
-        if kafka.sasl_mechanism is not None:  # PLAIN and SCRAM log in with a name and password
+        if kafka.sasl_mechanism in PASSWORD_MECHANISMS:  # they log in with a name and password
             if not (kafka.sasl_username or "sasl.username" in extra):
                 return f"{protocol} but {_env('sasl_username')} is not set"
             if kafka.sasl_password is None and "sasl.password" not in extra:

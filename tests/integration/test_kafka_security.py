@@ -125,3 +125,33 @@ def test_the_producer_role_can_write_the_input_and_nothing_else(kafka_secure, se
             assert msg is None or msg.error() is not None, "the producer role read the output"
     finally:
         consumer.close()
+
+
+def test_catmatch_acls_user_apply_and_revoke(kafka_secure, secure_names, monkeypatch, capsys):
+    from catmatch import cli
+
+    admin, names = kafka_secure.admin(), secure_names
+    env = {
+        "KAFKA__BOOTSTRAP_SERVERS": admin.bootstrap_servers,
+        "KAFKA__SECURITY_PROTOCOL": admin.security_protocol,
+        "KAFKA__SASL_MECHANISM": "SCRAM-SHA-512",
+        "KAFKA__SASL_USERNAME": "admin",
+        "KAFKA__SASL_PASSWORD": admin.sasl_password.get_secret_value(),
+        "KAFKA__SSL_CA_LOCATION": str(kafka_secure.ca_location),
+        "TOPICS__INPUT": names.input, "TOPICS__OUTPUT": names.output,
+        "TOPICS__DEAD_LETTER": names.dead_letter, "WORKER__GROUP_ID": names.group,
+        "NEW_PASSWORD": "shop-password-1",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(f"CATMATCH_{key}", value)
+    user = f"shop-{uuid.uuid4().hex[:6]}"
+    shop = kafka_secure.settings_for(user, "shop-password-1")
+    assert cli.main(["acls", "user", user]) == 0
+    assert cli.main(["acls", "apply", "--role", "producer", "--principal", user]) == 0
+    assert "1 ACLs of role producer applied" in capsys.readouterr().out
+    assert produce_as(shop, names.input, [product(1)]) == [""]
+    assert produce_as(shop, names.dead_letter, [product(2)]) == ["TOPIC_AUTHORIZATION_FAILED"]
+    assert cli.main(["acls", "revoke", "--role", "producer", "--principal", user]) == 0
+    wait_until(lambda: produce_as(shop, names.input, [product(3)]) != [""], 20,
+               "the revoked ACL to take effect")
+    assert cli.main(["acls", "user", user, "--delete"]) == 0
