@@ -86,6 +86,22 @@ def read_metadata(model_dir: Path) -> ModelMetadata | None:
         raise ValueError(f"invalid {path}: {exc}") from exc
 
 
+def card_temperature(metadata: ModelMetadata | None) -> float:
+    """The card's softmax ``temperature`` (fitted on validation by ``catmatch train``; the
+    served scores are ``softmax(logits / temperature)``); 1.0 when it has none.
+
+    Raises:
+        ValueError: the temperature is not a positive finite number.
+    """
+    extra = (metadata.model_extra or {}) if metadata is not None else {}
+    value = extra.get("temperature", 1.0)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"catmatch.json temperature must be a number, got {value!r}")
+    if not 0.0 < float(value) < float("inf"):
+        raise ValueError(f"catmatch.json temperature must be positive and finite, got {value}")
+    return float(value)
+
+
 def write_metadata(model_dir: Path, metadata: ModelMetadata) -> Path:
     """Write ``catmatch.json`` (world-readable) and return its path."""
     path = Path(model_dir) / METADATA_FILE

@@ -170,6 +170,11 @@ class WorkerSettings(BaseModel):
         description="Largest batch (adaptive_batching: the size grows up to it).",
     )
     min_batch_size: int = Field(default=8, ge=1, le=4096)
+    min_score: float = Field(
+        default=0.5, ge=0.0, le=1.0,
+        description="Results whose (calibrated) score is below this carry uncertain: true; "
+        "they are still produced, and counted in catmatch_worker_uncertain_results_total.",
+    )
     adaptive_batching: bool = Field(
         default=True,
         description="Grow the batch while the predictor answers within half of "

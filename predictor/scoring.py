@@ -2,7 +2,10 @@
 
 Every classifying runtime ends here (:mod:`predictor.token_classifier` for the transformers
 and onnx runtimes, :mod:`predictor.sklearn_runtime`), so all three rank and clamp ``top_k``
-the same way.
+the same way, and all three apply the model version's calibration ``temperature``
+(``catmatch.json``, fitted on validation by ``catmatch train``): the served score is
+``softmax(logits / temperature)``; for an estimator that answers probabilities,
+``softmax(log p / temperature)``. The ranking does not change, only the scores.
 """
 
 from __future__ import annotations
@@ -12,13 +15,26 @@ import numpy as np
 from predictor.batches import Prediction
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax in fp32 (max-subtracted, so large logits do not overflow)."""
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise softmax of ``logits / temperature`` in fp32 (max-subtracted, so large
+    logits do not overflow)."""
     z: np.ndarray = np.asarray(logits, dtype=np.float32)
+    if temperature != 1.0:
+        z = z / np.float32(temperature)
     z = z - z.max(axis=1, keepdims=True)
     np.exp(z, out=z)
     z /= z.sum(axis=1, keepdims=True)
     return z
+
+
+def calibrate_probabilities(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """Temperature scaling of probabilities (an estimator's ``predict_proba``): the softmax of
+    ``log p / temperature``; zeros stay zero."""
+    if temperature == 1.0:
+        return probs
+    with np.errstate(divide="ignore"):
+        logp = np.log(np.asarray(probs, dtype=np.float32))
+    return softmax(np.where(np.isfinite(logp), logp, np.float32(-1e4)), temperature)
 
 
 def top_k_prediction(probs: np.ndarray, top_k: int, *, keep_all: bool = False) -> Prediction:

@@ -29,7 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from core.modelformat import DEFAULT_VERSION, MODEL_SUFFIXES, read_metadata, sklearn_model_files
+from core.modelformat import (
+    DEFAULT_VERSION,
+    MODEL_SUFFIXES,
+    card_temperature,
+    read_metadata,
+    sklearn_model_files,
+)
 from core.names import Runtime
 from predictor.batches import (
     FEATURE_INPUT,
@@ -40,7 +46,7 @@ from predictor.batches import (
     Regression,
     Task,
 )
-from predictor.scoring import top_k_prediction
+from predictor.scoring import calibrate_probabilities, top_k_prediction
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +71,7 @@ class SklearnModel:
         class_columns: Sequence[int] = (),
         num_features: int | None = None,
         version: str = DEFAULT_VERSION,
+        temperature: float = 1.0,
     ) -> None:
         if task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {task!r}")
@@ -80,6 +87,7 @@ class SklearnModel:
         self.class_columns = np.asarray(class_columns, dtype=np.int64)
         self.num_features = num_features
         self.version = version
+        self.temperature = temperature  # calibration, applied in predictor.scoring
         self._proba = task == "classification" and hasattr(estimator, "predict_proba")
         # without predict_proba: predicted class value -> label id, built once
         self._class_ids: dict[Any, int] = {}
@@ -117,6 +125,7 @@ class SklearnModel:
         probs = np.zeros((n, len(self.labels)), dtype=np.float32)
         if self._proba:
             probs[:, self.class_columns] = self.estimator.predict_proba(rows)
+            probs = calibrate_probabilities(probs, self.temperature)
         else:  # e.g. LinearSVC: no probabilities, the predicted class gets 1.0
             predicted = np.asarray(self.estimator.predict(rows))
             ids = [self._class_ids[c] for c in predicted.tolist()]
@@ -197,6 +206,7 @@ def load_sklearn(model_dir: Path, *, task: str | None = None) -> SklearnModel:
         class_columns=columns,
         num_features=int(num_features) if num_features is not None else None,
         version=version,
+        temperature=card_temperature(card),
     )
     log.info(
         "loaded %s (%s, %s, %s input, %d labels) version=%s",

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from tokenizers import Tokenizer
 
+from core.modelformat import card_temperature, read_metadata
 from core.names import Runtime
 from core.tokenization import HARD_MAX_LENGTH, effective_max_length, load_tokenizer
 from predictor.batches import ClassifyRequest, Limits, Prediction, Task, TokenizedBatch
@@ -103,6 +104,7 @@ class TokenSpace:
     max_positions: int
     vocab_size: int
     type_vocab_size: int
+    temperature: float = 1.0  # calibration (catmatch.json), applied in predictor.scoring
 
     @classmethod
     def from_config(
@@ -125,6 +127,7 @@ class TokenSpace:
             max_positions=max_positions,
             vocab_size=int(config.get("vocab_size") or tokenizer.get_vocab_size()),
             type_vocab_size=int(config.get("type_vocab_size") or 1),
+            temperature=card_temperature(read_metadata(model_dir)),
         )
 
 
@@ -154,6 +157,7 @@ class TokenClassifier:
         self.max_positions = space.max_positions
         self.vocab_size = space.vocab_size
         self.type_vocab_size = space.type_vocab_size
+        self.temperature = space.temperature
         self.sub_batch = sub_batch
 
     def logits(self, batch: TokenizedBatch) -> np.ndarray:
@@ -203,7 +207,7 @@ class TokenClassifier:
     def classify(self, batch: TokenizedBatch, top_k: int) -> Prediction:
         """Classify a validated batch; ``top_k`` is clamped to the number of labels."""
         logits = forward_sorted(batch, self.logits, self.sub_batch)
-        return top_k_prediction(softmax(logits), top_k)
+        return top_k_prediction(softmax(logits, self.temperature), top_k)
 
     def warm_up(self) -> None:
         """One small pass, so the first request pays no lazy initialisation and a broken

@@ -6,7 +6,11 @@ JSON shape (``schema_version`` 1)::
      "score": 0.91, "top_k": [{"label": "Base metals", "label_id": 14, "score": 0.91}, ...],
      "model_name": "category-match", "model_version": "seed-1",
      "event_time": "2026-11-26T12:00:00Z", "processed_time": "2026-11-26T12:00:00.120Z",
-     "source_partition": 0, "source_offset": 42}
+     "source_partition": 0, "source_offset": 42, "uncertain": false}
+
+``uncertain`` (added in schema version 1, default ``false``): the score is below the worker's
+``min_score``. The label is still produced; a shop can route such products to a person.
+Scores are calibrated per model version (temperature scaling, ``catmatch.json``).
 """
 
 from __future__ import annotations
@@ -43,3 +47,8 @@ class CategoryResult(BaseModel):
     processed_time: AwareDatetime
     source_partition: int | None = None
     source_offset: int | None = None
+    uncertain: bool = Field(
+        default=False,
+        description="The score is below the worker's min_score: the label is still produced, "
+        "but a person should check it.",
+    )

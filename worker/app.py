@@ -92,7 +92,7 @@ class Worker:
         classifier = Classifier(s, client, tokenizers, retry_policy(s, stopping.event),
                                 stopping.event)
         outputs = OutputBuilder(s.topics.output, s.topics.dead_letter, self.worker_id,
-                                record_limit)
+                                record_limit, s.worker.min_score)
         self.processor = BatchProcessor(s, classifier, self.delivery, self.tracker, outputs,
                                         cache)
         membership = Membership(

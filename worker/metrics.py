@@ -20,6 +20,7 @@ class WorkerMetrics:
     registry: CollectorRegistry
     consumed: Counter
     results: Counter
+    uncertain_results: Counter
     dead_letters: Counter
     kafka_errors: Counter
     delivery_errors: Counter
@@ -55,6 +56,11 @@ class WorkerMetrics:
             registry=r,
             consumed=Counter(f"{P}_messages_consumed_total", "Messages consumed.", registry=r),
             results=Counter(f"{P}_results_produced_total", "Results acknowledged.", registry=r),
+            uncertain_results=Counter(
+                f"{P}_uncertain_results_total",
+                "Results acknowledged with uncertain=true (score below worker.min_score).",
+                registry=r,
+            ),
             dead_letters=Counter(
                 f"{P}_dead_letters_total",
                 "Messages sent to the dead-letter topic.",

@@ -66,6 +66,7 @@ class Outgoing:
     event_time: datetime | None = None
     dead_letter: ErrorClass | None = None
     fallback: Callable[[str], Outgoing] | None = None
+    uncertain: bool = False  # a result scored below min_score (counted when delivered)
 
     @property
     def record(self) -> Record:
@@ -89,11 +90,13 @@ class OutputBuilder:
         dead_letter_topic: str,
         worker_id: str,
         max_record_bytes: int,
+        min_score: float = 0.0,
     ) -> None:
         self.output_topic = output_topic
         self.dead_letter_topic = dead_letter_topic
         self.worker_id = worker_id
         self.max_record_bytes = max_record_bytes
+        self.min_score = min_score
 
     def result(
         self, msg: Message, product: ProductMessage, labelled: Labelled,
@@ -101,13 +104,16 @@ class OutputBuilder:
     ) -> Outgoing:
         """The result record: a :class:`~schemas.CategoryResult` in JSON, written directly
         (5x cheaper than building the model; a test keeps the two identical). ``now`` is the
-        ``processed_time`` (one per batch; default: now)."""
+        ``processed_time`` (one per batch; default: now). A score below ``min_score``
+        marks the result ``uncertain`` (still produced)."""
+        uncertain = labelled.prediction.score < self.min_score
         return Outgoing(
             topic=self.output_topic,
             key=product.product_id.encode(),
-            value=serialize_result(msg, product, labelled, now),
+            value=serialize_result(msg, product, labelled, now, uncertain=uncertain),
             event_time=product.event_time,
             fallback=partial(self._refused_result, msg),
+            uncertain=uncertain,
         )
 
     def _refused_result(self, msg: Message, why: str) -> Outgoing:
@@ -163,7 +169,8 @@ class OutputBuilder:
 
 
 def serialize_result(
-    msg: Message, product: ProductMessage, labelled: Labelled, now: datetime | None = None
+    msg: Message, product: ProductMessage, labelled: Labelled, now: datetime | None = None,
+    *, uncertain: bool = False,
 ) -> bytes:
     """The JSON of the :class:`~schemas.CategoryResult` for one prediction."""
     pred = labelled.prediction
@@ -190,6 +197,7 @@ def serialize_result(
             "processed_time": now or datetime.now(UTC),
             "source_partition": msg.partition(),
             "source_offset": msg.offset(),
+            "uncertain": uncertain,
         },
         option=orjson.OPT_UTC_Z,
     )
@@ -198,17 +206,20 @@ def serialize_result(
 def count_outputs(outs: Iterable[Outgoing]) -> None:
     """Count durable outputs: results (with their end-to-end latency) and dead letters."""
     now = time.time()
-    results = 0
+    results = uncertain = 0
     lags: list[float] = []
     for out in outs:
         if out.dead_letter is not None:
             METRICS.dead_letters.labels(error_class=out.dead_letter.value).inc()
             continue
         results += 1
+        uncertain += out.uncertain
         if out.event_time is not None:
             lags.append(max(now - out.event_time.timestamp(), 0.0))
     if results:
         METRICS.results.inc(results)
+    if uncertain:
+        METRICS.uncertain_results.inc(uncertain)
     observe_many(METRICS.end_to_end_seconds, lags)
 
 
