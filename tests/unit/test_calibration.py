@@ -74,9 +74,9 @@ def test_card_temperature() -> None:
 
 
 def test_the_sklearn_runtime_serves_calibrated_scores(tmp_path: Path) -> None:
-    from training.builders import build_tiny_sklearn
-    from predictor.sklearn_runtime import load_sklearn
     from predictor.batches import ClassifyRequest
+    from predictor.sklearn_runtime import load_sklearn
+    from training.builders import build_tiny_sklearn
 
     model_dir = build_tiny_sklearn(tmp_path / "m")
     request = ClassifyRequest(protocol="v1", top_k=2, texts=["steel pan", "green tea"])
