@@ -9,7 +9,8 @@ from typing import Any
 from core.categories import LABELS
 from core.modelformat import ModelMetadata, write_metadata
 from training import baseline
-from training.builders.artifacts import base_model_dir, make_readable, write_tokenizer
+from training.bases import get_base
+from training.builders.artifacts import make_readable, write_tokenizer
 from training.evaluate import model_card, write_confusion_png
 from training.finetune import FinetuneResult
 
@@ -29,12 +30,28 @@ def headline(res: dict[str, Any]) -> dict[str, Any]:
              "handwritten_macro_f1": res["handwritten"]["macro_f1"]}
             if "handwritten" in res else {}
         ),
+        **(
+            {"korean_accuracy": res["korean"]["accuracy"],
+             "korean_macro_f1": res["korean"]["macro_f1"]}
+            if "korean" in res else {}
+        ),
         "latency_ms_per_text": res["latency_ms_per_text"],
     }
 
 
 def _write_json(path: Path, value: Any) -> None:
     path.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
+
+
+def write_metrics(out: Path, metrics: dict[str, Any]) -> None:
+    """(Re)write ``metrics.json`` of the model directory and of its ``baseline/``."""
+    _write_json(out / "metrics.json", metrics)
+    base = out / "baseline" / "metrics.json"
+    if base.is_file():
+        old = json.loads(base.read_text(encoding="utf-8"))
+        measured = metrics.get("measured", {})
+        old["measured"] = {k: v for k, v in measured.items() if k != "transformer"}
+        _write_json(base, old)
 
 
 def write_model_dir(
@@ -47,7 +64,8 @@ def write_model_dir(
     """
 
     tuned.model.save_pretrained(out)
-    write_tokenizer(base_model_dir(), out, max_length=int(config["finetune"]["max_length"]))
+    source = get_base(config["finetune"].get("base", "minilm-l6")).model_dir()
+    write_tokenizer(source, out, max_length=int(config["finetune"]["max_length"]))
     data_hash = metrics["data"]["data_hash"]
     common = {
         "labels": list(LABELS), "data_hash": data_hash,

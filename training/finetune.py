@@ -23,7 +23,8 @@ import numpy as np
 from core.categories import LABELS
 from core.tokenization import load_tokenizer
 from predictor.loading import resolve_device
-from training.builders.artifacts import base_model_dir, load_base_classifier
+from training.bases import DEFAULT_BASE, get_base
+from training.builders.artifacts import load_base_classifier
 from training.builders.hs_data import accuracy_and_macro_f1
 from training.builders.seed import fit_head
 
@@ -47,6 +48,7 @@ class FinetuneConfig:
     head_learning_rate: float = 1e-3
     device: str = "auto"
     threads: int | None = None
+    base: str = DEFAULT_BASE
 
 
 @dataclass
@@ -84,9 +86,9 @@ def encode(tokenizer: Any, texts: Sequence[str], device: Any) -> dict[str, Any]:
     }
 
 
-def load_base_model(labels: Sequence[str] = LABELS) -> Any:
-    """MiniLM with a new classification head for ``labels`` (offline, from the package)."""
-    return load_base_classifier(labels)
+def load_base_model(labels: Sequence[str] = LABELS, base: str = DEFAULT_BASE) -> Any:
+    """The base ``base`` with a new classification head for ``labels`` (offline)."""
+    return load_base_classifier(labels, get_base(base).model_dir())
 
 
 def train_classifier(
@@ -108,8 +110,11 @@ def train_classifier(
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     device = resolve_device(config.device)  # type: ignore[arg-type]
-    model = load_base_model().to(device)
-    tokenizer = load_tokenizer(base_model_dir(), config.max_length)
+    base = get_base(config.base)
+    model = load_base_model(LABELS, config.base).to(device)
+    if base.freeze_word_embeddings:  # a large multilingual vocabulary: train the rest
+        model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
+    tokenizer = load_tokenizer(base.model_dir(), config.max_length)
     lengths = [len(e.ids) for e in tokenizer.encode_batch_fast(list(texts))]
     targets = np.asarray(label_ids, dtype=np.int64)
     result = FinetuneResult(model=model, tokenizer=tokenizer, device=device)
@@ -125,6 +130,8 @@ def train_classifier(
     decay: list[Any] = []  # torch parameters
     no_decay: list[Any] = []
     for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
         (no_decay if param.ndim < 2 or "LayerNorm" in name else decay).append(param)
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": config.weight_decay},
@@ -146,7 +153,7 @@ def train_classifier(
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"loss became {float(loss)} in epoch {epoch}")
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                torch.nn.utils.clip_grad_norm_(decay + no_decay, 1.0)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)

@@ -22,9 +22,11 @@ from typing import Any
 from core.categories import LABELS
 from modelstore import ModelStore
 from training import baseline, data, finetune
-from training.artifacts import headline, write_model_dir
-from training.builders.artifacts import BASE_MODEL_NAME
+from training.artifacts import headline, write_metrics, write_model_dir
+from training.bases import get_base
+from training.calibration import DEFAULT_MIN_SCORE
 from training.evaluate import classification_metrics, latency_ms_per_text, read_labelled
+from training.measure import measure_run_dir
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,9 @@ EVAL_SETS = {"hs_test": "test", "shop_eval": "shop_eval"}
 # Titles written by hand for evaluation only (never trained on, not from the generator).
 HANDWRITTEN = "handwritten"
 DEFAULT_HANDWRITTEN = Path("data/eval/shop_titles_handwritten.jsonl")
+KOREAN = "korean"
+DEFAULT_KOREAN = Path("data/eval/shop_titles_korean_handwritten.jsonl")
+SPEED_TEXTS = 1024  # generated titles (seed 11) timed at batch 64
 
 
 @dataclass
@@ -46,6 +51,9 @@ class TrainOptions:
     limit: int | None = None
     progress: bool = True
     handwritten: Path | None = DEFAULT_HANDWRITTEN  # scored when the file exists
+    korean: Path | None = DEFAULT_KOREAN  # scored when the file exists
+    measure: bool = True  # calibrate, time torch and ONNX int8 (training.measure)
+    min_score: float = DEFAULT_MIN_SCORE
     finetune: finetune.FinetuneConfig = field(default_factory=finetune.FinetuneConfig)
     data: data.DataConfig = field(default_factory=data.DataConfig)
 
@@ -100,12 +108,35 @@ def _eval_sets(
     """Texts and label ids per evaluation set: HS test, shop_eval, and the hand-written
     titles when ``options.handwritten`` exists."""
     sets = {key: _texts(splits[split]) for key, split in EVAL_SETS.items()}
-    path = options.handwritten
-    if path is not None and Path(path).is_file():
-        texts, gold = read_labelled(Path(path))
-        index = {name: i for i, name in enumerate(LABELS)}
-        sets[HANDWRITTEN] = (texts, [index[g] if isinstance(g, str) else g for g in gold])
+    index = {name: i for i, name in enumerate(LABELS)}
+    for key, path in ((HANDWRITTEN, options.handwritten), (KOREAN, options.korean)):
+        if path is not None and Path(path).is_file():
+            texts, gold = read_labelled(Path(path))
+            sets[key] = (texts, [index[g] if isinstance(g, str) else g for g in gold])
     return sets
+
+
+def speed_texts(count: int = SPEED_TEXTS) -> list[str]:
+    """What the speed figures time: generated shop titles as served (brand + title)."""
+    from schemas.product import ProductMessage, product_text
+    from training.generator import generate_products
+
+    return [product_text(ProductMessage.model_validate(p.message))
+            for p in generate_products(count, seed=11)]
+
+
+def _measure(
+    options: TrainOptions, staging: Path, pipeline: Any,
+    splits: dict[str, list[dict[str, Any]]], sets: dict[str, tuple[list[str], list[int]]],
+) -> dict[str, Any]:
+    """Calibrate and time both models; write each temperature into its ``catmatch.json``."""
+    shop_sets = {k: v for k, v in sets.items() if k in (HANDWRITTEN, KOREAN)}
+    return measure_run_dir(
+        staging, pipeline, _texts(splits["validation"]), shop_sets,
+        speed_texts(64 if options.limit else SPEED_TEXTS),
+        max_length=options.finetune.max_length, threads=options.finetune.threads,
+        min_score=options.min_score,
+    )
 
 
 def _evaluate(predict: Any, sets: dict[str, tuple[list[str], list[int]]]) -> dict[str, Any]:
@@ -160,6 +191,9 @@ def run_training(options: TrainOptions) -> TrainReport:
     published: list[tuple[str, str, str]] = []
     try:
         write_model_dir(staging, options.name, f"run-{stamp}", tuned, pipeline, metrics, config)
+        if options.measure:
+            metrics["measured"] = _measure(options, staging, pipeline, splits, sets)
+            write_metrics(staging, metrics)
         if options.publish:
             published = _publish(options, staging, metrics, config["code_commit"])
             shutil.rmtree(staging, ignore_errors=True)
@@ -180,7 +214,8 @@ def _metrics(
 
     used = {name: len(rows) for name, rows in splits.items()}
     return {
-        "base_model": BASE_MODEL_NAME,
+        "base_model": get_base(options.finetune.base).hub_id,
+        "base": options.finetune.base,
         "limit": options.limit,
         "data": {
             "data_hash": manifest["data_hash"],
@@ -197,6 +232,7 @@ def _metrics(
         },
         "eval_sets": list(sets),
         "handwritten_file": str(options.handwritten) if HANDWRITTEN in sets else None,
+        "korean_file": str(options.korean) if KOREAN in sets else None,
     }
 
 

@@ -23,6 +23,11 @@ def register(sub: options.Subparsers) -> None:
     p.add_argument("--data", type=Path, default=options.DEFAULT_DATA_DIR,
                    help=f"prepared data directory (default {options.DEFAULT_DATA_DIR}; made if "
                    "missing)")
+    from training.bases import BASES, DEFAULT_BASE  # light: no torch
+
+    p.add_argument("--base", choices=sorted(BASES), default=DEFAULT_BASE,
+                   help=f"base model to fine-tune (default {DEFAULT_BASE}; docs/TRAINING.md "
+                   "compares them)")
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--max-length", type=int, default=48, help="tokens per text (default 48)")
     p.add_argument("--batch-size", type=int, default=32)
@@ -74,7 +79,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         finetune=FinetuneConfig(
             epochs=args.epochs, max_length=args.max_length, batch_size=args.batch_size,
             learning_rate=args.lr, seed=args.seed, device=args.device, threads=args.threads,
-            head_steps=args.head_steps,
+            head_steps=args.head_steps, base=args.base,
         ),
         data=options.data_config(args),
     )

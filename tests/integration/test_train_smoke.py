@@ -95,8 +95,14 @@ def test_train_publishes_both_models(data_dir: Path, tmp_path: Path, capsys):
             assert set(res["per_class_f1"]) == set(LABELS) and res["examples"] >= 21
         assert metrics[model]["latency_ms_per_text"] > 0
     # the repo's hand-written titles are scored too (never trained on)
-    assert metrics["eval_sets"] == ["hs_test", "shop_eval", "handwritten"]
+    assert metrics["eval_sets"] == ["hs_test", "shop_eval", "handwritten", "korean"]
     assert metrics["transformer"]["handwritten"]["examples"] == 168
+    assert metrics["transformer"]["korean"]["examples"] == 126
+    measured = metrics["measured"]
+    temperature = measured["transformer"]["torch"]["temperature"]
+    assert temperature > 0 and measured["transformer"]["int8"]["texts_per_s_batch64"] > 0
+    assert json.loads((path / "catmatch.json").read_text())["temperature"] == temperature
+    assert "ece_after" in measured["baseline"]["sets"]["korean"]["calibration"]
     assert "handwritten" in out and "handwritten_accuracy" in mv.metrics
     assert metrics["data"]["used"]["train"] == 300 and metrics["limit"] == 300
     assert mv.metrics["accuracy"] == metrics["transformer"]["hs_test"]["accuracy"]

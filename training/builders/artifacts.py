@@ -116,8 +116,9 @@ def _replaceable(path: Path) -> bool:
     return path.is_dir() and (not any(path.iterdir()) or (path / METADATA_FILE).is_file())
 
 
-def load_base_classifier(labels: Sequence[str]) -> Any:
-    """The offline MiniLM base with a new, untrained classification head for ``labels``.
+def load_base_classifier(labels: Sequence[str], model_dir: Path | None = None) -> Any:
+    """The offline base (MiniLM unless ``model_dir`` names another Hugging Face directory)
+    with a new, untrained classification head for ``labels``.
 
     Raises:
         RuntimeError: the checkpoint lacks encoder weights (only the head may be new).
@@ -130,7 +131,7 @@ def load_base_classifier(labels: Sequence[str]) -> Any:
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()  # the head is new by design; checked below
     model, info = AutoModelForSequenceClassification.from_pretrained(
-        base_model_dir(),
+        model_dir or base_model_dir(),
         num_labels=len(labels),
         id2label=dict(enumerate(labels)),
         label2id={name: i for i, name in enumerate(labels)},

@@ -1,0 +1,198 @@
+"""Measure a trained model the way it is served: accuracy, calibration, speed, size, int8.
+
+:func:`measure_transformer` loads a transformers model directory with the predictor's own
+loader, fits the calibration temperature on the validation rows, scores every evaluation
+set (accuracy, macro-F1, per-class F1, confusion matrix, ECE before and after scaling, the
+confident share at ``min_score``), times it at batch 64 on the CPU, exports it to ONNX with
+dynamic int8 weights and scores and times that too. :func:`measure_sklearn` does the same
+for the TF-IDF model (no export). The figures end up in ``metrics.json`` and in the table
+``catmatch train`` prints (:mod:`training.candidates`).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.categories import LABELS
+from training.calibration import DEFAULT_MIN_SCORE, calibration_report, fit_temperature
+from training.evaluate import classification_metrics
+
+log = logging.getLogger(__name__)
+
+SPEED_BATCH = 64
+Sets = dict[str, tuple[list[str], list[int]]]
+LogitFn = Callable[[list[str]], np.ndarray]
+
+
+def batched_logits(
+    logits_of: LogitFn, texts: Sequence[str], batch: int = SPEED_BATCH
+) -> np.ndarray:
+    """Logits for ``texts`` in request order, ``batch`` texts per call."""
+    parts = [logits_of(list(texts[i : i + batch])) for i in range(0, len(texts), batch)]
+    return np.concatenate(parts) if parts else np.zeros((0, len(LABELS)), dtype=np.float32)
+
+
+def texts_per_second(logits_of: LogitFn, texts: Sequence[str], batch: int = SPEED_BATCH) -> float:
+    """Texts per second at ``batch`` (tokenizing included), after one warm-up batch; the
+    best of two passes, so a burst of load from other jobs counts less."""
+    logits_of(list(texts[:batch]))
+    best = 0.0
+    for _ in range(2):
+        started = time.perf_counter()
+        batched_logits(logits_of, texts, batch)
+        best = max(best, len(texts) / (time.perf_counter() - started))
+    return round(best, 1)
+
+
+def score_sets(
+    logits_of: LogitFn, sets: Sets, temperature: float, min_score: float
+) -> dict[str, Any]:
+    """Accuracy, macro-F1, confusion and calibration on every evaluation set."""
+    out: dict[str, Any] = {}
+    for key, (texts, truth) in sets.items():
+        logits = batched_logits(logits_of, texts)
+        res = classification_metrics(truth, logits.argmax(axis=1).tolist(), LABELS)
+        res["calibration"] = calibration_report(logits, truth, temperature, min_score)
+        out[key] = res
+    return out
+
+
+def _measure(
+    logits_of: LogitFn, validation: tuple[list[str], list[int]], sets: Sets,
+    speed_texts: Sequence[str], min_score: float,
+) -> dict[str, Any]:
+    val_logits = batched_logits(logits_of, validation[0])
+    temperature = fit_temperature(val_logits, validation[1])
+    return {
+        "temperature": temperature,
+        "sets": score_sets(logits_of, sets, temperature, min_score),
+        "texts_per_s_batch64": texts_per_second(logits_of, speed_texts),
+    }
+
+
+def measure_transformer(
+    model_dir: Path, validation: tuple[list[str], list[int]], sets: Sets,
+    speed_texts: Sequence[str], *, max_length: int, threads: int | None = None,
+    min_score: float = DEFAULT_MIN_SCORE, int8: bool = True,
+) -> dict[str, Any]:
+    """Torch fp32 and (``int8``) ONNX int8 figures of a transformers model directory."""
+    import torch
+
+    from predictor.loading import load_classifier
+    from predictor.onnx_runtime import load_onnx
+    from training.onnx_export import export_onnx
+
+    model_dir = Path(model_dir)
+    torch_model = load_classifier(model_dir, "cpu", max_length)
+    if threads:
+        torch.set_num_threads(threads)
+    result: dict[str, Any] = {
+        "torch": _measure(lambda t: torch_model.logits(torch_model.tokenize(t)), validation,
+                          sets, speed_texts, min_score),
+        "size_mb": round(sum(p.stat().st_size for p in model_dir.glob("*.safetensors")) / 1e6, 1),
+    }
+    if int8:
+        with tempfile.TemporaryDirectory(prefix="int8-") as work:
+            out = Path(work) / "int8"
+            started = time.perf_counter()
+            export_onnx(model_dir, out, quantization="dynamic-int8", max_length=max_length,
+                        min_agreement=0.0)
+            onnx_model = load_onnx(out, "cpu", max_length)
+            result["int8"] = _measure(lambda t: onnx_model.logits(onnx_model.tokenize(t)),
+                                      validation, sets, speed_texts, min_score)
+            result["int8"]["size_mb"] = round((out / "model.onnx").stat().st_size / 1e6, 1)
+            result["int8"]["export_seconds"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def measure_sklearn(
+    pipeline: Any, validation: tuple[list[str], list[int]], sets: Sets,
+    speed_texts: Sequence[str], *, min_score: float = DEFAULT_MIN_SCORE,
+) -> dict[str, Any]:
+    """The same figures for a text pipeline with ``predict_proba`` (log-probabilities stand
+    in for logits: temperature scaling of ``log p`` is what the sklearn runtime serves)."""
+    classes = np.asarray(pipeline.classes_, dtype=np.int64)
+
+    def logits_of(texts: list[str]) -> np.ndarray:
+        probs = np.full((len(texts), len(LABELS)), 1e-12, dtype=np.float64)
+        probs[:, classes] = pipeline.predict_proba(texts)
+        return np.log(np.maximum(probs, 1e-12)).astype(np.float32)
+
+    return _measure(logits_of, validation, sets, speed_texts, min_score)
+
+
+def measure_run_dir(
+    model_dir: Path, pipeline: Any, validation: tuple[list[str], list[int]], sets: Sets,
+    speed_texts: Sequence[str], *, max_length: int, threads: int | None = None,
+    min_score: float = DEFAULT_MIN_SCORE,
+) -> dict[str, Any]:
+    """Measure the transformer in ``model_dir`` and the TF-IDF ``pipeline`` (its
+    ``baseline/``); write each fitted temperature and ``min_score`` into its
+    ``catmatch.json``."""
+    from core.modelformat import read_metadata, write_metadata
+
+    transformer = measure_transformer(
+        model_dir, validation, sets, speed_texts, max_length=max_length, threads=threads,
+        min_score=min_score,
+    )
+    base = measure_sklearn(pipeline, validation, sets, speed_texts, min_score=min_score)
+    for directory, temperature in (
+        (Path(model_dir), transformer["torch"]["temperature"]),
+        (Path(model_dir) / "baseline", base["temperature"]),
+    ):
+        card = read_metadata(directory)
+        if card is not None:
+            write_metadata(directory, card.model_copy(
+                update={"temperature": temperature, "min_score": min_score}
+            ))
+    return {"transformer": transformer, "baseline": base, "min_score": min_score}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m training.measure RUN_DIR [--data DIR]``: measure a kept run directory
+    (``catmatch train --no-publish``) again, as ``catmatch train`` does at its end, and
+    update its ``metrics.json`` and cards."""
+    import argparse
+    import json
+
+    from training import baseline, data
+    from training.artifacts import write_metrics
+    from training.run import DEFAULT_HANDWRITTEN, DEFAULT_KOREAN, HANDWRITTEN, KOREAN, speed_texts
+
+    parser = argparse.ArgumentParser(prog="python -m training.measure")
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--data", type=Path, default=Path("var/data"))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    metrics = json.loads((args.run_dir / "metrics.json").read_text(encoding="utf-8"))
+    config = json.loads((args.run_dir / "training_config.json").read_text(encoding="utf-8"))
+    rows = data.read_split(args.data, "validation")
+    validation = ([r["text"] for r in rows], [int(r["label_id"]) for r in rows])
+    index = {name: i for i, name in enumerate(LABELS)}
+    sets: Sets = {}
+    for key, path in ((HANDWRITTEN, DEFAULT_HANDWRITTEN), (KOREAN, DEFAULT_KOREAN)):
+        from training.evaluate import read_labelled
+
+        texts, gold = read_labelled(path)
+        sets[key] = (texts, [index[g] if isinstance(g, str) else int(g) for g in gold])
+    metrics["measured"] = measure_run_dir(
+        args.run_dir, baseline.load_baseline(args.run_dir / "baseline"), validation, sets,
+        speed_texts(), max_length=int(config["finetune"]["max_length"]), threads=args.threads,
+        min_score=args.min_score,
+    )
+    write_metrics(args.run_dir, metrics)
+    print(json.dumps({k: v for k, v in metrics["measured"].items()}, indent=1)[:4000])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
