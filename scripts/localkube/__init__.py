@@ -14,4 +14,10 @@ Python 3.11 without the project's virtualenv.
 - :mod:`localkube.images`  the pause image, the Debian base, the project's images
 - :mod:`localkube.node`    up / down / status
 - :mod:`localkube.smoke`   the check that a pod answers on a Service and resolves DNS
+- :mod:`localkube.upstream` the operators' own manifests, read from their Go modules
+- :mod:`localkube.svccerts` serving certificates for webhooks and aggregated APIs (openssl)
+- :mod:`localkube.operators` what installing an operator takes: images, apply, bounded waits
+- :mod:`localkube.kserve`  KServe's controller (Standard mode), its check
+- :mod:`localkube.keda`    KEDA: operator, metrics API server, admission webhooks
+- :mod:`localkube.release` the dev Kafka and the chart, installed with helm
 """
