@@ -7,6 +7,9 @@
     sudo python scripts/cluster.py down [--purge]   # stop and undo every host change
     python scripts/cluster.py images                # `make images`: worker + predictor
     python scripts/cluster.py builds                # recorded build times
+    sudo python scripts/cluster.py operators [--check]  # KServe controller + KEDA on the node
+    sudo python scripts/cluster.py install          # dev Kafka + the chart (ci/node-values.yaml)
+    sudo python scripts/cluster.py uninstall [--operators]  # the releases (and the operators)
 
 Kubernetes (kubelet, kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy,
 kubectl) and CoreDNS are built from the Go module proxy; containerd, runc, the CNI plugins,
@@ -27,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from localkube import gobuild, images, paths, smoke, targets  # noqa: E402
+from localkube import gobuild, images, keda, kserve, paths, release, smoke, targets  # noqa: E402
 from localkube.node import Node, prepare_binaries  # noqa: E402
 from localkube.proc import NotReady, Unavailable, log  # noqa: E402
 from localkube.render import Layout  # noqa: E402
@@ -152,6 +155,46 @@ def _export_onnx(src: Path, out: Path) -> None:
     subprocess.run([str(python), "-c", code, str(src), str(out)], cwd=REPO, check=True)
 
 
+OPERATORS = {"kserve": (kserve.install, kserve.uninstall), "keda": (keda.install, keda.uninstall)}
+
+
+def cmd_operators(args: argparse.Namespace) -> int:
+    """KServe's controller and KEDA from the binaries `build --operators` made."""
+    node = _running(args)
+    for name in args.only or list(OPERATORS):
+        steps = OPERATORS[name][0](node)
+        log(f"{name} ready: {json.dumps(steps)}")
+    if args.check:
+        log(f"KServe check passed: {json.dumps(kserve.check(node, images.BASE_IMAGE))}")
+    return 0
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    """The dev Kafka and the chart with ci/node-values.yaml, in a restricted namespace."""
+    node = _running(args)
+    steps = release.install(node, args.set)
+    log(f"installed in namespace {release.NAMESPACE}: {json.dumps(steps)}")
+    return 0
+
+
+def cmd_uninstall(args: argparse.Namespace) -> int:
+    node = _running(args)
+    release.uninstall(node)
+    log(f"releases and namespace {release.NAMESPACE} deleted")
+    if args.operators:
+        for name, (_, remove) in OPERATORS.items():
+            remove(node)
+            log(f"{name} deleted")
+    return 0
+
+
+def _running(args: argparse.Namespace) -> Node:
+    node = _node(args)
+    if not node.running("kube-apiserver"):
+        raise SystemExit("the cluster is not running: scripts/cluster.py up")
+    return node
+
+
 def cmd_builds(_args: argparse.Namespace) -> int:
     for r in gobuild.records():
         cold = "cold" if r.get("cold_build_cache") else "warm"
@@ -194,6 +237,18 @@ def main(argv: list[str] | None = None) -> int:
                    help="also the full torch predictor images (6.4 GiB with PyPI's CUDA torch)")
     p.set_defaults(func=cmd_images)
     sub.add_parser("builds", help="recorded build times").set_defaults(func=cmd_builds)
+    p = sub.add_parser("operators", help="install KServe's controller and KEDA on the node")
+    p.add_argument("--only", nargs="+", choices=list(OPERATORS))
+    p.add_argument("--check", action="store_true",
+                   help="then a Standard-mode InferenceService must go Ready")  # fmt: skip
+    p.set_defaults(func=cmd_operators)
+    p = sub.add_parser("install", help="the dev Kafka and the chart (ci/node-values.yaml)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="more chart values (helm --set)")  # fmt: skip
+    p.set_defaults(func=cmd_install)
+    p = sub.add_parser("uninstall", help="the chart's and the dev Kafka's releases")
+    p.add_argument("--operators", action="store_true", help="KServe and KEDA too")
+    p.set_defaults(func=cmd_uninstall)
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
