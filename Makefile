@@ -8,6 +8,8 @@ lint:
 	.venv/bin/mypy
 images:  ## worker, predictor and dev Kafka images FROM the local Debian base (buildah), into the node
 	python3 scripts/cluster.py images
-test-cluster:  ## single-node Kubernetes on this machine (root): up, smoke check, worker pod, down
+test-cluster:  ## single-node Kubernetes (root): the node, then KServe + KEDA + Kafka + the chart, 2,000 products
 	python3 scripts/cluster.py build
+	python3 scripts/cluster.py build --operators --only kserve keda
 	CATMATCH_CLUSTER=1 .venv/bin/python -m pytest -p no:cacheprovider tests/integration/test_cluster_tool_node.py
+	CATMATCH_CLUSTER=1 .venv/bin/python -m pytest -p no:cacheprovider tests/cluster

@@ -29,7 +29,10 @@ from localkube.render import Layout  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
 WORKER = "ghcr.io/category-match/category-match-worker:0.1.0-seed"
-PREDICTOR = "ghcr.io/category-match/category-match-predictor:0.1.0-seed"
+# What `make images` tags for the chart's node values: the CPU image (ONNX Runtime, no torch)
+# with the seed model as ONNX int8; the chart passes --runtime onnx for it.
+PREDICTOR = images.normalize("category-match/predictor:dev")
+PREDICTOR_RUNTIME = "onnx"
 RESTRICTED = {
     "runAsNonRoot": True,
     "runAsUser": 10001,
@@ -123,7 +126,7 @@ def test_the_predictor_image_serves_v2_through_a_service(node: Node) -> None:
         "image": PREDICTOR,
         "imagePullPolicy": "Never",
         "args": ["--model_name", "category-match", "--model-dir", "/models/category-match",
-                 "--runtime", "transformers", "--http_port", "8080"],
+                 "--runtime", PREDICTOR_RUNTIME, "--http_port", "8080"],
         "env": [{"name": "CATMATCH_SERVE__HOST", "value": "0.0.0.0"},
                 {"name": "HOME", "value": "/tmp"}, {"name": "HF_HOME", "value": "/tmp/hf"}],
         "readinessProbe": {"httpGet": {"path": "/v2/health/ready", "port": 8080}},
