@@ -21,6 +21,7 @@ from uvicorn.importer import import_from_string
 
 from core.settings import CacheSettings
 from predictor.auth import AcceptedTokens
+from predictor.body_limit import DEFAULT_MAX_BODY_BYTES
 from predictor.model import CategoryModel
 from predictor.routes import KSERVE_APP, RoutedRESTServer, Routes
 
@@ -32,6 +33,7 @@ class LoopbackModelServer(ModelServer):  # type: ignore[misc]  # kserve ships no
         host: the REST bind address (e.g. 127.0.0.1).
         tokens: the bearer tokens a request may carry (``None``: no check).
         cache_settings: the result cache of ``POST /predict`` (``None``: no cache).
+        max_body_bytes: larger request bodies get HTTP 413, unread.
         **kwargs: kserve's ``ModelServer`` arguments.
     """
 
@@ -41,12 +43,14 @@ class LoopbackModelServer(ModelServer):  # type: ignore[misc]  # kserve ships no
         host: str = "127.0.0.1",
         tokens: AcceptedTokens | None = None,
         cache_settings: CacheSettings | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.host = host
         self.tokens = tokens
         self.cache_settings = cache_settings
+        self.max_body_bytes = max_body_bytes
         self._routes: Routes | None = None
 
     def start(self, models: list[Any]) -> None:
@@ -54,7 +58,7 @@ class LoopbackModelServer(ModelServer):  # type: ignore[misc]  # kserve ships no
         ours = [m for m in models if isinstance(m, CategoryModel)]
         if len(ours) != 1:
             raise ValueError(f"serve exactly one CategoryModel, got {len(ours)}")
-        self._routes = Routes(ours[0], self.tokens, self.cache_settings)
+        self._routes = Routes(ours[0], self.tokens, self.cache_settings, self.max_body_bytes)
         super().start(models)
 
     async def _serve(self) -> None:

@@ -1,14 +1,17 @@
 """The predictor's own routes on kserve's FastAPI app, installed in every serving process.
 
-Beside kserve's V1/V2 endpoints the predictor serves three things of its own:
+Beside kserve's V1/V2 endpoints the predictor serves these things of its own:
 
+- a bound on request bodies, before anything parses them (:mod:`predictor.body_limit`), and
+  a 422 for every body that fails validation (:mod:`predictor.validation_errors`), a 400
+  for V2's binary tensor extension (:mod:`predictor.binary_extension`);
 - the bearer-token check (:mod:`predictor.auth`), when ``serve.token`` or
   ``serve.token_file`` is set;
 - version pinning: the versioned V2 URL and the HTTP 409 for a version not loaded
   (:mod:`predictor.pinning`);
 - ``POST /predict`` with the result cache (:mod:`predictor.predict_api`).
 
-:func:`install_routes` installs all three, and it is the only place that does. It fails
+:func:`install_routes` installs them all, and it is the only place that does. It fails
 hard: a process whose token check is missing must not serve, so any error stops the start.
 
 Where it runs (kserve 0.21, ``kserve/model_server.py`` and ``protocol/rest/``):
@@ -33,7 +36,14 @@ from kserve.protocol.rest.server import RESTServer
 from uvicorn.importer import import_from_string
 
 from core.settings import CacheSettings
-from predictor import auth, pinning, predict_api
+from predictor import (
+    auth,
+    binary_extension,
+    body_limit,
+    pinning,
+    predict_api,
+    validation_errors,
+)
 from predictor.auth import AcceptedTokens
 from predictor.model import CategoryModel
 
@@ -46,12 +56,19 @@ def install_routes(
     model: CategoryModel,
     tokens: AcceptedTokens | None,
     cache_settings: CacheSettings | None,
+    max_body_bytes: int = body_limit.DEFAULT_MAX_BODY_BYTES,
 ) -> None:
-    """Install the token check, version pinning and ``POST /predict`` on ``app`` (once).
+    """Install the body limit, the token check, version pinning and ``POST /predict`` on
+    ``app`` (once).
 
+    The last middleware added runs first: the token check, then the body limit (a caller
+    without a token gets 401 before a byte of its body is read), then the version rewrite.
     Errors propagate: the caller must not serve without them.
     """
     pinning.install(app)
+    binary_extension.install(app)
+    validation_errors.install(app)
+    body_limit.install(app, max_body_bytes)
     auth.install(app, tokens)
     predict_api.install(app, model, cache_settings)
 
@@ -67,9 +84,10 @@ class Routes:
     model: CategoryModel
     tokens: AcceptedTokens | None
     cache_settings: CacheSettings | None
+    max_body_bytes: int = body_limit.DEFAULT_MAX_BODY_BYTES
 
     def install(self, app: FastAPI) -> None:
-        install_routes(app, self.model, self.tokens, self.cache_settings)
+        install_routes(app, self.model, self.tokens, self.cache_settings, self.max_body_bytes)
 
 
 class RoutedRESTServer(RESTServer):  # type: ignore[misc]  # kserve ships no type information

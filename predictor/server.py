@@ -95,6 +95,8 @@ def build_parser(settings: Settings, prog: str | None = None) -> argparse.Argume
                      help="accepted bearer tokens: a file (one per line) or a directory of "
                      "files (a mounted Secret), read again when it changes; with "
                      "serve.token (environment) both are accepted")
+    own.add_argument("--max-body-bytes", type=int, default=serve.max_body_bytes,
+                     help="larger request bodies are refused with HTTP 413 before parsing")
     own.add_argument("--access-log", action="store_true",
                      help="log every request (uvicorn access log and kserve latency lines)")
     store_uri, store_name = settings.models.store_uri, settings.models.name
@@ -141,8 +143,10 @@ def main(
     _configure_logging(ns.log_level)
     if ns.access_log:
         ns.enable_latency_logging = True
-    if ns.max_batch_size < 1 or ns.top_k < 1 or ns.max_length < 1:
-        raise PredictorError("--max-batch-size, --top-k and --max-length must be positive")
+    if min(ns.max_batch_size, ns.top_k, ns.max_length, ns.max_body_bytes) < 1:
+        raise PredictorError(
+            "--max-batch-size, --top-k, --max-length and --max-body-bytes must be positive"
+        )
     if ns.cache_size < 1 or not ns.poll_interval > 0:
         raise PredictorError("--cache-size and --poll-interval must be positive")
     if ns.workers > 1:
@@ -221,6 +225,7 @@ def _serve(
         host=ns.host,
         tokens=tokens,
         cache_settings=cache_settings,
+        max_body_bytes=ns.max_body_bytes,
         http_port=ns.http_port,
         grpc_port=ns.grpc_port,
         workers=ns.workers,

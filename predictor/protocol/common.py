@@ -49,6 +49,10 @@ def check_texts(texts: Sequence[object]) -> list[str]:
                 raise InvalidInput(f"text {i} is not valid UTF-8: {exc}") from None
         if not isinstance(text, str):
             raise InvalidInput(f"text {i} must be a string, got {type(text).__name__}")
+        try:
+            text.encode("utf-8")  # a lone surrogate (JSON "\ud800") is no text a tokenizer takes
+        except UnicodeEncodeError as exc:
+            raise InvalidInput(f"text {i} is not valid Unicode at character {exc.start}") from None
         if len(text) > MAX_TEXT_CHARS:
             raise InvalidInput(f"text {i} has {len(text)} characters, more than {MAX_TEXT_CHARS}")
         out.append(str(text))

@@ -43,11 +43,21 @@ def test_predict_with_nothing_loaded_is_503_and_needs_the_token(unloaded: Catego
     assert "not ready" in answer.json()["error"]
 
 
-def test_one_installer_puts_all_three_on_the_app(unloaded: CategoryModel):
+def test_one_installer_puts_everything_on_the_app_token_check_outermost(
+    unloaded: CategoryModel,
+):
     app = app_for(unloaded, "s3cret")
     assert "/predict" in {getattr(r, "path", None) for r in app.routes}
-    names = [m.cls.__name__ for m in app.user_middleware]
-    assert names.count("BearerAuth") == 1 and names.count("VersionedInferPath") == 1
+    names = [m.cls.__name__ for m in app.user_middleware]  # outermost first
+    # no body is read for a caller without a token; the limit holds before any parsing
+    assert names == ["BearerAuth", "BodyLimit", "RefuseBinaryExtension", "VersionedInferPath"]
+
+
+def test_a_caller_without_the_token_gets_401_before_its_body_is_read(unloaded: CategoryModel):
+    client = TestClient(app_for(unloaded, "s3cret"))
+    huge = b"x" * (17 * 1024 * 1024)
+    assert client.post("/predict", content=huge).status_code == 401
+    assert client.post("/predict", content=huge, headers=TOKEN).status_code == 413
 
 
 def test_an_installer_error_propagates(unloaded: CategoryModel):
