@@ -91,7 +91,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-EVAL_KEYS = ("hs_test", "shop_eval", "handwritten")
+EVAL_KEYS = ("hs_test", "shop_eval", "handwritten", "korean")
 
 
 def print_summary(report: Any, out: Any = None) -> None:
@@ -109,6 +109,16 @@ def print_summary(report: Any, out: Any = None) -> None:
                   f"{res[split]['macro_f1']:>10.4f}{res['latency_ms_per_text']:>9.2f}", file=out)
     print(f"data hash {m['data']['data_hash'][:16]}…  train {m['transformer']['train_seconds']} s,"
           f" total {report.seconds:.0f} s", file=out)
+    measured = m.get("measured")
+    if measured:
+        t = measured["transformer"]
+        print(f"calibration: temperature {t['torch']['temperature']} (fitted on validation); "
+              f"int8 {t.get('int8', {}).get('texts_per_s_batch64', '-')} texts/s, torch "
+              f"{t['torch']['texts_per_s_batch64']} texts/s at batch 64", file=out)
+    from training.candidates import format_table, load_record, with_run  # no torch
+
+    print("\ncandidates (docs/TRAINING.md; figures on the hand-written titles):", file=out)
+    print(format_table(with_run(load_record(), m)), file=out)
     for name, version, uri in report.published:
         print(f"published {name} {version} -> {uri}", file=out)
     if report.model_dir is not None:

@@ -1,0 +1,42 @@
+"""The candidates table: figures from a run's metrics, the default rule, the Markdown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from training.candidates import average, choose_default, format_table, row_from_metrics, with_run
+
+
+def metrics(en: float, ko: float, int8_speed: float, base: str = "b") -> dict[str, Any]:
+    cal = {"ece_before": 0.1, "ece_after": 0.03, "confident_share": 0.9,
+           "confident_accuracy": 0.95}
+    sets = {"handwritten": {"accuracy": en, "macro_f1": en - 0.01, "calibration": cal,
+                            "confusion_matrix": [[1, 0], [0, 1]]},
+            "korean": {"accuracy": ko, "macro_f1": ko, "calibration": cal}}
+    return {"base": base, "transformer": {"hs_test": {"accuracy": 0.95}},
+            "measured": {"transformer": {
+                "torch": {"temperature": 1.3, "sets": sets, "texts_per_s_batch64": 100.0},
+                "int8": {"sets": sets, "texts_per_s_batch64": int8_speed, "size_mb": 20},
+                "size_mb": 90}}}
+
+
+def test_row_average_and_table() -> None:
+    a, b = row_from_metrics(metrics(0.9, 0.8, 400)), row_from_metrics(metrics(0.92, 0.7, 500))
+    mean = average([a, b])
+    assert mean["en_accuracy"] == 0.91 and mean["int8_texts_per_s"] == 450
+    assert mean["en_confusion"] == [[2, 0], [0, 2]]
+    table = format_table([{"candidate": "x", "seeds": [13, 14], "figures": mean,
+                           "default": True}])
+    assert "**x** (default)" in table and "0.910" in table and "0.100→0.030" in table
+
+
+def test_the_default_is_the_most_accurate_base_fast_enough_as_int8() -> None:
+    def entry(name: str, kind: str, en: float, speed: float) -> dict[str, Any]:
+        return {"candidate": name, "kind": kind,
+                "figures": row_from_metrics(metrics(en, 0.5, speed))}
+
+    entries = [entry("fast", "transformer", 0.88, 900), entry("best", "transformer", 0.93, 350),
+               entry("slow", "transformer", 0.95, 120), entry("tfidf", "tfidf", 0.99, 5000)]
+    assert choose_default(entries) == "best"
+    replaced = with_run(entries, metrics(0.5, 0.5, 400, base="b"))
+    assert replaced[0]["candidate"] == "b (this run)" and len(replaced) == 5
