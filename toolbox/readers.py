@@ -112,7 +112,7 @@ def iter_messages(
     consumer = new_consumer(conf, quiet=True)
     try:
         described = describe_topic(
-            consumer, topic, connect_timeout, settings.kafka.bootstrap_servers
+            consumer, topic, connect_timeout, settings.kafka.bootstrap_servers, conf
         )
         start = OFFSET_BEGINNING if from_beginning else OFFSET_END
         consumer.assign([TopicPartition(topic, p, start) for p in sorted(described.partitions)])
@@ -125,7 +125,7 @@ def iter_messages(
                 if wait <= 0:
                     return
             msg = consumer.poll(wait)
-            if msg is None or skip_read_error(msg.error(), topic):
+            if msg is None or skip_read_error(msg.error(), topic, conf):
                 continue
             last = time.monotonic()
             seen += 1
@@ -161,7 +161,7 @@ def read_to_end(
     consumer = new_consumer(conf, quiet=True)
     try:
         described = describe_topic(
-            consumer, topic, connect_timeout, settings.kafka.bootstrap_servers
+            consumer, topic, connect_timeout, settings.kafka.bootstrap_servers, conf
         )
         bounds = read_committed_bounds(
             admin_config(settings.kafka), topic, described.partitions, timeout=connect_timeout
@@ -187,7 +187,7 @@ def read_to_end(
                         f"partition(s) {', '.join(map(str, sorted(ends)))}"
                     )
                 continue
-            if skip_read_error(msg.error(), topic):
+            if skip_read_error(msg.error(), topic, conf):
                 continue
             last_progress = time.monotonic()
             record = _copy(msg)

@@ -20,6 +20,9 @@ Roles, and the calls each grant is for:
   topic, Write on the input topic (replay), Describe on the worker group (members, lag);
 - ``keda``: the lag scaler reads the group's committed offsets and the input topic's end
   offsets: Describe on both;
+- ``reader``: downstream consumers of the results, and ``catmatch tail``: Read on the
+  output topic (a consumer that joins a group of its own also needs Read on that group;
+  ``catmatch tail`` assigns its partitions and uses none);
 - ``topics``: ``catmatch topics create`` / ``python -m transport.topics create`` (the
   bootstrap Job): Create and Describe on the three topics by name.
 
@@ -47,8 +50,8 @@ from core.settings import Settings
 from transport.admin import admin_client
 from transport.errors import TransportError
 
-Role = Literal["worker", "producer", "operator", "keda", "topics"]
-ROLES: tuple[Role, ...] = ("worker", "producer", "operator", "keda", "topics")
+Role = Literal["worker", "producer", "operator", "keda", "reader", "topics"]
+ROLES: tuple[Role, ...] = ("worker", "producer", "operator", "keda", "reader", "topics")
 Resource = Literal["topic", "group", "transactionalId", "cluster"]
 Pattern = Literal["literal", "prefix"]
 Operation = Literal["Read", "Write", "Create", "Describe", "DescribeConfigs"]
@@ -153,6 +156,8 @@ def role_grants(role: Role, names: PipelineNames) -> list[Grant]:
             Grant("topic", t.input, "literal", "Describe", "partitions and end offsets"),
             Grant("group", t.group, "literal", "Describe", "committed offsets"),
         ]
+    if role == "reader":
+        return [Grant("topic", t.output, "literal", "Read", "read the results")]
     if role == "topics":
         return [
             grant

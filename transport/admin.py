@@ -27,8 +27,9 @@ from confluent_kafka.admin import (
 )
 
 from core.settings import Settings
+from transport.access import ACCESS
 from transport.clients import new_admin
-from transport.errors import KafkaUnreachable, TopicError
+from transport.errors import KafkaAccessDenied, KafkaUnreachable, TopicError
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,10 @@ def admin_client(conf: Mapping[str, Any]) -> AdminClient:
 
 
 def wait_reachable(admin: AdminClient, timeout: float, where: str = "") -> ClusterMetadata:
-    """Cluster metadata once a broker answers; :class:`KafkaUnreachable` after ``timeout``."""
-    deadline = time.monotonic() + timeout
+    """Cluster metadata once a broker answers; :class:`KafkaUnreachable` after ``timeout``,
+    or :class:`KafkaAccessDenied` as soon as the brokers refuse the login."""
+    started = time.monotonic()
+    deadline = started + timeout
     last: Exception | None = None
     while True:
         remaining = deadline - time.monotonic()
@@ -51,12 +54,25 @@ def wait_reachable(admin: AdminClient, timeout: float, where: str = "") -> Clust
             metadata = admin.list_topics(timeout=min(remaining, 2.0))
         except KafkaException as exc:
             last = exc
+            raise_if_refused(admin, started, where)
             continue
         if metadata.brokers:
             return metadata
+    raise_if_refused(admin, started, where)
     where = f" at {where}" if where else ""
     reason = f" ({last.args[0].str()})" if last is not None and last.args else ""
     raise KafkaUnreachable(f"Kafka{where} is not reachable within {timeout:g} s{reason}")
+
+
+def raise_if_refused(client: Any, since: float, where: str = "") -> None:
+    """Raise :class:`KafkaAccessDenied` when the brokers refused this process's login (or
+    TLS handshake) since ``since``: a failed call then says why, not just "unreachable".
+    ``client.poll(0)`` first serves the error events librdkafka queued for it."""
+    client.poll(0)
+    denial = ACCESS.login_denial(since)
+    if denial is not None:
+        where = f" at {where}" if where else ""
+        raise KafkaAccessDenied(f"Kafka{where}: {denial.message}")
 
 
 def wait_for_broker(

@@ -1,8 +1,9 @@
 """Every confluent-kafka client of the project is built here, with its callbacks set.
 
-Long-lived clients (the worker's) log librdkafka errors as warnings or errors
-(:func:`transport.logs.log_kafka_error`); short-lived ones (admin calls, the CLI) are
-``quiet``: their calls report failures themselves, so librdkafka's own lines go to DEBUG.
+Long-lived clients (the worker's) log librdkafka errors as warnings or errors, and refusals
+once with their fix (:func:`transport.logs.error_logger`); short-lived ones (admin calls, the
+CLI) are ``quiet``: their calls report failures themselves, so librdkafka's own lines go to
+DEBUG.
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, Producer
 from confluent_kafka.admin import AdminClient
 
-from transport.logs import LIBRDKAFKA, LIBRDKAFKA_DEBUG, debug_error, log_kafka_error
+from transport.logs import LIBRDKAFKA, LIBRDKAFKA_DEBUG, error_logger, quiet_errors
 
 
 def quiet_config(conf: Mapping[str, Any]) -> dict[str, Any]:
-    """``conf`` plus settings that keep librdkafka's connection errors off stderr."""
+    """``conf`` plus settings that keep librdkafka's connection errors off stderr (a refusal
+    is still recorded, so the call that fails can name it: :mod:`transport.access`)."""
     out = dict(conf)
     out.setdefault("logger", LIBRDKAFKA_DEBUG)
-    out.setdefault("error_cb", debug_error)
+    out.setdefault("error_cb", quiet_errors(conf))
     out.setdefault("reconnect.backoff.max.ms", 1000)
     return out
 
@@ -32,7 +34,7 @@ def _with_callbacks(
     out.setdefault("logger", LIBRDKAFKA)
     if error_cb is not None:
         out["error_cb"] = error_cb
-    out.setdefault("error_cb", log_kafka_error)
+    out.setdefault("error_cb", error_logger(conf))
     return out
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from transport.access import classify
 from transport.clients import new_consumer
-from transport.errors import TopicError
+from transport.errors import KafkaAccessDenied, TopicError
 from transport.threads import SerialThread
 
 log = logging.getLogger(__name__)
@@ -32,12 +33,27 @@ def position(msg: Message) -> tuple[str, int, int]:
     return topic, partition, offset
 
 
-def skip_read_error(error: KafkaError | None, topic: str) -> bool:
+def skip_read_error(
+    error: KafkaError | None, topic: str, conf: Mapping[str, Any] | None = None
+) -> bool:
     """For readers of a topic: ``True`` to skip a message that carries a transient error
-    (logged); raises :class:`~transport.errors.TopicError` for a fatal one or a topic gone."""
+    (logged); raises :class:`~transport.errors.TopicError` for a fatal one or a topic gone,
+    :class:`~transport.errors.KafkaAccessDenied` when this user may not read the topic.
+
+    A reader assigns its partitions and never uses its (random) consumer group, so the
+    broker's refusal to find a coordinator for that group is skipped quietly: readers need
+    no group ACL.
+    """
     if error is None:
         return False
-    if error.fatal() or error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+    code = error.code()
+    if code == KafkaError.GROUP_AUTHORIZATION_FAILED:
+        log.debug("reading %s: %s (the reader's group is never used)", topic, error.str())
+        return True
+    if code == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+        denial = classify(error, conf or {}, topic=topic, operation="read")
+        raise KafkaAccessDenied(denial.message if denial else f"reading {topic}: {error.str()}")
+    if error.fatal() or code == KafkaError.UNKNOWN_TOPIC_OR_PART:
         raise TopicError(f"reading {topic}: {error.str()}")
     log.warning("reading %s: %s", topic, error.str())
     return True

@@ -15,10 +15,12 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from confluent_kafka import KafkaError
+
+from transport.access import ACCESS, classify, is_refusal
 
 log = logging.getLogger("transport.kafka")
 librdkafka_log = logging.getLogger("transport.librdkafka")
@@ -59,14 +61,17 @@ class ConnectionState:
         with self._lock:
             self._errors += 1
             self._last_error = err.str()
+            # A refused login is the reason, said by ACCESS: "unreachable" would mislead.
+            refused = ACCESS.login_denial() is not None
             if self.up is not False:
                 self.up, self._down_since, self._last_summary, self._errors = False, now, now, 1
-                log.warning("Kafka unreachable: %s (repeats are summarised every %.0f s)",
-                            err.str(), self._summary_every_s)
+                if not refused:
+                    log.warning("Kafka unreachable: %s (repeats are summarised every %.0f s)",
+                                err.str(), self._summary_every_s)
                 changed = True
             else:
                 changed = False
-                if now - self._last_summary >= self._summary_every_s:
+                if now - self._last_summary >= self._summary_every_s and not refused:
                     log.warning("Kafka still unreachable after %.0f s: %d connection errors, "
                                 "last: %s", now - self._down_since, self._errors, err.str())
                     self._last_summary = now
@@ -99,17 +104,49 @@ def log_kafka_error(err: KafkaError) -> None:
         log.error("kafka: %s", err)
 
 
+def error_logger(conf: Mapping[str, Any]) -> Callable[[KafkaError], None]:
+    """``error_cb`` of a long-lived client built from ``conf``: a refusal (login, TLS, ACL)
+    goes to :data:`~transport.access.ACCESS`, which says it once with its fix; the rest
+    as :func:`log_kafka_error`."""
+
+    def on_error(err: KafkaError) -> None:
+        denial = classify(err, conf) if is_refusal(err) else None
+        if denial is not None:
+            ACCESS.denied(denial)
+        else:
+            log_kafka_error(err)
+
+    return on_error
+
+
+def quiet_errors(conf: Mapping[str, Any]) -> Callable[[KafkaError], None]:
+    """``error_cb`` of a short-lived client, whose calls report failures themselves: a
+    refusal is recorded (quietly) so that the failure can name it; the rest goes to DEBUG."""
+
+    def on_error(err: KafkaError) -> None:
+        denial = classify(err, conf) if is_refusal(err) else None
+        if denial is not None:
+            ACCESS.denied(denial, quiet=True)
+        log.debug("librdkafka: %s", err)
+
+    return on_error
+
+
 def debug_error(err: KafkaError) -> None:
     """``error_cb`` of short-lived clients, whose calls report failures themselves."""
     log.debug("librdkafka: %s", err)
 
 
-def once_per_error() -> Callable[[KafkaError], None]:
-    """An ``error_cb`` that logs each distinct client error once, as a warning."""
+def once_per_error(conf: Mapping[str, Any] | None = None) -> Callable[[KafkaError], None]:
+    """An ``error_cb`` that logs each distinct client error once, as a warning; a refusal
+    (with ``conf``, named with its fix) once per kind, however often librdkafka repeats it."""
     seen: set[str] = set()
 
     def on_error(err: KafkaError) -> None:
-        text = err.str()
+        denial = classify(err, conf) if conf is not None and is_refusal(err) else None
+        if denial is not None:
+            ACCESS.denied(denial, quiet=True)
+        text = denial.message if denial is not None else err.str()
         if text not in seen:
             seen.add(text)
             log.warning("kafka client: %s", text)

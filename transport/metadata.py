@@ -29,8 +29,9 @@ from confluent_kafka.admin import (
     TopicMetadata,
 )
 
-from transport.admin import admin_client, wait_reachable
-from transport.errors import KafkaUnreachable, TopicError
+from transport.access import classify
+from transport.admin import admin_client, raise_if_refused, wait_reachable
+from transport.errors import KafkaAccessDenied, KafkaUnreachable, TopicError
 
 log = logging.getLogger(__name__)
 
@@ -198,18 +199,25 @@ def _offsets(
 
 
 def describe_topic(
-    client: Any, topic: str, timeout: float, bootstrap: str = ""
+    client: Any, topic: str, timeout: float, bootstrap: str = "",
+    conf: Mapping[str, Any] | None = None,
 ) -> TopicMetadata:
     """``topic``'s metadata through any client that has ``list_topics`` (a producer, a
     consumer, an admin client).
 
+    Args:
+        conf: the client's configuration, to name its user when the cluster refuses it.
+
     Raises:
         KafkaUnreachable: no broker answered within ``timeout``.
+        KafkaAccessDenied: the brokers refused the login, or this user may not see the topic.
         TopicError: the topic does not exist or reports an error.
     """
+    started = time.monotonic()
     try:
         metadata = client.list_topics(topic, timeout=timeout)
     except KafkaException as exc:
+        raise_if_refused(client, started, bootstrap)
         where = f" at {bootstrap}" if bootstrap else ""
         raise KafkaUnreachable(f"Kafka{where} is not reachable: {exc.args[0].str()}") from None
     described = metadata.topics.get(topic)
@@ -217,7 +225,11 @@ def describe_topic(
         code = described.error.code() if described is not None and described.error else None
         if code in (None, KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC):
             raise TopicError(f"topic {topic} does not exist (create it: catmatch topics create)")
-        raise TopicError(f"topic {topic}: {described.error.str() if described else 'unknown'}")
+        assert described is not None and described.error is not None
+        denial = classify(described.error, conf or {}, topic=topic, operation="describe")
+        if denial is not None:
+            raise KafkaAccessDenied(denial.message)
+        raise TopicError(f"topic {topic}: {described.error.str()}")
     result: TopicMetadata = described
     return result
 

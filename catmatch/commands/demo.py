@@ -24,16 +24,17 @@ from catmatch.errors import UserError
 from catmatch.options import Subparsers, add_command
 from core.categories import same_category
 from core.names import LATEST
-from core.settings import KafkaSettings, Settings
+from core.settings import Settings
 from toolbox import demo
 from toolbox.harness.children import free_port
+from toolbox.harness.secure import kafka_env, role_user
 from toolbox.harness.stack import Stack, fresh_dir
 from toolbox.harness.workers import WorkerProcess, wait_assigned
 from toolbox.produce.sender import produce_generated, produce_products
 from toolbox.readers import iter_messages
 from training.generator import read_truth
+from transport.acls import PipelineNames
 from transport.admin import ensure_topics, pipeline_topic_specs
-from transport.configuration import admin_config
 
 PREDICTOR_START_TIMEOUT_S = 300.0
 
@@ -41,6 +42,9 @@ PREDICTOR_START_TIMEOUT_S = 300.0
 def register(sub: Subparsers) -> None:
     p = add_command(sub, "demo", "run broker + predictor + workers + producer end to end")
     p.add_argument("--count", type=int, default=400, help="synthetic products to classify")
+    p.add_argument("--security", choices=("none", "sasl_plaintext", "sasl_ssl"), default="none",
+                   help="secure the broker (TLS, SCRAM logins, ACLs): the workers and the demo "
+                   "itself then log in as users holding only their roles' ACLs (catmatch acls)")
     p.add_argument("--workers", type=int, default=2, help="worker processes = partitions")
     p.add_argument("--rate", type=float, default=0, help="products/s (0 = as fast as possible)")
     p.add_argument("--seed", type=int, default=7)
@@ -58,18 +62,26 @@ def register(sub: Subparsers) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     work = fresh_dir(args.work_dir)
     served = demo.choose_model(settings, args.model_ref, args.store, args.store_name, say)
-    with Stack(work, settings.broker) as stack:
+    broker = settings.broker.model_copy(update={"security": args.security})
+    with Stack(work, broker) as stack:
         say("starting Apache Kafka (KRaft, single node) on loopback")
         kafka = stack.broker()
+        names = PipelineNames.from_settings(settings)
+        worker_kafka = role_user(kafka, "demo-worker", ["worker"], names)
+        client_kafka = role_user(kafka, "demo-client", ["producer", "reader", "operator"], names)
         settings = settings.model_copy(
             update={
-                "kafka": KafkaSettings(bootstrap_servers=kafka.bootstrap_servers),
+                "kafka": client_kafka,
                 "topics": settings.topics.model_copy(update={"partitions": args.workers}),
             }
         )
         say(f"broker ready at {kafka.bootstrap_servers}")
+        if kafka.security is not None:
+            say(f"secured ({kafka.security.protocol}, SCRAM-SHA-512, ACLs enforced): the "
+                "workers log in as demo-worker (role worker), the demo as demo-client "
+                "(producer, reader, operator)")
         specs = pipeline_topic_specs(settings, args.workers)
-        for name, state in ensure_topics(admin_config(settings.kafka), specs).items():
+        for name, state in ensure_topics(kafka.client_config(), specs).items():
             print(f"    topic {name}: {state}")
 
         if shutil.which("redis-server") and settings.cache.enabled:
@@ -91,7 +103,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         say(f"starting {args.workers} workers (group {settings.worker.group_id})")
         workers = stack.worker("workers", {
             **stack.env,
-            "CATMATCH_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+            **kafka_env(worker_kafka),
             "CATMATCH_PREDICTOR__URL": url,
             "CATMATCH_PREDICTOR__MODEL_NAME": settings.serve.model_name,
             **served.worker_env,

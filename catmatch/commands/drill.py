@@ -49,6 +49,11 @@ def register(sub: Subparsers) -> None:
     run.add_argument("--timeout", type=float, default=300.0,
                      help="seconds to wait for every result after the fault")
     run.add_argument("--json", action="store_true", help="one JSON object per line")
+    run.add_argument("--security", choices=("none", "sasl_plaintext", "sasl_ssl"),
+                     default="none",
+                     help="secure the drill's broker: workers and the drill's own clients log "
+                     "in as users with only their roles' ACLs (the login and ACL drills "
+                     "always run secured)")
     run.set_defaults(func=run_drills)
 
 
@@ -75,7 +80,7 @@ def run_drills(args: argparse.Namespace, settings: Settings) -> int:
             work = fresh_dir(args.work_dir / f"{name}-{guarantee}")
             options = DrillOptions(model_dir=model_dir, work_dir=work, products=args.products,
                                    rate=args.rate, guarantee=guarantee, workers=args.workers,
-                                   timeout_s=args.timeout)
+                                   timeout_s=args.timeout, security=args.security)
             report = run_drill(DRILLS[name], options)
             reports.append(report)
             row = report.as_dict()

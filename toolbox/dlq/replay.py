@@ -176,8 +176,8 @@ def replay(
         raise InvalidRequest("--limit must be >= 1")
     report = ReplayReport(topic=topic, target=to, dry_run=dry_run)
     conf = producer_config(settings.kafka, defaults=PRODUCER_DEFAULTS)
-    producer = new_producer(conf, quiet=True, error_cb=once_per_error())
-    describe_topic(producer, to, connect_timeout, settings.kafka.bootstrap_servers)
+    producer = new_producer(conf, quiet=True, error_cb=once_per_error(conf))
+    describe_topic(producer, to, connect_timeout, settings.kafka.bootstrap_servers, conf)
 
     def delivered(err: KafkaError | None, _msg: Message) -> None:
         if err is None:

@@ -22,15 +22,17 @@ from typing import Any
 import yaml
 
 from core.errors import CatmatchError
-from core.settings import Settings, load_settings
+from core.settings import KafkaSettings, Settings, load_settings
 from toolbox.harness.children import child_env
 from toolbox.harness.faults import FaultProxy
 from toolbox.harness.predictor import PredictorProcess
+from toolbox.harness.secure import role_user
 from toolbox.harness.stack import Broker, Stack
 from toolbox.harness.workers import WorkerProcess, wait_assigned
 from toolbox.produce.sender import produce_products
 from toolbox.readers import read_to_end
 from training.generator import generate_products
+from transport.acls import PipelineNames
 from transport.admin import TopicSpec, ensure_topics
 from transport.clients import new_producer
 from transport.configuration import producer_config
@@ -39,6 +41,9 @@ from transport.metadata import group_lag
 log = logging.getLogger(__name__)
 
 PREDICTOR_START_TIMEOUT_S = 180.0
+# A secured broker makes open connections log in again this often, so a drill that changes
+# a password sees it bite within seconds (the broker's default: 60 s).
+DRILL_BROKER_PROPERTIES = {"connections.max.reauth.ms": 5000}
 
 
 @dataclass
@@ -53,6 +58,7 @@ class DrillOptions:
     workers: int = 2
     nodes: int = 1
     timeout_s: float = 300.0
+    security: str = "none"  # sasl_ssl / sasl_plaintext: every client logs in with its role's ACLs
 
 
 @dataclass
@@ -77,8 +83,8 @@ class Pipeline:
         self.group = f"drill-{int(time.time())}"
         self.topics = ("drill-in", "drill-out", "drill-dlq")
         # The children read only the configuration written for them, not this process's.
-        self.stack = Stack(self.work, load_settings().broker,
-                           env=child_env(inherit_settings=False))
+        broker = load_settings().broker.model_copy(update={"security": options.security})
+        self.stack = Stack(self.work, broker, env=child_env(inherit_settings=False))
         self.broker: Broker | None = None
         self.predictor: PredictorProcess | None = None
         self.proxy: FaultProxy | None = None
@@ -86,6 +92,11 @@ class Pipeline:
         self._producer_thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self.restarts = 0  # workers that exited on their own and were started again
+        # Who logs in as what: the workers (role worker) and the drill itself (producer,
+        # reader, operator); on a broker without security both are the plain settings.
+        self.users: dict[str, KafkaSettings] = {}
+        self.names = PipelineNames(*self.topics, self.group,
+                                   exactly_once=options.guarantee == "exactly_once")
 
     # -- the parts ------------------------------------------------------------------------
 
@@ -93,10 +104,22 @@ class Pipeline:
     def bootstrap(self) -> str:
         return self.stack.bootstrap
 
+    @property
+    def admin_config(self) -> dict[str, Any]:
+        """The broker's super user (plain settings on a broker without security)."""
+        assert self.broker is not None
+        return self.broker.client_config()
+
     def up(self) -> Pipeline:
-        self.broker = self.stack.broker(nodes=self.o.nodes, num_partitions=1)
+        self.broker = self.stack.broker(nodes=self.o.nodes, num_partitions=1,
+                                        properties=DRILL_BROKER_PROPERTIES)
+        self.users = {
+            "worker": role_user(self.broker, "drill-worker", ["worker"], self.names),
+            "driver": role_user(self.broker, "drill-driver", ["producer", "reader", "operator"],
+                                self.names),
+        }
         rf, config = (3, {"min.insync.replicas": "2"}) if self.o.nodes > 1 else (1, {})
-        ensure_topics({"bootstrap.servers": self.bootstrap}, [
+        ensure_topics(self.admin_config, [
             TopicSpec(t, partitions=self.o.workers, replication_factor=rf, config=config)
             for t in self.topics
         ], timeout=60)
@@ -133,10 +156,11 @@ class Pipeline:
         assert self.predictor is not None
         self.predictor.start(timeout_s=PREDICTOR_START_TIMEOUT_S)
 
-    def settings(self) -> Settings:
+    def settings(self, user: str = "driver") -> Settings:
+        """The settings of the drill's clients (``driver``) or of its workers (``worker``)."""
         in_, out, dlq = self.topics
         sections: dict[str, Any] = {
-            "kafka": {"bootstrap_servers": self.bootstrap},
+            "kafka": self.users.get(user) or {"bootstrap_servers": self.bootstrap},
             "topics": {"input": in_, "output": out, "dead_letter": dlq},
             "predictor": {"url": self.proxy.url if self.proxy else "", "timeout_s": 10,
                           "backoff_initial_s": 0.1, "backoff_max_s": 2.0},
@@ -150,8 +174,13 @@ class Pipeline:
         return Settings(**sections)
 
     def _write_config(self) -> None:
-        data = json.loads(self.settings().model_dump_json())
-        (self.work / "worker.yaml").write_text(yaml.safe_dump(data))
+        settings = self.settings("worker")
+        data = json.loads(settings.model_dump_json())
+        if settings.kafka.sasl_password is not None:  # dumped as ******
+            data["kafka"]["sasl_password"] = settings.kafka.sasl_password.get_secret_value()
+        path = self.work / "worker.yaml"
+        path.touch(mode=0o600)
+        path.write_text(yaml.safe_dump(data))
 
     # -- input and output -----------------------------------------------------------------
 
@@ -217,7 +246,7 @@ class Pipeline:
     def committed_to_end(self) -> bool:
         """Whether the group's committed offsets reached the end of the input."""
         try:
-            lags = group_lag({"bootstrap.servers": self.bootstrap}, self.group,
+            lags = group_lag(self.admin_config, self.group,
                              [self.topics[0]], timeout=10)
         except Exception:  # noqa: BLE001 - reported as not known
             return False

@@ -94,7 +94,7 @@ def restart_broker(p: Pipeline) -> None:
 def kill_leader(p: Pipeline) -> None:
     """SIGKILL the leader of input partition 0 of the cluster; restarted 5 s later."""
     assert isinstance(p.broker, EmbeddedKafkaCluster)
-    leader = partition_leader({"bootstrap.servers": p.bootstrap}, p.topics[0], 0, 30)
+    leader = partition_leader(p.admin_config, p.topics[0], 0, 30)
     node = p.broker.node(leader)
     node.kill()
     time.sleep(5.0)
@@ -118,6 +118,7 @@ class Drill:
     fault: Fault_ | None = None
     nodes: int = 1
     hostile: bool = False
+    security: str | None = None  # the drill needs a secured broker (logins, ACLs)
 
 
 DRILLS: dict[str, Drill] = {d.name: d for d in [
@@ -140,6 +141,8 @@ def run_drill(drill: Drill, options: DrillOptions) -> DrillReport:
     """Run one drill on a fresh pipeline and report what came out."""
     started = time.monotonic()
     options.nodes = drill.nodes
+    if drill.security is not None and options.security == "none":
+        options.security = drill.security
     pipeline = Pipeline(options)
     try:
         pipeline.up()  # a failed start still stops what it started, below

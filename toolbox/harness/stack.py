@@ -104,10 +104,12 @@ class Stack(ExitStack):
             raise RuntimeError("no broker started on this stack")
         return self.kafka.bootstrap_servers
 
-    def broker(self, *, nodes: int = 1, num_partitions: int | None = None) -> Broker:
-        """Start the broker (or a cluster of ``nodes``) on ``work/kafka``."""
+    def broker(self, *, nodes: int = 1, num_partitions: int | None = None,
+               properties: Mapping[str, object] | None = None) -> Broker:
+        """Start the broker (or a cluster of ``nodes``) on ``work/kafka`` (secured as
+        ``broker.security`` says; ``properties``: extra ``server.properties`` entries)."""
         kafka = start_broker(self.broker_settings, self.work / "kafka", nodes=nodes,
-                             num_partitions=num_partitions)
+                             num_partitions=num_partitions, properties=properties)
         self.callback(kafka.stop)
         self.kafka = kafka
         return kafka

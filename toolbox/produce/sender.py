@@ -135,8 +135,8 @@ def produce_products(
     topic = topic or settings.topics.input
     report = ProduceReport(topic=topic)
     conf = producer_config(settings, producer_overrides)
-    producer = new_producer(conf, quiet=True, error_cb=once_per_error())
-    describe_topic(producer, topic, connect_timeout, settings.kafka.bootstrap_servers)
+    producer = new_producer(conf, quiet=True, error_cb=once_per_error(conf))
+    describe_topic(producer, topic, connect_timeout, settings.kafka.bootstrap_servers, conf)
 
     def delivered(err: Any, _msg: Any) -> None:
         if err is None:
