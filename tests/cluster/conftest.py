@@ -82,8 +82,10 @@ def operators(node: Node) -> dict[str, float]:
     steps: dict[str, float] = {}
     for name, install in (("kserve", kserve.install), ("keda", keda.install)):
         started = time.monotonic()
-        steps |= {f"{name}_{k}": v for k, v in install(node).items()}
+        done = install(node)
+        steps |= {f"{name}_{k}": v for k, v in done.items()}
         figure(f"{name}_bring_up_s", round(time.monotonic() - started, 1))
+        figure(f"{name}_steps", done)
     return steps
 
 

@@ -12,6 +12,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -167,11 +169,23 @@ def test_the_predictor_image_serves_v2_through_a_service(node: Node) -> None:
             data=json.dumps(body).encode(),
             headers={"Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(request, timeout=60) as resp:  # noqa: S310 (a ClusterIP)
-            outputs = {o["name"]: o["data"] for o in json.load(resp)["outputs"]}
+        outputs = _infer(request, deadline=time.monotonic() + 30)
         assert len(outputs["label"]) == 2
     finally:
         node.kubectl("delete", "-f", "-", "--wait=false", stdin=text, check=False)
+
+
+def _infer(request: urllib.request.Request, deadline: float) -> dict[str, list[object]]:
+    """The pod is Ready a moment before kube-proxy has its endpoint in the Service's rules
+    (until then the ClusterIP refuses connections): retry that, bounded."""
+    while True:
+        try:
+            with urllib.request.urlopen(request, timeout=60) as resp:  # noqa: S310 (a ClusterIP)
+                return {o["name"]: o["data"] for o in json.load(resp)["outputs"]}
+        except urllib.error.URLError as exc:
+            if not isinstance(exc.reason, ConnectionRefusedError) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def test_down_leaves_the_host_as_it_was(node: Node, before: dict[str, object]) -> None:
