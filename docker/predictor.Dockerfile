@@ -72,6 +72,19 @@ RUN --mount=type=cache,target=/root/.cache/pip \
     && pip install -c requirements/constraints.txt ".[${EXTRA}]" \
     && python -c "import kserve, onnxruntime, sklearn, predictor.model, predictor.server" \
     && if [ "${EXTRA}" = predictor ]; then python -c "import torch, transformers"; fi
+# The image's SBOM: CycloneDX JSON of /opt/venv (every installed distribution with its version
+# and purl, category-match itself as the root component), at /opt/venv/sbom.cdx.json.
+# cyclonedx-py runs from a venv of its own in this stage only, so it is not in the image or
+# the SBOM; --output-reproducible leaves out the timestamp and serial number, so an unchanged
+# environment gives the same file (docs/SECURITY.md; scripts/sbom.py does the same locally).
+RUN --mount=type=cache,target=/root/.cache/pip \
+    export REQUESTS_CA_BUNDLE="${PIP_BUILD_CA_BUNDLE}" \
+    && python3 -m venv /opt/sbom \
+    && /opt/sbom/bin/pip install -c requirements/constraints.txt cyclonedx-bom \
+    && /opt/sbom/bin/cyclonedx-py environment --output-reproducible --of JSON \
+       --pyproject pyproject.toml --mc-type application -o /opt/venv/sbom.cdx.json \
+       /opt/venv/bin/python \
+    && chmod a+r /opt/venv/sbom.cdx.json
 
 # The store image: models come from the model store volume (--model-ref, the chart's
 # modelStore mode), so no model is baked in twice.

@@ -6,12 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.tools import load_script
 from tests.unit.dockerlint import instructions, lint, parse
 from tests.unit.test_layering import ALLOWED
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
 GOOD_BASE = "python:3.11-slim@sha256:" + "a" * 64
+SBOM_TOOL = "/opt/sbom"  # the build stage's own venv for cyclonedx-py
 
 
 @pytest.mark.parametrize("name", ["predictor.Dockerfile", "worker.Dockerfile"])
@@ -51,7 +53,7 @@ def test_both_images_have_a_store_target_and_a_baked_default() -> None:
 
 def test_worker_image_installs_core_dependencies_only() -> None:
     steps = instructions((DOCKER / "worker.Dockerfile").read_text())
-    pip = [a for k, a in steps if k == "RUN" and "pip install" in a]
+    pip = [a for k, a in steps if k == "RUN" and "pip install" in a and SBOM_TOOL not in a]
     assert pip and all("-c requirements/constraints.txt ." in a for a in pip), pip
     assert not any("[" in a.split("pip install", 1)[1].split("&&")[0] for a in pip)
     assert ("ENTRYPOINT", '["python", "-m", "worker"]') in steps
@@ -92,3 +94,25 @@ def test_the_cpu_predictor_extra_leaves_torch_out() -> None:
     assert names == {"kserve", "onnxruntime", "scikit-learn"}
     full = {dep.split("=")[0].split(">")[0].split("<")[0] for dep in extras["predictor"]}
     assert names < full
+
+
+@pytest.mark.parametrize("service", ["worker", "predictor"])
+def test_each_image_carries_the_sbom_of_its_environment(service: str) -> None:
+    """The build stage writes /opt/venv/sbom.cdx.json with the flags scripts/sbom.py uses, from
+    a tool venv that no image stage copies (so the tool is neither in the image nor in its
+    SBOM); the image stage copies /opt/venv, the SBOM with it."""
+    text = (DOCKER / f"{service}.Dockerfile").read_text()
+    _, stages = parse(text)
+    build = next(s for s in stages if s.name == "build")
+    runs = [a for k, a in build.steps if k == "RUN" and "cyclonedx-py environment" in a]
+    assert len(runs) == 1, runs
+    run = " ".join(runs[0].split())
+    sbom = load_script("sbom")
+    assert " ".join(sbom.CYCLONEDX_ARGS) in run
+    assert "-o /opt/venv/sbom.cdx.json /opt/venv/bin/python" in run
+    assert f"{SBOM_TOOL}/bin/pip install -c requirements/constraints.txt cyclonedx-bom" in run
+    copies = [a for s in stages for k, a in s.steps if k == "COPY" and "--from=build" in a]
+    assert any("/opt/venv /opt/venv" in a for a in copies)
+    assert not any(SBOM_TOOL in a for s in stages for k, a in s.steps if k == "COPY")
+    store = next(s for s in stages if s.name == "store")
+    assert any(k == "COPY" and "--from=build /opt/venv /opt/venv" in a for k, a in store.steps)
