@@ -7,8 +7,9 @@
 Each drill starts its own broker (or 3-node cluster), predictor and workers on loopback in
 ``--work-dir``, runs, stops everything, and prints one line per drill and guarantee. Exit
 code 1 when any drill lost a product, duplicated one under exactly-once, dead-lettered a
-valid product, missed a hostile one or left offsets uncommitted. docs/RELIABILITY.md lists
-the drills with their measured figures.
+valid product, missed a hostile one, left offsets uncommitted or (in a drill whose predictor
+requires a token, such as ``token-rotation``) got a batch refused with 401/403.
+docs/RELIABILITY.md lists the drills with their measured figures.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from toolbox.models import ensure_tiny_model
 GUARANTEES = ("at_least_once", "exactly_once")
 COLUMNS = ("drill", "guarantee", "products", "distinct", "duplicates", "lost",
            "dead_letters", "hostile_dead_lettered", "valid_dead_lettered", "recovered_s",
-           "drained_s", "committed_to_end", "worker_restarts", "wall_s")
+           "drained_s", "committed_to_end", "worker_restarts", "unauthorized", "wall_s")
 
 
 def register(sub: Subparsers) -> None:

@@ -23,6 +23,7 @@ import yaml
 
 from core.errors import CatmatchError
 from core.settings import KafkaSettings, Settings, load_settings
+from toolbox.drills.rotation import DrillTokens
 from toolbox.harness.children import child_env
 from toolbox.harness.faults import FaultProxy
 from toolbox.harness.predictor import PredictorProcess
@@ -59,6 +60,7 @@ class DrillOptions:
     nodes: int = 1
     timeout_s: float = 300.0
     security: str = "none"  # sasl_ssl / sasl_plaintext: every client logs in with its role's ACLs
+    tokens: bool = False  # the predictor requires a bearer token; both sides read token files
 
 
 @dataclass
@@ -97,6 +99,8 @@ class Pipeline:
         self.users: dict[str, KafkaSettings] = {}
         self.names = PipelineNames(*self.topics, self.group,
                                    exactly_once=options.guarantee == "exactly_once")
+        # The bearer token's Secrets (predictor and workers), when the drill needs one.
+        self.tokens = DrillTokens(self.work / "secrets") if options.tokens else None
 
     # -- the parts ------------------------------------------------------------------------
 
@@ -123,7 +127,10 @@ class Pipeline:
             TopicSpec(t, partitions=self.o.workers, replication_factor=rf, config=config)
             for t in self.topics
         ], timeout=60)
-        self.predictor = self.stack.predictor(self.o.model_dir,
+        env = dict(self.stack.env)
+        if self.tokens is not None:
+            env["CATMATCH_SERVE__TOKEN_FILE"] = str(self.tokens.predictor_dir)
+        self.predictor = self.stack.predictor(self.o.model_dir, env=env,
                                               start_timeout_s=PREDICTOR_START_TIMEOUT_S)
         self.proxy = FaultProxy(self.predictor.url).start()
         self.stack.callback(self.proxy.stop)
@@ -151,6 +158,11 @@ class Pipeline:
             self._producer_thread.join(self.o.timeout_s)
         self.stack.close()
 
+    @property
+    def producing(self) -> bool:
+        """Whether products are still being produced."""
+        return self._producer_thread is not None and self._producer_thread.is_alive()
+
     def restart_predictor(self) -> None:
         """Start the predictor again (on its port) after a kill; wait until it is ready."""
         assert self.predictor is not None
@@ -163,7 +175,8 @@ class Pipeline:
             "kafka": self.users.get(user) or {"bootstrap_servers": self.bootstrap},
             "topics": {"input": in_, "output": out, "dead_letter": dlq},
             "predictor": {"url": self.proxy.url if self.proxy else "", "timeout_s": 10,
-                          "backoff_initial_s": 0.1, "backoff_max_s": 2.0},
+                          "backoff_initial_s": 0.1, "backoff_max_s": 2.0,
+                          "token_file": self.tokens.worker_file if self.tokens else None},
             "worker": {
                 "group_id": self.group, "processing_guarantee": self.o.guarantee,
                 "tokenizer_path": str(self.o.model_dir / "tokenizer.json"),

@@ -10,15 +10,20 @@ whether the group's offsets reached the end of the input.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from toolbox.drills.hostile import HOSTILE, hostile_records
 from toolbox.drills.pipeline import DrillOptions, Pipeline
+from toolbox.drills.rotation import rotate
+from toolbox.errors import HarnessError
 from toolbox.harness.faults import Fault
 from transport.broker import EmbeddedKafka, EmbeddedKafkaCluster
 from transport.metadata import partition_leader
+
+log = logging.getLogger(__name__)
 
 # Seconds of traffic before the fault is injected.
 WARM_UP_S = 3.0
@@ -41,11 +46,14 @@ class DrillReport:
     committed_to_end: bool
     worker_restarts: int
     wall_s: float
+    unauthorized: int = 0  # 401/403 answers the workers got (injected ones included)
+    tokens: bool = False  # the predictor required a token: any refused batch is a failure
 
     @property
     def passed(self) -> bool:
         exact = self.duplicates == 0 or self.guarantee != "exactly_once"
-        return (self.lost == 0 and exact and self.valid_dead_lettered == 0
+        refused = self.tokens and self.unauthorized > 0
+        return (self.lost == 0 and exact and self.valid_dead_lettered == 0 and not refused
                 and self.hostile_dead_lettered == self.hostile and self.committed_to_end)
 
     def as_dict(self) -> dict[str, object]:
@@ -81,6 +89,17 @@ def predictor_fault(status: int, seconds: float = 10.0) -> Fault_:
         time.sleep(seconds)
         p.proxy.set(None)
     return inject
+
+
+def rotate_token(p: Pipeline) -> None:
+    """Rotate the predictor's bearer token while products flow (:mod:`toolbox.drills.rotation`):
+    the next token added, the workers switched, the old token removed."""
+    if p.tokens is None or p.predictor is None:
+        raise HarnessError("the token-rotation drill needs a pipeline with tokens")
+    rotate(p.tokens, p.predictor.url, p.predictor.model_name)
+    if not p.producing:
+        raise HarnessError("the products ran out before the rotation ended, so it was not a "
+                           "mid-stream rotation: raise --products or lower --rate")
 
 
 def restart_broker(p: Pipeline) -> None:
@@ -119,6 +138,8 @@ class Drill:
     nodes: int = 1
     hostile: bool = False
     security: str | None = None  # the drill needs a secured broker (logins, ACLs)
+    tokens: bool = False  # the predictor requires a bearer token (token files on both sides)
+    min_input_s: float = 0.0  # the input lasts at least this long (the rate is lowered)
 
 
 DRILLS: dict[str, Drill] = {d.name: d for d in [
@@ -134,6 +155,8 @@ DRILLS: dict[str, Drill] = {d.name: d for d in [
     Drill("leader-kill", "3 brokers: SIGKILL the input leader, restart it 5 s later",
           kill_leader, nodes=3),
     Drill("rolling-restart", "3 brokers: restart each one in turn", rolling_restart, nodes=3),
+    Drill("token-rotation", "rotate the predictor token mid-stream: add the next, switch "
+          "the workers, remove the old", rotate_token, tokens=True, min_input_s=20.0),
 ]}
 
 
@@ -143,6 +166,11 @@ def run_drill(drill: Drill, options: DrillOptions) -> DrillReport:
     options.nodes = drill.nodes
     if drill.security is not None and options.security == "none":
         options.security = drill.security
+    options.tokens = options.tokens or drill.tokens
+    if drill.min_input_s and options.products / options.rate < drill.min_input_s:
+        options.rate = options.products / drill.min_input_s
+        log.info("%s: producing at %.0f/s so that the input lasts %.0f s", drill.name,
+                 options.rate, drill.min_input_s)
     pipeline = Pipeline(options)
     try:
         pipeline.up()  # a failed start still stops what it started, below
@@ -179,7 +207,15 @@ def run_drill(drill: Drill, options: DrillOptions) -> DrillReport:
         committed_to_end=committed,
         worker_restarts=pipeline.restarts,
         wall_s=round(time.monotonic() - started, 1),
+        unauthorized=_refused(pipeline),
+        tokens=options.tokens,
     )
+
+
+def _refused(pipeline: Pipeline) -> int:
+    """The 401/403 answers the workers got through the fault proxy."""
+    seen = pipeline.proxy.seen if pipeline.proxy is not None else {}
+    return seen.get(401, 0) + seen.get(403, 0)
 
 
 def _since(mark: float | None, ts: float | None) -> float | None:
