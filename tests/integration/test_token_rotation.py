@@ -138,3 +138,20 @@ def test_rotating_the_token_mid_stream_refuses_no_batch(
     refused = predictor_metric(url, "catmatch_predictor_auth_refused_total") - refused_before
     assert refused == my_refusals  # only this test's own probes, none of the worker's
     assert OLD not in server.log_tail(10**6) and NEW not in server.log_tail(10**6)
+
+
+def test_each_workers_2_child_reads_the_token_file_again(predictor_factory, tmp_path):
+    """With ``--workers 2`` every child got its own copy of the token file's watcher: after a
+    rotation no child keeps accepting the old token or refusing the new one."""
+    accepted = SecretVolume(tmp_path / "tokens")
+    accepted.write(current=OLD)
+    server = predictor_factory(extra_args=["--workers", "2"],
+                               env={"CATMATCH_SERVE__TOKEN_FILE": str(accepted.root)})
+    url, model = server.url, server.model_name
+
+    def all_answer(token: str, status: int, tries: int = 12) -> bool:
+        return all(metadata_status(url, model, token) == status for _ in range(tries))
+
+    assert all_answer(OLD, 200) and all_answer(NEW, 401)
+    accepted.write(next=NEW)
+    wait_until(lambda: all_answer(NEW, 200) and all_answer(OLD, 401), 20, "every child")
