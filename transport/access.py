@@ -200,6 +200,7 @@ class _InForce:
     count: int
     summarised: float
     last: float
+    announced: bool  # its first line went out at ERROR (not only quietly)
 
 
 class AccessState:
@@ -224,22 +225,26 @@ class AccessState:
         with self._lock:
             entry = self._in_force.get(key)
             was_blocked = bool(self._in_force)
+            first: tuple[str, tuple[object, ...]] = (
+                "Kafka refuses this client: %s (repeats are summarised every %.0f s)",
+                (denial.message, self._summary_every_s),
+            )
+            line: tuple[str, tuple[object, ...]] | None = None
             if entry is None:
-                self._in_force[key] = _InForce(denial, now, 1, now, now)
-                line: tuple[str, tuple[object, ...]] | None = (
-                    "Kafka refuses this client: %s (repeats are summarised every %.0f s)",
-                    (denial.message, self._summary_every_s),
-                )
+                self._in_force[key] = _InForce(denial, now, 1, now, now, not quiet)
+                line = first
             else:
                 entry.count += 1
                 entry.last = now
-                line = None
-                if now - entry.summarised >= self._summary_every_s:
+                if not quiet and not entry.announced:  # seen quietly before: say it now
+                    entry.announced, entry.summarised, line = True, now, first
+                elif now - entry.summarised >= self._summary_every_s:
                     entry.summarised = now
                     line = ("Kafka still refuses this client after %.0f s (%d times): %s",
                             (now - entry.since, entry.count, denial.message))
         if line is not None:
-            log.log(logging.DEBUG if quiet else logging.ERROR, line[0], *line[1])
+            level = logging.ERROR if line is first else logging.WARNING
+            log.log(logging.DEBUG if quiet else level, line[0], *line[1])
         if self.on_denied is not None:
             self.on_denied(denial)
         if not was_blocked and self.on_change is not None:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import (
-    ConsumerGroupTopicPartitions,
     IsolationLevel,
     KafkaError,
     KafkaException,
@@ -31,6 +30,7 @@ from confluent_kafka.admin import (
 
 from transport.access import classify
 from transport.admin import admin_client, raise_if_refused, wait_reachable
+from transport.clients import new_consumer
 from transport.errors import KafkaAccessDenied, KafkaUnreachable, TopicError
 
 log = logging.getLogger(__name__)
@@ -170,12 +170,7 @@ def group_lag(
         partitions += [TopicPartition(name, p) for p in sorted(topic.partitions)]
     if not partitions:
         return []
-    request = [ConsumerGroupTopicPartitions(group_id, partitions)]
-    committed_future = admin.list_consumer_group_offsets(request, request_timeout=timeout)
-    committed = {
-        (tp.topic, tp.partition): tp.offset
-        for tp in committed_future[group_id].result(timeout=timeout).topic_partitions
-    }
+    committed = committed_offsets(admin_conf, group_id, partitions, timeout)
     ends = _offsets(admin, partitions, OffsetSpec.latest(), timeout)
     starts = _offsets(admin, partitions, OffsetSpec.earliest(), timeout)
     lags = []
@@ -186,6 +181,38 @@ def group_lag(
         lag = ends[key] - (offset if offset is not None else starts[key])
         lags.append(PartitionLag(tp.topic, tp.partition, starts[key], ends[key], offset, lag))
     return lags
+
+
+def committed_offsets(
+    conf: Mapping[str, Any], group_id: str, partitions: list[TopicPartition], timeout: float
+) -> dict[tuple[str, int], int]:
+    """The committed offsets of ``group_id`` (-1 where none), asked by a consumer that names
+    the group but never joins it.
+
+    Not the admin API's ``list_consumer_group_offsets``: librdkafka (2.4 to 2.16 at least)
+    crashes the process when that request meets a coordinator that is not there yet or
+    still loading, e.g. for a group no member has joined (librdkafka issue 5040,
+    confluent-kafka-python issue 1982); the consumer's OffsetFetch waits it out.
+
+    Raises:
+        KafkaUnreachable: no answer within ``timeout``.
+        KafkaAccessDenied: this user may not see the group's offsets.
+    """
+    group_conf = {**conf, "group.id": group_id, "enable.auto.commit": False}
+    consumer = new_consumer(group_conf, quiet=True)
+    try:
+        answered = consumer.committed(partitions, timeout=timeout)
+    except KafkaException as exc:
+        denial = classify(exc.args[0], group_conf, operation="describe")
+        if denial is not None:
+            raise KafkaAccessDenied(denial.message) from None
+        raise KafkaUnreachable(
+            f"the committed offsets of group {group_id} were not answered within "
+            f"{timeout:g} s: {exc.args[0].str()}"
+        ) from None
+    finally:
+        consumer.close()
+    return {(tp.topic, tp.partition): tp.offset for tp in answered}
 
 
 def _offsets(
@@ -307,6 +334,7 @@ def topic_max_message_bytes(
         try:
             entries = future.result(timeout=timeout)
             out[resource.name] = int(entries["max.message.bytes"].value)
-        except (KafkaException, KeyError, ValueError, TypeError) as exc:
-            log.warning("max.message.bytes of %s unknown: %s", resource.name, exc)
+        except (KafkaException, KeyError, ValueError, TypeError, TimeoutError) as exc:
+            why = str(exc) or f"no answer within {timeout:g} s"
+            log.warning("max.message.bytes of %s unknown: %s", resource.name, why)
     return out

@@ -24,7 +24,8 @@ from collections.abc import Awaitable, Callable
 from confluent_kafka import Message
 
 from core.settings import Settings
-from transport.configuration import consumer_config
+from transport.access import ACCESS, KINDS
+from transport.configuration import admin_config, consumer_config
 from transport.consumer import AsyncConsumer
 from transport.logs import CONNECTION
 from transport.types import TP
@@ -41,7 +42,7 @@ from worker.offsets import OffsetTracker
 from worker.outputs import OutputBuilder
 from worker.partitions import PartitionBook
 from worker.pipeline import BatchProcessor
-from worker.probes import Progress, WorkerProbes
+from worker.probes import AccessProbe, Progress, WorkerProbes
 from worker.wiring import (
     max_record_bytes,
     predictor_client,
@@ -101,7 +102,8 @@ class Worker:
             on_committed=self.progress.advanced,
         )
         batches = InFlight(self.tracker, self.book, stopping.event, stopping.fail,
-                           membership.fenced, by_partition=self.delivery.by_partition)
+                           membership.fenced, by_partition=self.delivery.by_partition,
+                           consumer_conf=consumer.conf)
         intake = Intake(consumer, self.book, batches, membership, classifier.circuit,
                         classifier.sizer, s.worker)
         committer = Committer(consumer, self.book, s.worker.commit_interval_ms / 1000,
@@ -109,10 +111,15 @@ class Worker:
         self.probes = probes = WorkerProbes(
             self.worker_id, self.progress, stopping, membership, self.book, self.tracker,
             batches, consumer, client, classifier.circuit,
+            AccessProbe(admin_config(s.kafka), s.topics.input),
         )
         self.health = HealthServer(s.worker.metrics_host, self.metrics_port,
                                    probes.liveness, probes.readiness)
         CONNECTION.on_change = lambda up: METRICS.kafka_state.state("up" if up else "down")
+        for kind in KINDS:  # exported at 0 from the start
+            METRICS.kafka_auth_errors.labels(kind=kind)
+        ACCESS.on_denied = lambda d: METRICS.kafka_auth_errors.labels(kind=d.kind).inc()
+        ACCESS.on_change = lambda refused: METRICS.kafka_refused.set(int(refused))
         METRICS.progress_stalled.set_function(lambda: float(self.progress.stuck()))
         closing: list[Callable[[], Awaitable[None]]] = [
             classifier.circuit.close, committer.commit, self.delivery.close, consumer.close,

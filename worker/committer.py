@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from confluent_kafka import KafkaError, KafkaException
 
+from transport.access import ACCESS, LOGIN, classify, is_refusal
 from transport.consumer import AsyncConsumer
 from transport.types import TP
 from worker.partitions import PartitionBook
@@ -54,10 +55,17 @@ class Committer:
         self._last = time.monotonic()
         consumer = self._consumer
         try:
-            await consumer.call(self._book.commit, consumer.raw, None, self._on_committed)
+            committed = await consumer.call(
+                self._book.commit, consumer.raw, None, self._on_committed
+            )
         except KafkaException as exc:
             error = exc.args[0] if exc.args else None
-            if isinstance(error, KafkaError) and error.fatal():
+            denial = (classify(error, consumer.conf, operation="commit", role="worker")
+                      if isinstance(error, KafkaError) and is_refusal(error) else None)
+            if denial is not None:  # said once by ACCESS; tried again at the next tick
+                ACCESS.denied(denial)
+                self._failures += 1
+            elif isinstance(error, KafkaError) and error.fatal():
                 log.error("fatal commit error, stopping: %s", exc)
                 self._on_fatal(exc)
             else:
@@ -65,6 +73,8 @@ class Committer:
             return
         finally:
             self._last = time.monotonic()
+        if committed and ACCESS.blocked:  # the offsets went in: login and group work
+            ACCESS.cleared(LOGIN, "group:")
         if self._failures:
             log.warning("commits go through again after %d failed tries", self._failures)
             self._failures = 0

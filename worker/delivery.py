@@ -27,12 +27,13 @@ from typing import Any, Protocol
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from core.settings import Settings
+from transport.access import ACCESS, LOGIN, classify, is_refusal
 from transport.configuration import worker_producer_config
 from transport.producer import AsyncProducer
 from transport.types import TP
 from worker.metrics import METRICS
 from worker.offsets import OffsetTracker, Ticket
-from worker.outputs import Outgoing, count_outputs, replace_refused
+from worker.outputs import PERMANENT_RECORD_ERRORS, Outgoing, count_outputs, replace_refused
 from worker.transactions import TransactionAborted, TransactionalOutbox
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,10 @@ class AtLeastOnce:
     """Results and dead letters produced per batch; offsets committed after their acks.
 
     A record the broker refuses for good is replaced by its fallback; any other failed
-    delivery is produced again with a capped backoff, until the worker stops.
+    delivery is produced again with a capped backoff, until the worker stops. A refusal by
+    ACL (``TOPIC_AUTHORIZATION_FAILED``) is of the second kind: the record is fine, the
+    worker's user may not write there yet, so it waits (said once by
+    :data:`~transport.access.ACCESS`) and is never dead-lettered.
     """
 
     by_partition = False
@@ -116,14 +120,35 @@ class AtLeastOnce:
                 retried += replacement is None
                 again.append(replacement or out)
             count_outputs(delivered)
+            if delivered and ACCESS.blocked:
+                ACCESS.cleared(LOGIN, *{f"topic:{o.topic}" for o in delivered})
             if retried:
                 METRICS.delivery_errors.inc(retried)
-                log.warning("%d deliveries failed; producing them again", retried)
+                if not self._refused(todo, errors):
+                    log.warning("%d deliveries failed; producing them again", retried)
                 if self._stop.is_set():
                     raise BatchAbandoned(f"stopping with {retried} undelivered outputs")
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
             todo = again
+
+    def _refused(self, todo: list[Outgoing], errors: list[KafkaError | None]) -> bool:
+        """Record the refusals among ``errors``; whether the failures are all explained by
+        one (a refused login or ACL: said once by ACCESS, not in a line per retry)."""
+        unexplained = False
+        seen: set[str] = set()
+        for out, error in zip(todo, errors, strict=True):
+            if error is None or error.code() in PERMANENT_RECORD_ERRORS:
+                continue
+            denial = classify(error, self._config, topic=out.topic, operation="write",
+                              role="worker") if is_refusal(error) else None
+            if denial is not None:
+                if out.topic not in seen:
+                    seen.add(out.topic)
+                    ACCESS.denied(denial)
+            elif ACCESS.login_denial() is None:  # e.g. timed out while the login is refused
+                unexplained = True
+        return not unexplained
 
     def commit(self, consumer: Consumer, offsets: list[TopicPartition]) -> dict[TP, int]:
         """A synchronous commit, answered per partition.
@@ -147,8 +172,16 @@ class AtLeastOnce:
             accepted, refused = accepted_offsets(answered)
         if refused:
             METRICS.commit_errors.inc(len(refused))
-            log.warning("the broker refused the commit of %s",
-                        ", ".join(f"{t}[{p}]: {why}" for (t, p), why in refused.items()))
+            denied = {tp for tp, why in refused.items() if "authorization" in why.lower()}
+            for topic, _ in sorted(denied):  # said once by ACCESS, not at every tick
+                denial = classify(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED),
+                                  self._config, topic=topic,
+                                  operation="commit offsets of", role="worker")
+                if denial is not None:
+                    ACCESS.denied(denial)
+            if len(denied) < len(refused):
+                log.warning("the broker refused the commit of %s",
+                            ", ".join(f"{t}[{p}]: {why}" for (t, p), why in refused.items()))
         return accepted
 
     def forget(self, partitions: set[TP], also: Callable[[], None]) -> None:

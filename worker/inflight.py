@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message
 
+from transport.access import ACCESS, LOGIN, classify, is_refusal
 from transport.consumer import position
 from transport.logs import CONNECTION
 from transport.types import TP
@@ -49,7 +51,9 @@ class InFlight:
         on_fenced: Callable[[KafkaError], None],
         *,
         by_partition: bool,
+        consumer_conf: Mapping[str, Any] | None = None,
     ) -> None:
+        self._consumer_conf = consumer_conf or {}
         self._tracker = tracker
         self._book = book
         self._stop = stop
@@ -78,6 +82,11 @@ class InFlight:
             err = msg.error()
             if err is not None:
                 METRICS.kafka_errors.inc()
+                denial = classify(err, self._consumer_conf, topic=msg.topic(),
+                                  operation="read", role="worker") if is_refusal(err) else None
+                if denial is not None:  # said once by ACCESS; the consumer keeps trying
+                    ACCESS.denied(denial)
+                    continue
                 if is_fenced(err):
                     self._on_fenced(err)  # may be a broker restart, not a twin: rejoin
                     return
@@ -100,6 +109,9 @@ class InFlight:
         METRICS.consumed.inc(len(batch) + len(healing))
         if batch or healing:
             CONNECTION.ok()
+            if ACCESS.blocked:  # records flow: the login, the group and the topic work
+                topics = {m.topic() for m in batch} | {m.topic() for m, _ in healing}
+                ACCESS.cleared(LOGIN, "group:", *(f"topic:{t}" for t in topics))
         groups: list[tuple[list[Message], Heal | None]] = [([m], h) for m, h in healing]
         # exactly-once: one partition per batch, so the outbox can drop a revoked partition
         groups += [(g, None) for g in split_batch(batch, by_partition=self._by_partition)]

@@ -44,6 +44,8 @@ class WorkerMetrics:
     progress_stalled: Gauge
     crash_loops: Counter
     kafka_state: Enum
+    kafka_auth_errors: Counter
+    kafka_refused: Gauge
     batch_size_target: Gauge
     cache_lookups: Counter
     cache_errors: Counter
@@ -187,6 +189,17 @@ class WorkerMetrics:
                 f"{P}_kafka_state",
                 "Whether the worker reaches the brokers.",
                 states=["unknown", "up", "down"],
+                registry=r,
+            ),
+            kafka_auth_errors=Counter(
+                f"{P}_kafka_auth_errors_total",
+                "Refusals by the brokers: a login, a certificate or an ACL (transport.access).",
+                ["kind"],
+                registry=r,
+            ),
+            kafka_refused=Gauge(
+                f"{P}_kafka_refused",
+                "1 while a refusal by the brokers is in force (the worker is not ready).",
                 registry=r,
             ),
         )

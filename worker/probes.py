@@ -1,5 +1,10 @@
 """Liveness and readiness of one worker, including "stuck": work waiting, nothing moving.
 
+While the brokers refuse the worker (a login, a certificate, an ACL: :mod:`transport.access`)
+it is not ready, and it is not stuck either: nothing a restart could fix, so liveness holds
+and no crash loop starts; the worker keeps trying and goes on once the credential or the ACL
+is back. An :class:`AccessProbe` notices a login that works again while nothing flows.
+
 A worker is *stuck* when it owns partitions with work waiting (a backlog to consume,
 messages in flight or finished but uncommitted) and the predictor is not the reason (it is
 ready and the predictor circuit is closed), yet no commit has moved a position for
@@ -10,11 +15,18 @@ faulty predictor is not stuck: that is what the worker is supposed to do.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+
+from transport.access import ACCESS, LOGIN
+from transport.clients import new_admin
 from transport.consumer import AsyncConsumer
 from transport.logs import CONNECTION
 from transport.types import TP
@@ -46,6 +58,7 @@ class Progress:
     uncommitted: int = 0
     assigned: int = 0
     predictor_waiting: bool = False  # not ready, or a predictor fault holds the stream
+    refused: bool = False  # the brokers refuse a login, a certificate or an ACL
 
     def advanced(self, _positions: dict[TP, int] | None = None) -> None:
         """A commit moved positions (so the brokers are reachable, too)."""
@@ -58,7 +71,7 @@ class Progress:
     def stalled_s(self, now: float | None = None) -> float:
         """Seconds without progress while work is waiting for the worker (0.0 otherwise)."""
         now = time.monotonic() if now is None else now
-        if not self.work_waiting() or self.predictor_waiting:
+        if not self.work_waiting() or self.predictor_waiting or self.refused:
             return 0.0
         return max(now - self.advanced_at, 0.0)
 
@@ -71,7 +84,7 @@ class Progress:
 
     def quiet(self, now: float | None = None) -> None:
         """Nothing to do counts as progress: the stall clock starts when work arrives."""
-        if not self.work_waiting() or self.predictor_waiting:
+        if not self.work_waiting() or self.predictor_waiting or self.refused:
             self.advanced_at = time.monotonic() if now is None else now
 
 
@@ -89,6 +102,7 @@ class WorkerProbes:
     consumer: AsyncConsumer
     client: PredictorClient
     circuit: PredictorCircuit
+    access: AccessProbe | None = None
     _refreshed: float = field(default_factory=time.monotonic)
     _stuck: bool = False
 
@@ -106,7 +120,9 @@ class WorkerProbes:
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         subscribed = self.membership.subscribed
-        ok = subscribed and not self.stopping.requested and self.stopping.error is None
+        refused = ACCESS.denials()
+        ok = (subscribed and not self.stopping.requested and self.stopping.error is None
+              and not refused)
         return ok, {
             "worker": self.worker_id,
             "subscribed": subscribed,
@@ -117,6 +133,7 @@ class WorkerProbes:
             "paused": self.membership.paused,
             "backlog": self.progress.backlog,
             "kafka": {None: "unknown", True: "up", False: "down"}[CONNECTION.up],
+            "kafka_refused": [{"kind": d.kind, "why": d.message} for d in refused],
         }
 
     async def tick(self) -> None:
@@ -137,6 +154,9 @@ class WorkerProbes:
         p.predictor_waiting = self.circuit.is_open or state in (
             PredictorState.NOT_READY, PredictorState.FAILING
         )
+        p.refused = ACCESS.blocked
+        if p.refused and self.access is not None:
+            await self.access.check()
         p.quiet()
         stuck = p.stuck()
         if stuck != self._stuck:  # log the edges only
@@ -145,3 +165,33 @@ class WorkerProbes:
                       f"no progress for {p.stalled_s():.0f} s with backlog {p.backlog}, "
                       f"{p.pending} in flight, predictor {state}")
             self._stuck = stuck
+
+
+class AccessProbe:
+    """Asks the brokers for the input topic's metadata while a login is refused: an answer
+    means the credential works again, even when no record flows to show it.
+
+    One quiet admin client, made on first use, called off the event loop.
+    """
+
+    def __init__(self, admin_conf: Mapping[str, Any], topic: str, timeout_s: float = 2.0
+                 ) -> None:
+        self._conf = dict(admin_conf)
+        self._topic = topic
+        self._timeout_s = timeout_s
+        self._admin: AdminClient | None = None
+
+    async def check(self) -> None:
+        if ACCESS.login_denial() is None:
+            return
+        if await asyncio.to_thread(self._answered):
+            ACCESS.cleared(LOGIN)
+
+    def _answered(self) -> bool:
+        if self._admin is None:
+            self._admin = new_admin(self._conf)
+        try:
+            metadata = self._admin.list_topics(self._topic, timeout=self._timeout_s)
+        except KafkaException:
+            return False
+        return bool(metadata.brokers)

@@ -16,6 +16,15 @@ session, which fences the old. Only a fence by another live instance with the sa
 ``send_offsets_to_transaction`` can block far past its own timeout while the group
 coordinator is down, librdkafka issue 5456); an overrun counts as fatal. An output the
 broker refuses for good is replaced by its fallback (:mod:`worker.outputs`).
+
+A refusal (:mod:`transport.access`) is neither: the records are fine and stay queued. A topic
+the worker may not write fails the transaction as *abortable* (``TOPIC_AUTHORIZATION_FAILED``
+from AddPartitionsToTxn; librdkafka does not say which topic, so the transaction's topics'
+metadata is asked); a transactional id it may not use fails ``init_transactions`` as
+*fatal* (a new producer is made for the next try); a refused login times the calls out.
+The error is said once (then summarised) by ``ACCESS``, the lines that follow from it go to
+DEBUG, and transactions are tried again with a capped backoff (``REFUSED_BACKOFF_S``)
+instead of every tick, until the credential or ACL is back.
 """
 
 from __future__ import annotations
@@ -26,10 +35,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from core.settings import Settings
+from transport.access import ACCESS, LOGIN, Denial, classify, is_refusal
 from transport.clients import new_producer
 from transport.configuration import transactional_config
 from transport.producer import QUEUE_FULL_WAIT_S, OnDelivery, Record, queue_records
@@ -44,6 +55,8 @@ log = logging.getLogger(__name__)
 CALL_GRACE_S = 5.0
 # Fencing by another live producer with our transactional.id: stop, do not fight it.
 FENCED = frozenset({KafkaError.PRODUCER_FENCED, KafkaError._FENCED})
+# While the brokers refuse us: the first and the longest wait between two tries.
+REFUSED_BACKOFF_S = (0.5, 5.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +106,7 @@ class TransactionalOutbox:
     ) -> None:
         self.transactional_id = transactional_id
         conf = transactional_config(settings, transactional_id)
+        self._conf: dict[str, Any] = conf
         self._factory = producer_factory or (lambda: new_producer(conf))
         self._producer = producer if producer is not None else self._factory()
         self._timeout_s = timeout_s
@@ -104,6 +118,8 @@ class TransactionalOutbox:
         self._refused: list[tuple[Entry, int, KafkaError]] = []
         self._fresh = True  # the producer has not been used yet (init may be retried on it)
         self.resets = 0
+        self._not_before = 0.0  # refused: no new try before this (time.monotonic())
+        self._backoff_s = REFUSED_BACKOFF_S[0]
 
     @property
     def state(self) -> str:
@@ -116,10 +132,15 @@ class TransactionalOutbox:
         try:
             self._bounded(self._producer.init_transactions, self._timeout_s)
         except (KafkaException, CallTimedOut) as exc:
-            if isinstance(exc, KafkaException) and exc.args and exc.args[0].code() in FENCED:
+            error = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+            if error is not None and error.code() in FENCED:
                 raise
-            log.warning("init_transactions failed (%s); trying again at the next commit", exc)
-            self._state, self._fresh = _State.BROKEN, not isinstance(exc, CallTimedOut)
+            if error is not None and self._refusal(error) is None and not ACCESS.blocked:
+                log.warning("init_transactions failed (%s); trying again at the next commit",
+                            exc)
+            # A fatal error (e.g. a refused transactional id) leaves the producer unusable.
+            usable = not isinstance(exc, CallTimedOut) and not (error and error.fatal())
+            self._state, self._fresh = _State.BROKEN, usable
             return
         log.info("transactional producer %s ready", self.transactional_id)
 
@@ -166,6 +187,8 @@ class TransactionalOutbox:
             TransactionAborted: nothing was committed now; the batches stay queued.
             KafkaException: this worker was fenced by another instance (stop it).
         """
+        if time.monotonic() < self._not_before:
+            raise TransactionAborted("the brokers refuse this client; waiting to try again")
         try:
             if self._state is _State.BROKEN:
                 self._reset()
@@ -197,7 +220,8 @@ class TransactionalOutbox:
             self._failed(exc)
             raise TransactionAborted(str(exc.args[0] if exc.args else exc)) from exc
         except CallTimedOut as exc:
-            log.error("%s; the transactional producer is replaced at the next tick", exc)
+            log.log(_level(logging.ERROR), "%s; the transactional producer is replaced at the "
+                    "next tick", exc)
             self._state, self._fresh = _State.BROKEN, False
             METRICS.transactions.labels(result="aborted").inc()
             raise TransactionAborted(str(exc)) from exc
@@ -218,6 +242,10 @@ class TransactionalOutbox:
             self._entries = [e for e in self._entries if id(e) not in done]
         METRICS.transactions.labels(result="committed").inc()
         METRICS.transaction_seconds.observe(time.perf_counter() - started)
+        self._not_before, self._backoff_s = 0.0, REFUSED_BACKOFF_S[0]
+        if ACCESS.blocked:  # all of it went in: the login, the id, the group, the topics
+            written = {f"topic:{out.topic}" for entry in chosen for out in entry.outputs}
+            ACCESS.cleared(LOGIN, "transactional_id:", "group:", *written)
         if self._on_committed is not None:  # once per transaction, with all its outputs
             self._on_committed([out for entry in chosen for out in entry.outputs])
         return positions
@@ -228,19 +256,56 @@ class TransactionalOutbox:
         if error is not None and error.code() in FENCED:
             log.error("producer %s fenced by another instance: %s", self.transactional_id, error)
             raise exc
+        if error is not None:
+            self._refusal(error)
         if self._state is _State.BROKEN:
-            log.warning("transactional producer not ready yet: %s", error)
+            log.log(_level(logging.WARNING), "transactional producer not ready yet: %s", error)
+            if error is not None and error.fatal():
+                self._fresh = False  # unusable: the next try makes a new producer
         elif error is not None and error.fatal():
-            log.error("transactional producer failed fatally (%s); a new one starts next", error)
+            log.log(_level(logging.ERROR), "transactional producer failed fatally (%s); a new "
+                    "one starts next", error)
             self._state, self._fresh = _State.BROKEN, False
         elif self._state is _State.COMMITTING and error is not None and error.retriable():
-            log.warning("commit_transaction: %s; calling it again at the next tick", error)
+            log.log(_level(logging.WARNING), "commit_transaction: %s; calling it again at the "
+                    "next tick", error)
             return
         elif self._state is not _State.READY or (error is not None and error.txn_requires_abort()):
-            log.warning("transaction failed (%s); aborting, its batches go in the next one",
-                        error)
+            log.log(_level(logging.WARNING), "transaction failed (%s); aborting, its batches go "
+                    "in the next one", error)
             self._state = _State.ABORTING
         METRICS.transactions.labels(result="aborted").inc()
+
+    def _refusal(self, error: KafkaError) -> Denial | None:
+        """Record a refusal by the brokers and hold off the next try; None when ``error`` is
+        not one."""
+        if not is_refusal(error):
+            return None
+        topic = self._refused_topic() if error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED \
+            else None
+        denial = classify(error, self._conf, topic=topic, operation="write", role="worker")
+        if denial is None:
+            return None
+        ACCESS.denied(denial)
+        self._not_before = time.monotonic() + self._backoff_s
+        self._backoff_s = min(self._backoff_s * 2, REFUSED_BACKOFF_S[1])
+        return denial
+
+    def _refused_topic(self) -> str | None:
+        """Which topic of the failed transaction this user may not write: librdkafka does not
+        say, but the broker hides such a topic's metadata from it."""
+        if self._inflight is None:
+            return None
+        topics = sorted({out.topic for entry in self._inflight[0] for out in entry.outputs})
+        for topic in topics:
+            try:
+                described = self._producer.list_topics(topic, timeout=2.0).topics.get(topic)
+            except KafkaException:
+                return None
+            if described is not None and described.error is not None and (
+                    described.error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED):
+                return topic
+        return None
 
     def _abort(self) -> None:
         self._bounded(self._producer.abort_transaction, self._timeout_s)
@@ -258,7 +323,8 @@ class TransactionalOutbox:
         self._bounded(self._producer.init_transactions, self._timeout_s)
         self._state = _State.READY
         self._apply_fallbacks()
-        log.warning("transactional producer %s restarted", self.transactional_id)
+        log.log(_level(logging.WARNING), "transactional producer %s restarted",
+                self.transactional_id)
 
     def _produce(self, entry: Entry) -> None:
         """Queue a batch's outputs in the open transaction. One the broker refuses before
@@ -301,3 +367,9 @@ class TransactionalOutbox:
         self._producer.flush(self._timeout_s)
         del self._producer
 
+
+
+def _level(usual: int) -> int:
+    """``usual``, or DEBUG while the brokers refuse this client: the refusal is the news
+    (said by ACCESS), and these lines only follow from it."""
+    return logging.DEBUG if ACCESS.blocked else usual

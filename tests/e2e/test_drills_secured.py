@@ -13,6 +13,9 @@ pytestmark = pytest.mark.e2e
 
 @pytest.mark.parametrize(("name", "guarantee"), [
     ("hostile", "exactly_once"),
+    ("wrong-password", "exactly_once"),
+    ("acl-revoked", "at_least_once"),
+    ("acl-revoked", "exactly_once"),
 ])
 def test_secured_drill(name, guarantee, tiny_model_dir, tmp_path):
     options = DrillOptions(model_dir=tiny_model_dir, work_dir=tmp_path / name, products=300,

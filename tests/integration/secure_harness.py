@@ -7,13 +7,13 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaException, Producer
 
 from core.settings import KafkaSettings, Settings, TopicSettings
 from tests.integration.worker_harness import pipeline_settings
 from transport.acls import PipelineNames
 from transport.configuration import connection_config
-from transport.metadata import group_lag
+from transport.metadata import PartitionLag, group_lag
 
 READ_COMMITTED = {"isolation.level": "read_committed"}
 
@@ -59,9 +59,21 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
         time.sleep(0.2)
 
 
+def _lags(admin_config: dict[str, Any], group: str, topic: str) -> list[PartitionLag]:
+    """``group_lag``, asked again while the group coordinator is still loading."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return group_lag(admin_config, group, [topic], timeout=10)
+        except KafkaException as exc:
+            if not exc.args[0].retriable() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def committed_all(admin_config: dict[str, Any], group: str, topic: str) -> bool:
     """Whether ``group`` has committed every message of ``topic``."""
-    lags = group_lag(admin_config, group, [topic], timeout=10)
+    lags = _lags(admin_config, group, topic)
     return all(lag.committed is not None and lag.lag == 0 for lag in lags)
 
 
@@ -69,5 +81,5 @@ def committed_offsets(admin_config: dict[str, Any], group: str, topic: str) -> d
     """``{partition: committed offset}`` (-1: nothing committed)."""
     return {
         lag.partition: -1 if lag.committed is None else lag.committed
-        for lag in group_lag(admin_config, group, [topic], timeout=10)
+        for lag in _lags(admin_config, group, topic)
     }

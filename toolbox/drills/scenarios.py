@@ -11,6 +11,7 @@ whether the group's offsets reached the end of the input.
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -20,13 +21,17 @@ from toolbox.drills.pipeline import DrillOptions, Pipeline
 from toolbox.drills.rotation import rotate
 from toolbox.errors import HarnessError
 from toolbox.harness.faults import Fault
+from transport.acls import apply_grants, principal_of, revoke_grants, role_grants
 from transport.broker import EmbeddedKafka, EmbeddedKafkaCluster
 from transport.metadata import partition_leader
+from transport.users import upsert_scram_user
 
 log = logging.getLogger(__name__)
 
 # Seconds of traffic before the fault is injected.
 WARM_UP_S = 3.0
+# How long the login and ACL drills keep the workers refused.
+REFUSED_S = 15.0
 
 
 @dataclass
@@ -130,6 +135,31 @@ def rolling_restart(p: Pipeline) -> None:
         p.broker.wait_isr(p.topics[0], range(p.o.workers), 3, timeout=120)
 
 
+def wrong_password(p: Pipeline) -> None:
+    """The workers' SCRAM password is changed on the cluster for ``REFUSED_S`` (they still
+    use the old one: every login is refused once their sessions re-authenticate), then set
+    back; the workers must wait, lose nothing and go on by themselves."""
+    user = p.users["worker"]
+    assert user.sasl_username is not None and user.sasl_password is not None
+    upsert_scram_user(p.admin_config, user.sasl_username, secrets.token_urlsafe(12))
+    time.sleep(REFUSED_S)
+    upsert_scram_user(p.admin_config, user.sasl_username,
+                      user.sasl_password.get_secret_value())
+
+
+def acl_revoked(p: Pipeline) -> None:
+    """The workers lose Write on the output topic for ``REFUSED_S``, then get it back: results
+    wait (never dead-lettered, never committed past), then flow again."""
+    user = p.users["worker"]
+    assert user.sasl_username is not None
+    principal = principal_of(user.sasl_username)
+    grants = [g for g in role_grants("worker", p.names)
+              if g.name == p.topics[1] and g.operation == "Write"]
+    revoke_grants(p.admin_config, grants, principal)
+    time.sleep(REFUSED_S)
+    apply_grants(p.admin_config, grants, principal)
+
+
 @dataclass(frozen=True)
 class Drill:
     name: str
@@ -155,6 +185,10 @@ DRILLS: dict[str, Drill] = {d.name: d for d in [
     Drill("leader-kill", "3 brokers: SIGKILL the input leader, restart it 5 s later",
           kill_leader, nodes=3),
     Drill("rolling-restart", "3 brokers: restart each one in turn", rolling_restart, nodes=3),
+    Drill("wrong-password", f"secured: the workers' password changes for {REFUSED_S:.0f} s, "
+          "then back", wrong_password, security="sasl_ssl"),
+    Drill("acl-revoked", f"secured: the workers lose Write on the output topic for "
+          f"{REFUSED_S:.0f} s", acl_revoked, security="sasl_ssl"),
     Drill("token-rotation", "rotate the predictor token mid-stream: add the next, switch "
           "the workers, remove the old", rotate_token, tokens=True, min_input_s=20.0),
 ]}
