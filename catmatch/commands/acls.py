@@ -17,6 +17,7 @@ from transport.acls import (
     PipelineNames,
     Role,
     apply_grants,
+    markdown_table,
     principal_of,
     revoke_grants,
     role_grants,
@@ -45,8 +46,9 @@ def register(subparsers: Subparsers) -> None:
 
     show = add_command(sub, "print", "print a role's ACLs (no cluster needed)")
     _role_options(show, principal_required=False)
-    show.add_argument("--format", choices=("table", "strimzi"), default="table",
-                      help="table (default), or a Strimzi KafkaUser's spec.authorization")
+    show.add_argument("--format", choices=("table", "strimzi", "markdown"), default="table",
+                      help="table (default), a Strimzi KafkaUser's spec.authorization, or "
+                      "the Markdown table of docs/SECURITY.md")
     show.set_defaults(func=run)
 
     for name, help_text in (("apply", "create a role's ACLs for a principal"),
@@ -93,6 +95,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return _user(args, settings)
     roles = _roles(args)
     if action == "print":
+        if args.format == "markdown":
+            print(markdown_table(roles, names))
+            return 0
         for role in roles:
             principal = principal_of(args.principal or role)
             grants = role_grants(role, names)

@@ -103,6 +103,19 @@ def test_a_client_that_does_not_trust_the_ca_is_refused(kafka_secure):
     assert KafkaError._SSL in _errors_of(connection_config(admin))
 
 
+def test_a_ca_bundle_with_the_next_ca_keeps_working(kafka_secure, tmp_path):
+    """During a CA rotation the clients trust the old and the new CA at once."""
+    from transport.broker.security import make_ca
+
+    next_ca, _ = make_ca(tmp_path, "the next CA")
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_text(next_ca.read_text() + kafka_secure.ca_location.read_text())
+    admin = kafka_secure.admin().model_copy(update={"ssl_ca_location": bundle})
+    assert _errors_of(connection_config(admin)) == set()
+    alone = kafka_secure.admin().model_copy(update={"ssl_ca_location": next_ca})
+    assert KafkaError._SSL in _errors_of(connection_config(alone))
+
+
 def test_the_producer_role_can_write_the_input_and_nothing_else(kafka_secure, secure_names):
     shop = kafka_secure.user("shop")
     kafka_secure.grant("producer", shop, secure_names)

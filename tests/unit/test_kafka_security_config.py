@@ -144,7 +144,8 @@ def test_tls_material_is_made_once_and_private(tmp_path: Path) -> None:
     assert "CATMATCH_KAFKA__SASL_PASSWORD=" in env and "CATMATCH_KAFKA__SSL_CA_LOCATION=" in env
     again = prepare_security("sasl_ssl", directory, "127.0.0.1")
     assert again.admin_password == first.admin_password
-    assert again.tls is not None and again.tls.ca_cert.read_bytes() == first.tls.ca_cert.read_bytes()
+    assert again.tls is not None
+    assert again.tls.ca_cert.read_bytes() == first.tls.ca_cert.read_bytes()
 
 
 def test_a_data_dir_keeps_its_security(tmp_path: Path) -> None:
