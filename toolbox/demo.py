@@ -15,17 +15,19 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from core.modelformat import read_metadata
 from core.names import LATEST
 from core.settings import Settings
 from modelstore import ModelStore, StoreError
 from toolbox.errors import InvalidRequest
 from toolbox.harness.children import ChildProcess, scrape
-from toolbox.models import ensure_seed_model
+from toolbox.models import DEMO_MODEL_DIR, ensure_demo_model, ensure_seed_model
 from toolbox.produce.sender import produce_products
 from toolbox.readers import iter_messages
 from training.generator import generate_products
 
 SEED_REF = "seed"
+DEMO_REF = "demo"
 MALFORMED = [
     b"this is not json",
     b'{"product_id": "bad-1"}',
@@ -45,6 +47,7 @@ class ServedModel:
     model_dir: Path | None = None
     predictor_args: tuple[str, ...] = ()
     worker_env: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)  # its card's or registry's figures
 
 
 def choose_model(
@@ -54,13 +57,14 @@ def choose_model(
     store_name: str | None,
     announce: Callable[[str], None],
 ) -> ServedModel:
-    """The store's ``model_ref`` when the store has the model, else the seed model (built
-    offline first if missing); ``model_ref`` ``seed`` always serves the seed model.
+    """The store's ``model_ref`` when the store has the model, else the demo TF-IDF model
+    (built offline first if missing); ``model_ref`` ``seed`` always serves the seed model,
+    ``demo`` the demo model.
 
     Raises:
         InvalidRequest: a store, name or ref was asked for explicitly and cannot be served.
     """
-    if model_ref != SEED_REF:
+    if model_ref not in (SEED_REF, DEMO_REF):
         uri = store_uri or settings.models.store_uri
         name = store_name or settings.models.name
         try:
@@ -79,13 +83,40 @@ def choose_model(
                     "CATMATCH_MODELS__NAME": name,
                     "CATMATCH_WORKER__MODEL_REF": version,
                 },
+                metrics=dict(store.resolve(name, version).metrics),
             )
+    if model_ref != SEED_REF:
+        model_dir = ensure_demo_model(DEMO_MODEL_DIR, announce)
+        return ServedModel(
+            what=f"the demo TF-IDF model ({model_dir}, sklearn runtime)",
+            model_dir=model_dir,
+            worker_env={"CATMATCH_WORKER__INPUT_MODE": "text"},
+            metrics=card_metrics(model_dir),
+        )
     model_dir = ensure_seed_model(settings.serve.model_dir, announce)
     return ServedModel(
         what=f"the seed model ({model_dir})",
         model_dir=model_dir,
         worker_env={"CATMATCH_WORKER__TOKENIZER_PATH": str(model_dir / "tokenizer.json")},
     )
+
+
+def card_metrics(model_dir: Path) -> dict[str, Any]:
+    """The ``metrics`` of a model directory's ``catmatch.json`` ({} without one)."""
+    card = read_metadata(model_dir)
+    return dict(card.metrics) if card is not None else {}
+
+
+def accuracy_note(metrics: dict[str, Any]) -> str:
+    """What the served model scores on the hand-written titles, as the demo states it."""
+    parts = [
+        f"{label} {metrics[key]:.1%}"
+        for key, label in (("handwritten_accuracy", "English"), ("korean_accuracy", "Korean"))
+        if isinstance(metrics.get(key), int | float)
+    ]
+    if not parts:
+        return "its accuracy on hand-written shop titles is not recorded"
+    return "right on " + " and ".join(parts) + " of the hand-written shop titles (never trained on)"
 
 
 def read_results(

@@ -21,6 +21,22 @@ def ensure_seed_model(
     return build_seed_model(model_dir)
 
 
+DEMO_MODEL_DIR = Path("var/models/demo")
+
+
+def ensure_demo_model(
+    model_dir: Path = DEMO_MODEL_DIR, announce: Callable[[str], None] = log.info
+) -> Path:
+    """``model_dir`` when it holds a model, else the demo TF-IDF model built there (well under a
+    minute: :func:`training.builders.demo.build_demo_model`)."""
+    if (model_dir / "model.joblib").is_file() and (model_dir / "catmatch.json").is_file():
+        return model_dir
+    announce(f"no model in {model_dir}: building the demo model offline (once, under a minute)")
+    from training.builders import build_demo_model  # scikit-learn: only when building
+
+    return build_demo_model(model_dir)
+
+
 def ensure_tiny_model(out: Path) -> Path:
     """``out`` when it holds a model, else a tiny random one built there (seconds)."""
     if (out / "tokenizer.json").is_file():

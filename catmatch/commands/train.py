@@ -16,6 +16,8 @@ from catmatch import options
 from catmatch.errors import UserError
 from core.settings import Settings
 from modelstore import StoreError
+from training.bases import BASES, DEFAULT_BASE, get_base
+from training.candidates import format_table, load_record, with_run
 
 
 def register(sub: options.Subparsers) -> None:
@@ -23,12 +25,12 @@ def register(sub: options.Subparsers) -> None:
     p.add_argument("--data", type=Path, default=options.DEFAULT_DATA_DIR,
                    help=f"prepared data directory (default {options.DEFAULT_DATA_DIR}; made if "
                    "missing)")
-    from training.bases import BASES, DEFAULT_BASE  # light: no torch
-
     p.add_argument("--base", choices=sorted(BASES), default=DEFAULT_BASE,
                    help=f"base model to fine-tune (default {DEFAULT_BASE}; docs/TRAINING.md "
                    "compares them)")
-    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--epochs", type=int,
+                   help="full passes over the training data (default: the base's, 2 for "
+                   "minilm-l6, 1 for the twice as deep e5-small-multilingual)")
     p.add_argument("--max-length", type=int, default=48, help="tokens per text (default 48)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-4, help="peak AdamW learning rate")
@@ -57,6 +59,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     # torch, transformers and sklearn: only when training
     from training.finetune import FinetuneConfig
     from training.run import TrainOptions, run_training
+
+    if args.epochs is None:
+        args.epochs = get_base(args.base).epochs
 
     bad_numbers = args.epochs < 1 or args.batch_size < 1 or args.head_steps < 0 or args.lr <= 0
     if bad_numbers or not 8 <= args.max_length <= 512:
@@ -115,8 +120,6 @@ def print_summary(report: Any, out: Any = None) -> None:
         print(f"calibration: temperature {t['torch']['temperature']} (fitted on validation); "
               f"int8 {t.get('int8', {}).get('texts_per_s_batch64', '-')} texts/s, torch "
               f"{t['torch']['texts_per_s_batch64']} texts/s at batch 64", file=out)
-    from training.candidates import format_table, load_record, with_run  # no torch
-
     print("\ncandidates (docs/TRAINING.md; figures on the hand-written titles):", file=out)
     print(format_table(with_run(load_record(), m)), file=out)
     for name, version, uri in report.published:
