@@ -23,6 +23,7 @@ from catmatch.options import Subparsers, add_command
 from core.settings import Settings
 from toolbox.bench import plots, report
 from toolbox.bench.schedules import SCHEDULES
+from toolbox.bench.security import security_overhead
 from toolbox.bench.soak import SoakConfig, run_soak
 from toolbox.bench.suite import SuiteConfig, run_suite
 from toolbox.bench.sysstat import machine
@@ -33,7 +34,9 @@ from toolbox.models import ensure_seed_model
 def register(sub: Subparsers) -> None:
     p = add_command(sub, "bench", "benchmark suite (model, predictor, pipeline, worker, "
                     "naive worker; schedules) or 'bench soak'")
-    p.add_argument("what", nargs="?", choices=("suite", "soak"), default="suite")
+    p.add_argument("what", nargs="?", choices=("suite", "soak", "security"), default="suite",
+                   help="suite (default), soak, or security: the worker's no-op ceiling on a "
+                   "plain and on a SASL_SSL broker with ACLs, side by side")
     p.add_argument("--model-dir", type=Path, help="default: serve.model_dir (the seed model, "
                    "built offline when missing)")
     p.add_argument("--count", type=int, help="products per real-predictor mode (suite, "
@@ -73,6 +76,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     command = "catmatch " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "catmatch bench"
     if args.what == "soak":
         return _soak(args, settings, model_dir, work, command)
+    if args.what == "security":
+        return _security(args, settings, model_dir, work, command)
     cfg = SuiteConfig(
         model_dir=model_dir, work=work, count=args.count or 1500, noop_count=args.noop_count,
         naive_count=args.naive_count, naive_noop_count=args.naive_noop_count,
@@ -94,6 +99,27 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         text += "\n" if written else ""
     (work / "report.md").write_text(text)
     print(text, flush=True)
+    return 0
+
+
+def _security(args: argparse.Namespace, settings: Settings, model_dir: Path, work: Path,
+              command: str) -> int:
+    cfg = SuiteConfig(model_dir=model_dir, work=work, noop_count=args.noop_count,
+                      timeout_s=args.timeout, worker_batch_size=args.worker_batch_size,
+                      batch_wait_ms=args.batch_wait_ms)
+    result = security_overhead(settings, cfg)
+    (work / "security.json").write_text(json.dumps(result))
+    plain = result["modes"]["none"]["per_s"]
+    lines = [f"```\n{command}\n```", "", f"Machine: {machine()}; load average "
+             f"{result['loadavg_start']:.1f} at the start, {result['loadavg_end']:.1f} at the "
+             "end.", "",
+             "| broker | products/s (median) | passes | worker CPU cores | vs plaintext |",
+             "| --- | ---: | --- | ---: | ---: |"]
+    for mode, row in result["modes"].items():
+        passes = ", ".join(f"{p:,.0f}" for p in row.get("passes_per_s", []))
+        lines.append(f"| {mode} | {row['per_s']:,.0f} | {passes} | "
+                     f"{row.get('cpu_cores', float('nan')):.2f} | {row['per_s'] / plain:.2f}x |")
+    print("\n".join(lines), flush=True)
     return 0
 
 

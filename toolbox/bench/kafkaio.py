@@ -11,8 +11,9 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
@@ -26,8 +27,14 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
 
 
+def client_conf(conn: str | Mapping[str, Any]) -> dict[str, Any]:
+    """librdkafka connection settings: ``bootstrap.servers`` for a plain broker's address, or
+    a secured broker's user (:attr:`toolbox.bench.stack.BenchStack.client_conf`)."""
+    return {"bootstrap.servers": conn} if isinstance(conn, str) else dict(conn)
+
+
 def send(
-    bootstrap: str, topic: str, prefix: str, offsets_s: Sequence[float], *,
+    bootstrap: str | Mapping[str, Any], topic: str, prefix: str, offsets_s: Sequence[float], *,
     unique_titles: bool = False, start_n: int = 0,
 ) -> dict[str, float]:
     """Produce product ``i`` at ``offsets_s[i]`` seconds from now (0s: as fast as possible).
@@ -38,7 +45,7 @@ def send(
     # id, and that wait (~0.5 s here) would count as the pipeline's latency. The connection
     # and the topic's metadata are made before the clock starts, for the same reason.
     producer = Producer({
-        "bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5,
+        **client_conf(bootstrap), "acks": "all", "linger.ms": 5,
         "queue.buffering.max.messages": 1_000_000,
     })
     producer.list_topics(topic, timeout=10)
@@ -64,11 +71,11 @@ def send(
 class Collector:
     """Reads the result topic from the beginning on a thread: first result per product."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str | Mapping[str, Any], topic: str) -> None:
         self.first: dict[str, int] = {}  # product id -> broker timestamp (ms)
         self.duplicates = 0
         self._consumer = Consumer({
-            "bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex[:8]}",
+            **client_conf(bootstrap), "group.id": f"bench-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False, "fetch.wait.max.ms": 50,
         })
         self._consumer.assign([TopicPartition(topic, 0, 0)])

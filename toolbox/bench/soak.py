@@ -54,7 +54,7 @@ def run_soak(settings: Settings, cfg: SoakConfig) -> dict[str, Any]:
         stack = BenchStack(settings, cfg.work, exits, sampler)
         url = stack.noop()
         topics = stack.topics("soak")
-        collector = Collector(stack.bootstrap, topics[1])
+        collector = Collector(stack.client_conf, topics[1])
         exits.callback(collector.close)
         errors: list[BaseException] = []
 
@@ -62,7 +62,7 @@ def run_soak(settings: Settings, cfg: SoakConfig) -> dict[str, Any]:
             try:
                 for start in range(0, cfg.count, cfg.chunk):
                     n = min(cfg.chunk, cfg.count - start)
-                    send(stack.bootstrap, topics[0], "soak", [0.0] * n, unique_titles=True,
+                    send(stack.client_conf, topics[0], "soak", [0.0] * n, unique_titles=True,
                          start_n=start)
             except BaseException as exc:  # noqa: BLE001 - reported by the main thread
                 errors.append(exc)

@@ -19,11 +19,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from core.names import DEFAULT_MODEL_NAME
 from core.settings import Settings
 from toolbox.bench.sysstat import Sampler
+from toolbox.errors import ToolboxError
 from toolbox.harness.children import LOOPBACK, ChildProcess, free_port, scrape
+from toolbox.harness.secure import kafka_env, role_user
 from toolbox.harness.stack import Stack
 from toolbox.harness.workers import wait_assigned
+from transport.acls import PipelineNames, apply_grants, principal_of, role_grants
 from transport.admin import TopicSpec, ensure_topics
 from transport.broker import EmbeddedKafka
+from transport.configuration import connection_config
 
 PREDICTOR_START_TIMEOUT_S = 300.0
 NOOP_START_TIMEOUT_S = 60.0
@@ -38,7 +42,10 @@ class BenchStack:
     """A broker plus the benchmarked processes around it.
 
     ``env`` is the environment of the workers started from now on (a script comparing two
-    trees of code changes it between runs).
+    trees of code changes it between runs). On a secured broker (``broker.security``) the
+    benchmark's producer and collector log in as ``bench-client`` (roles producer and
+    reader of each run's topics, :attr:`client_conf`) and each worker as a user of its own
+    with the worker role; the naive worker is for plain brokers only.
     """
 
     def __init__(self, settings: Settings, work: Path, exits: ExitStack, sampler: Sampler) -> None:
@@ -47,7 +54,9 @@ class BenchStack:
         self.harness = exits.enter_context(Stack(work, settings.broker))
         self.env = dict(self.harness.env)
         kafka = self.harness.broker()
+        self.kafka = kafka
         self.bootstrap = kafka.bootstrap_servers
+        self.client = role_user(kafka, "bench-client", [], PipelineNames("", "", "", ""))
         self.urls: dict[str, str] = {}  # server name -> URL
         self.pids: dict[str, int] = {}  # worker name -> pid
         self.procs: dict[str, ChildProcess] = {}  # worker name -> process
@@ -57,9 +66,19 @@ class BenchStack:
     def topics(self, name: str) -> tuple[str, str, str]:
         tag = uuid.uuid4().hex[:6]
         topics = (f"bench-{name}-{tag}-in", f"bench-{name}-{tag}-out", f"bench-{name}-{tag}-dlq")
-        ensure_topics({"bootstrap.servers": self.bootstrap},
+        ensure_topics(self.kafka.client_config(),
                       [TopicSpec(t, partitions=1) for t in topics], timeout=30)
+        if self.kafka.security is not None:
+            names = PipelineNames(*topics, group="")
+            grants = role_grants("producer", names) + role_grants("reader", names)
+            apply_grants(self.kafka.client_config(), grants,
+                         principal_of(str(self.client.sasl_username)))
         return topics
+
+    @property
+    def client_conf(self) -> dict[str, object]:
+        """The librdkafka connection settings of the benchmark's own producer and collector."""
+        return connection_config(self.client)
 
     def log(self, name: str) -> Path:
         return self.harness.log(name)
@@ -103,15 +122,19 @@ class BenchStack:
         """
         cache = bool(worker.pop("cache", False))
         entries = worker.pop("cache_entries", None)
+        group = f"bench-{uuid.uuid4().hex[:8]}"
+        exactly_once = worker.get("processing_guarantee") == "exactly_once"
+        user = role_user(self.kafka, f"bench-worker-{group}", ["worker"],
+                         PipelineNames(*topics, group, exactly_once))
         env = {
             **self.env,
             "CATMATCH_CACHE__ENABLED": "true" if cache else "false",
-            "CATMATCH_KAFKA__BOOTSTRAP_SERVERS": self.bootstrap,
+            **kafka_env(user),
             "CATMATCH_TOPICS__INPUT": topics[0],
             "CATMATCH_TOPICS__OUTPUT": topics[1],
             "CATMATCH_TOPICS__DEAD_LETTER": topics[2],
             "CATMATCH_PREDICTOR__URL": url,
-            "CATMATCH_WORKER__GROUP_ID": f"bench-{uuid.uuid4().hex[:8]}",
+            "CATMATCH_WORKER__GROUP_ID": group,
             "CATMATCH_WORKER__TOKENIZER_PATH": str(model_dir / "tokenizer.json"),
             **{f"CATMATCH_WORKER__{k.upper()}": str(v) for k, v in worker.items()},
         }
@@ -130,6 +153,8 @@ class BenchStack:
     def naive(self, name: str, topics: tuple[str, str, str], url: str, model_dir: Path
               ) -> Iterator[ChildProcess]:
         """The naive one-at-a-time worker."""
+        if self.kafka.security is not None:
+            raise ToolboxError("the naive worker runs on a plain broker only")
         cmd = [sys.executable, "-m", "toolbox.bench.naive", "--bootstrap", self.bootstrap,
                "--input", topics[0], "--output", topics[1], "--url", url,
                "--tokenizer-dir", str(model_dir)]

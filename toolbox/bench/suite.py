@@ -102,8 +102,8 @@ def backlog(stack: BenchStack, cfg: SuiteConfig, mode: str, url: str, count: int
             naive: bool, batch_size: int) -> dict[str, Any]:
     """One mode: pre-fill a topic with ``count`` products, start the worker, time results."""
     topics = stack.topics(mode)
-    sent = send(stack.bootstrap, topics[0], mode, [0.0] * count)
-    collector = Collector(stack.bootstrap, topics[1])
+    sent = send(stack.client_conf, topics[0], mode, [0.0] * count)
+    collector = Collector(stack.client_conf, topics[1])
     row: dict[str, Any] = {"mode": mode, "count": count}
     server = "noop" if url == stack.urls.get("noop") else "predictor"
     try:
@@ -155,7 +155,7 @@ def schedules(stack: BenchStack, cfg: SuiteConfig, url: str, max_rate: float, ba
               ) -> list[dict[str, Any]]:
     """The load schedules on one long-running pipeline worker."""
     topics = stack.topics("schedules")
-    collector = Collector(stack.bootstrap, topics[1])
+    collector = Collector(stack.client_conf, topics[1])
     rows = []
     try:
         with stack.worker("pipeline_schedules", topics, url, cfg.model_dir,
@@ -166,7 +166,7 @@ def schedules(stack: BenchStack, cfg: SuiteConfig, url: str, max_rate: float, ba
                 stack.sampler.sample()
                 t0 = time.time()
                 progress(f"schedule {name} (sending)", 0, len(offsets))
-                sent = send(stack.bootstrap, topics[0], name, offsets)
+                sent = send(stack.client_conf, topics[0], name, offsets)
                 stamps = collector.wait(sent, cfg.timeout_s, f"schedule {name}",
                                         [stack.procs["pipeline_schedules"]])
                 t1 = time.time()
