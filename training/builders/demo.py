@@ -26,7 +26,6 @@ from training import baseline
 from training.builders.artifacts import atomic_model_dir
 from training.builders.hs_data import load_hs_examples
 from training.calibration import DEFAULT_MIN_SCORE, expected_calibration_error, fit_temperature
-from training.data import DataConfig, build_splits, splits_hash
 from training.leakage import EVAL_DIR
 
 log = logging.getLogger(__name__)
@@ -52,6 +51,9 @@ def _labelled(path: Path) -> tuple[list[str], np.ndarray]:
 
 def build_demo_model(out: Path, *, seed: int = 13) -> Path:
     """Fit, calibrate and score the demo model; write it to ``out`` (atomically)."""
+    # training.data imports training.builders: import it here, not while the package loads
+    from training.data import DataConfig, build_splits, splits_hash
+
     started = time.perf_counter()
     splits = build_splits(load_hs_examples(), DataConfig(seed=seed))
     train = splits["train"]
