@@ -72,6 +72,7 @@ def smoke_args(data_dir: Path, tmp_path: Path) -> list[str]:
     ]
 
 
+@pytest.mark.timeout(900)  # trains, exports to ONNX int8 and times both: slow on a busy CPU
 def test_train_publishes_both_models(data_dir: Path, tmp_path: Path, capsys):
     assert run_train(*smoke_args(data_dir, tmp_path)) == 0
     out = capsys.readouterr().out
