@@ -6,6 +6,7 @@
     python scripts/cluster.py status                # components, PIDs, RSS, node, pods
     sudo python scripts/cluster.py down [--purge]   # stop and undo every host change
     python scripts/cluster.py images                # `make images`: worker + predictor
+    sudo python scripts/cluster.py prepare          # `make cluster-prepare`: all test-cluster needs
     python scripts/cluster.py builds                # recorded build times
     sudo python scripts/cluster.py operators [--check]  # KServe controller + KEDA on the node
     sudo python scripts/cluster.py install          # dev Kafka + the chart (ci/node-values.yaml)
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from localkube import gobuild, images, keda, kserve, paths, release, smoke, targets  # noqa: E402
+from localkube import gobuild, images, keda, kserve, paths, prepare, release, smoke, targets  # noqa: E402
 from localkube.node import Node, prepare_binaries  # noqa: E402
 from localkube.proc import NotReady, Unavailable, log  # noqa: E402
 from localkube.render import Layout  # noqa: E402
@@ -103,56 +103,31 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_images(args: argparse.Namespace) -> int:
     """Build the project's images FROM the local Debian base and hand them to the node."""
     model_dir = Path(args.model_dir)
-    if not (REPO / model_dir / "config.json").is_file():
-        _build_seed_model(REPO / model_dir)
     onnx_dir = model_dir.with_name(model_dir.name + "-onnx")
-    if not (REPO / onnx_dir / "model.onnx").is_file():
-        _export_onnx(REPO / model_dir, REPO / onnx_dir)
-    images.base_image()
+    prepare.ensure_seed_model(REPO, REPO / model_dir)
+    prepare.ensure_onnx(REPO, REPO / model_dir, REPO / onnx_dir)
     node = _node(args)
     sock = node.lay.containerd_sock if node.running("containerd") else None
-    wanted = images.app_images(args.registry, args.tag, str(model_dir), args.model_version,
-                               onnx_dir=str(onnx_dir), torch=args.torch)
-    wanted.append(images.kafka_image())
+    wanted = prepare.wanted_images(str(model_dir), str(onnx_dir), torch=args.torch,
+                                   registry=args.registry, tag=args.tag,
+                                   model_version=args.model_version)  # fmt: skip
     if args.only:
         wanted = [i for i in wanted if any(o in i.name for o in args.only)]
-    if images.KAFKA_IMAGE in {i.name for i in wanted}:
-        images.stage_kafka_libs(REPO, _kafka_jars())
-    results = images.build_app_images(REPO, wanted, sock=sock)
-    for name, r in results.items():
-        log(f"{name}: {int(str(r['bytes'])) / 2**20:.0f} MiB, bud {r['bud_s']} s")
+    prepare.app_images_step(REPO, node.lay.run, sock, wanted)
     if sock is None:
-        log("the node is not running: `up` imports the archives from " + str(paths.IMAGES))
+        log("the node is not running: `up` imports the new builds from " + str(paths.IMAGES))
     return 0
 
 
-def _kafka_jars() -> Path:
-    """The jars transport/broker/pom.xml pins, resolved (once, cached) by the project's own
-    code: the same Kafka the tests run."""
-    python = REPO / ".venv" / "bin" / "python"
-    code = "from core.settings import BrokerSettings;"
-    code += " from transport.broker.jars import ensure_jars; print(ensure_jars(BrokerSettings()))"
-    out = subprocess.run([str(python), "-c", code], cwd=REPO, check=True, capture_output=True,
-                         text=True)  # fmt: skip
-    return Path(out.stdout.strip().splitlines()[-1])
-
-
-def _build_seed_model(out: Path) -> None:
-    """The demo's seed model (MiniLM + a head fitted on HS descriptions), offline."""
-    python = REPO / ".venv" / "bin" / "python"
-    log(f"no model in {out}: building the seed model (about 1-3 min)")
-    code = "import sys; from pathlib import Path; from training.builders import build_seed_model;"
-    code += " build_seed_model(Path(sys.argv[1]))"
-    subprocess.run([str(python), "-c", code, str(out)], cwd=REPO, check=True)
-
-
-def _export_onnx(src: Path, out: Path) -> None:
-    """The model as ONNX int8 for the CPU predictor image (checked against torch)."""
-    python = REPO / ".venv" / "bin" / "python"
-    log(f"exporting {src} to ONNX int8 in {out}")
-    code = "import sys; from pathlib import Path; from training.onnx_export import export_onnx;"
-    code += " export_onnx(Path(sys.argv[1]), Path(sys.argv[2]), quantization='dynamic-int8')"
-    subprocess.run([str(python), "-c", code, str(src), str(out)], cwd=REPO, check=True)
+def cmd_prepare(args: argparse.Namespace) -> int:
+    """Everything `make test-cluster` needs (localkube.prepare); waits for a running one."""
+    node = Node(Layout(run=Path(args.run_dir)))
+    sock = node.lay.containerd_sock if node.running("containerd") else None
+    done = prepare.prepare(REPO, node.lay.run, sock)
+    worked = [name for name, step in done.items() if step["did_work"]]
+    log(f"prepared ({', '.join(worked) or 'everything was cached'}): "
+        f"{sum(s['wall_s'] for s in done.values()):.0f} s")  # fmt: skip
+    return 0
 
 
 OPERATORS = {"kserve": (kserve.install, kserve.uninstall), "keda": (keda.install, keda.uninstall)}
@@ -197,6 +172,10 @@ def _running(args: argparse.Namespace) -> Node:
 
 def cmd_builds(_args: argparse.Namespace) -> int:
     for r in gobuild.records():
+        if "modules_s" not in r:  # a prepare step (localkube.prepare), not a Go build
+            print(f"{r['target']:<28} wall {r['wall_s']:>6} s  load {r.get('loadavg_1m')}  "
+                  f"{r.get('finished', '')}")  # fmt: skip
+            continue
         cold = "cold" if r.get("cold_build_cache") else "warm"
         binaries = ",".join(str(b) for b in r.get("binaries") or [])
         print(
@@ -237,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="also the full torch predictor images (6.4 GiB with PyPI's CUDA torch)")
     p.set_defaults(func=cmd_images)
     sub.add_parser("builds", help="recorded build times").set_defaults(func=cmd_builds)
+    sub.add_parser("prepare", help="build everything make test-cluster needs (cached)"
+                   ).set_defaults(func=cmd_prepare)  # fmt: skip
     p = sub.add_parser("operators", help="install KServe's controller and KEDA on the node")
     p.add_argument("--only", nargs="+", choices=list(OPERATORS))
     p.add_argument("--check", action="store_true",

@@ -20,4 +20,5 @@ Python 3.11 without the project's virtualenv.
 - :mod:`localkube.kserve`  KServe's controller (Standard mode), its check
 - :mod:`localkube.keda`    KEDA: operator, metrics API server, admission webhooks
 - :mod:`localkube.release` the dev Kafka and the chart, installed with helm
+- :mod:`localkube.prepare` everything ``make test-cluster`` needs, built once (cached)
 """

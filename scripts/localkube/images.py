@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -341,64 +341,188 @@ def host_ca_mounts() -> list[str]:
     return []
 
 
-def build_app_images(
-    repo: Path, images: Sequence[AppImage], *, sock: Path | None = None
-) -> dict[str, dict[str, object]]:
-    """buildah bud each image, push it to a docker-archive, import it when the node runs.
+def build_context(repo: Path, dest: Path, ignored: Sequence[str]) -> Path:
+    """What the Dockerfiles build from: the files committed at HEAD (``git archive``), plus
+    the ignored inputs they copy (``ignored``: the model directories, the Kafka jars).
 
-    The results (times, sizes, archive) are merged into ``app-images.json``, which ``up``
-    reads to import the archives into a node started later.
+    Others edit the working tree while a build runs; an image made from HEAD holds what a
+    fresh clone would build, never a half-written file. Without a Git checkout (a source
+    tarball) the tree itself is the context.
+    """
+    if not (repo / ".git").exists():
+        return repo
+    staged = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(staged, ignore_errors=True)
+    staged.mkdir(parents=True)
+    run(["git", "-C", repo, "archive", "--format=tar", "-o", staged / "head.tar", "HEAD"])
+    run(["tar", "-x", "-f", staged / "head.tar", "-C", staged])
+    (staged / "head.tar").unlink()
+    for rel in ignored:
+        src = repo / rel
+        if src.exists():
+            (staged / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(src, staged / rel, copy_function=_link_or_copy)
+    shutil.rmtree(dest, ignore_errors=True)
+    staged.replace(dest)
+    return dest
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def image_id(image: str) -> str:
+    """buildah's image ID of ``image`` (the digest of its config)."""
+    return run(["buildah", "inspect", "--type", "image", "--format", "{{.FromImageID}}",
+                image]).stdout.strip()  # fmt: skip
+
+
+# -- what the node's containerd holds (its record lives and dies with the run directory) ---
+
+
+def node_images(run_dir: Path) -> dict[str, str]:
+    """{image name: buildah image ID} of the app images imported into this node."""
+    try:
+        return dict(json.loads((run_dir / "images.json").read_text()))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def note_imported(run_dir: Path, name: str, built_id: str) -> None:
+    record = node_images(run_dir) | {name: built_id}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tmp = run_dir / "images.json.tmp"
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    tmp.replace(run_dir / "images.json")
+
+
+def input_key(image: AppImage, sources: Mapping[str, str]) -> str:
+    """What a build of ``image`` depends on: its Dockerfile, target and arguments, and
+    ``sources`` (HEAD's tree and digests of the ignored inputs, see :func:`tree_digest`)."""
+    spec = {"dockerfile": image.dockerfile, "target": image.target, "name": image.name,
+            "args": dict(image.build_args or {}), "sources": dict(sources)}  # fmt: skip
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+
+
+def tree_digest(root: Path) -> str:
+    """A digest of every file's path and content under ``root`` ("" when it is missing)."""
+    if not root.exists():
+        return ""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(root)).encode() + b"\0")
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def build_app_images(
+    context: Callable[[], Path],
+    images: Sequence[AppImage],
+    keys: Mapping[str, str],
+    *,
+    sock: Path | None = None,
+    run_dir: Path | None = None,
+) -> dict[str, dict[str, object]]:
+    """Build each image unless its inputs are unchanged (``keys``, :func:`input_key`), then
+    hand it to the node unless the node already holds this very build.
+
+    ``context`` makes the build context when a build is needed; ``buildah bud``'s layer
+    cache then reuses every unchanged layer. ``run_dir``'s record says which build of each
+    image the node imported; a new build is pushed to a docker-archive (transport only) and
+    imported now when the node runs (``sock``), else by the next ``up``. The results (times,
+    sizes, IDs, keys) are merged into ``app-images.json``.
     """
     results: dict[str, dict[str, object]] = {}
     extra = host_ca_mounts()
+    held = node_images(run_dir) if run_dir is not None else {}
+    pending = {a.name: built_id for a, built_id in pending_archives()}
+    recorded = _results()
+    where: Path | None = None
     for image in images:
         started = time.monotonic()
-        log(f"buildah bud {image.name} ({image.dockerfile}, target {image.target or 'default'})")
-        run(bud_command(image, repo, extra), cwd=repo, timeout=3600, nice=True)
+        last = recorded.get(image.name) or {}
+        entry: dict[str, object] = {"aliases": list(image.aliases), "node_has_it": False}
+        if last.get("input_key") == keys[image.name] and buildah_has(image.name) and (
+            image_id(image.name) == last.get("image_id")
+        ):
+            built_id = str(last["image_id"])
+            entry["built"] = False
+        else:
+            where = where or context()
+            log(f"buildah bud {image.name} ({image.dockerfile}, "
+                f"target {image.target or 'default'})")  # fmt: skip
+            run(bud_command(image, where, extra), cwd=where, timeout=3600, nice=True)
+            built_id = image_id(image.name)
+            entry |= {"built": True, "bud_s": round(time.monotonic() - started, 1)}
+        entry |= {"image_id": built_id, "input_key": keys[image.name]}
         built = time.monotonic()
         out = archive_dir() / (image.name.rsplit("/", 1)[-1].replace(":", "-") + ".tar")
-        archive = push(image.name, out, image.aliases)
-        pushed = time.monotonic()
-        imported = 0.0
-        size = du(out)
-        if sock is not None:
+        if held.get(image.name) == built_id:
+            entry["node_has_it"] = True
+            results[image.name] = entry
+            log(f"{image.name}: {built_id[:12]} is on the node already")
+            _merge_results(results)
+            continue
+        if pending.get(image.name) == built_id and out.is_file():
+            archive, pushed = Archive(out, image.name, tuple(image.aliases)), built
+            log(f"{image.name}: {built_id[:12]}, its archive waits for `up`")
+        else:
+            archive = push(image.name, out, image.aliases)
+            pushed = time.monotonic()
+            entry["push_s"] = round(pushed - built, 1)
+        entry |= {"archive": str(out), "bytes": du(out)}
+        if sock is not None and run_dir is not None:
             import_archive(sock, archive, force=True)  # with its aliases
-            imported = time.monotonic() - pushed
+            note_imported(run_dir, image.name, built_id)
+            entry["import_s"] = round(time.monotonic() - pushed, 1)
             remove_archive(out)  # transport only: containerd and buildah hold the image
-        results[image.name] = {
-            "archive": str(out),
-            "aliases": list(image.aliases),
-            "bud_s": round(built - started, 1),
-            "push_s": round(pushed - built, 1),
-            "import_s": round(imported, 1),
-            "bytes": size,  # the docker-archive: every layer, uncompressed
-        }
-        log(f"{image.name}: {json.dumps(results[image.name])}")
+        results[image.name] = entry
+        log(f"{image.name}: {json.dumps(entry)}")
         _merge_results(results)
     return results
 
 
 def app_archives() -> list[Archive]:
     """The project's images built (``make images``) and not yet imported, as archives."""
+    return [a for a, _ in pending_archives()]
+
+
+def pending_archives() -> list[tuple[Archive, str]]:
+    """(archive, buildah image ID) of every built image not yet imported into a node."""
     try:
         data = json.loads((archive_dir() / "app-images.json").read_text())
     except (OSError, json.JSONDecodeError):
         return []
-    found = [
-        Archive(Path(r["archive"]), name, tuple(r.get("aliases") or ()))
-        for name, r in data.items()
-        if "archive" in r
-    ]
-    return [a for a in found if a.path.is_file()]
+    found: dict[Path, tuple[Archive, str]] = {}
+    for name, r in data.items():
+        path = Path(r.get("archive") or "")
+        if not path.is_file() or (path in found and not r.get("image_id")):
+            continue  # one archive per file: an entry from before image IDs were kept loses
+        archive = Archive(path, name, tuple(r.get("aliases") or ()))
+        found[path] = (archive, str(r.get("image_id") or ""))
+    return list(found.values())
+
+
+def _results() -> dict[str, dict[str, object]]:
+    try:
+        return dict(json.loads((archive_dir() / "app-images.json").read_text()))
+    except (OSError, json.JSONDecodeError):
+        return {}
 
 
 def _merge_results(results: Mapping[str, Mapping[str, object]]) -> None:
     path = archive_dir() / "app-images.json"
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        data = {}
-    data.update(results)
+    data = _results()
+    for name, entry in results.items():  # a cached build keeps its last push's figures
+        merged = {**data.get(name, {}), **entry}
+        if entry.get("node_has_it"):  # an older archive of it is no longer wanted
+            merged.pop("archive", None)
+        data[name] = merged
     path.write_text(json.dumps(data, indent=2) + "\n")
 
 

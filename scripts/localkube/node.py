@@ -285,8 +285,11 @@ class Node:
         wanted = [images.pause_image(), images.coredns_image(self.bins.coredns)]
         for archive in [*wanted, images.base_image()]:
             images.import_archive(sock, archive)
-        for archive in images.app_archives():  # transport only, dropped once imported
-            images.import_archive(sock, archive)
+        for archive, built_id in images.pending_archives():  # transport: dropped once imported
+            if not archive.path.is_file():
+                continue
+            images.import_archive(sock, archive, force=True)
+            images.note_imported(self.lay.run, archive.name, built_id)
             images.remove_archive(archive.path)
 
     def _isolate(self) -> None:
