@@ -1,5 +1,11 @@
 """The project on the node: the dev Kafka (deploy/kafka) and the chart, installed with helm.
 
+The dev Kafka keeps its log dir on a PersistentVolume (``persistence.enabled``, a claim
+``data-kafka-0``), so a deleted Kafka pod comes back with its topics, offsets and
+transactions: the node has no provisioner, so :func:`kafka_volume` makes a ``hostPath``
+volume under the run directory, owned by the broker's uid 1000 and bound to that claim in
+advance; :func:`uninstall` deletes it with its data.
+
 Both go into one namespace (``category-match``) that enforces Pod Security ``restricted``:
 it is made here, labelled, before helm runs (``helm --create-namespace`` would make it
 without the labels). The Kafka release comes first and waits for its broker; then the chart
@@ -14,6 +20,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -34,6 +41,10 @@ VALUES = CHART / "ci" / "node-values.yaml"
 KAFKA_VALUES = KAFKA_CHART / "ci" / "node-values.yaml"
 HELM_TIMEOUT_S = 300
 READY_S = 300.0
+KAFKA_PV = "category-match-kafka-data"
+KAFKA_CLAIM = "data-kafka-0"  # the StatefulSet's claim template "data", pod kafka-0
+KAFKA_UID = 1000  # deploy/kafka runs as 1000:1000; fsGroup does not reach a hostPath
+KAFKA_SETS = ("persistence.enabled=true", "persistence.size=2Gi")
 
 
 def helm_binary() -> Path:
@@ -59,23 +70,65 @@ def helm(node: Node, *args: str, timeout: float = HELM_TIMEOUT_S + 60) -> str:
 
 
 def install(node: Node, extra_values: Sequence[str] = ()) -> dict[str, float]:
-    """Namespace, dev Kafka, the chart (``extra_values``: more ``--set`` pairs); waits
-    until everything is ready. Returns seconds per step."""
+    """Namespace, dev Kafka on its volume, the chart (``extra_values``: more ``--set``
+    pairs); waits until everything is ready. Returns seconds per step."""
     steps: dict[str, float] = {}
     t = time.monotonic()
     operators.apply(node, [operators.namespace(NAMESPACE)], "catmatch-release")
+    kafka_volume(node)
+    sets = [a for v in KAFKA_SETS for a in ("--set", v)]
     helm(node, "upgrade", "--install", KAFKA_RELEASE, str(KAFKA_CHART), "-n", NAMESPACE,
-         "-f", str(KAFKA_VALUES), "--wait", f"--timeout={HELM_TIMEOUT_S}s")  # fmt: skip
+         "-f", str(KAFKA_VALUES), *sets, "--wait", f"--timeout={HELM_TIMEOUT_S}s")  # fmt: skip
     steps["kafka_s"] = round(time.monotonic() - t, 1)
     t = time.monotonic()
-    sets = [a for v in extra_values for a in ("--set", v)]
-    helm(node, "upgrade", "--install", RELEASE, str(CHART), "-n", NAMESPACE, "-f", str(VALUES),
-         *sets, f"--timeout={HELM_TIMEOUT_S}s")  # fmt: skip
+    chart(node, extra_values)
     steps["chart_s"] = round(time.monotonic() - t, 1)
     t = time.monotonic()
     wait_ready(node)
     steps["ready_s"] = round(time.monotonic() - t, 1)
     return steps
+
+
+def chart(node: Node, extra_values: Sequence[str] = ()) -> None:
+    """``helm upgrade --install`` of the chart with the node values and ``extra_values``
+    (``--set`` pairs); without them, the node values alone again."""
+    sets = [a for v in extra_values for a in ("--set", v)]
+    helm(node, "upgrade", "--install", RELEASE, str(CHART), "-n", NAMESPACE, "-f", str(VALUES),
+         *sets, f"--timeout={HELM_TIMEOUT_S}s")  # fmt: skip
+
+
+def kafka_volume_object(path: Path, size: str = "2Gi") -> dict[str, object]:
+    """The dev Kafka's PersistentVolume, bound in advance to its claim (pure)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": KAFKA_PV, "labels": {"app.kubernetes.io/part-of": "category-match"}},
+        "spec": {
+            "capacity": {"storage": size},
+            "accessModes": ["ReadWriteOnce"],
+            "persistentVolumeReclaimPolicy": "Retain",
+            "storageClassName": "",
+            "hostPath": {"path": str(path), "type": "Directory"},
+            "claimRef": {"namespace": NAMESPACE, "name": KAFKA_CLAIM},
+        },
+    }
+
+
+def kafka_volume(node: Node) -> None:
+    """The volume for the dev Kafka's claim: kept while it is bound or waiting for its
+    claim, made again (empty) otherwise."""
+    path = node.lay.run / "volumes" / "kafka-data"
+    out = node.kubectl("get", "pv", KAFKA_PV, "-o", "json", check=False)
+    if out.returncode == 0:
+        phase = json.loads(out.stdout).get("status", {}).get("phase")
+        if phase in ("Bound", "Available") and path.is_dir():
+            return
+        node.kubectl("delete", "pv", KAFKA_PV, "--wait=true", timeout=120)
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    os.chown(path, KAFKA_UID, KAFKA_UID)
+    path.chmod(0o770)
+    operators.apply(node, [kafka_volume_object(path)], "catmatch-release")
 
 
 def _conditions(node: Node, what: str) -> dict[str, dict[str, str]]:
@@ -132,7 +185,8 @@ def _rolled_out(node: Node, what: str) -> str:
 
 
 def uninstall(node: Node, *, timeout: float = 180) -> None:
-    """Both releases and the namespace (the hook's Job and ConfigMap go with it)."""
+    """Both releases, the namespace (the hook's Job and ConfigMap go with it) and the dev
+    Kafka's volume with its data."""
     for release in (RELEASE, KAFKA_RELEASE):
         listed = helm(node, "list", "-n", NAMESPACE, "-q")
         if release in listed.split():
@@ -141,3 +195,5 @@ def uninstall(node: Node, *, timeout: float = 180) -> None:
                        f"--timeout={timeout:.0f}s", check=False, timeout=timeout + 30)  # fmt: skip
     if out.returncode:
         raise NotReady(f"namespace {NAMESPACE} not deleted within {timeout:.0f} s: {out.stderr}")
+    node.kubectl("delete", "pv", KAFKA_PV, "--ignore-not-found", "--wait=true", timeout=120)
+    shutil.rmtree(node.lay.run / "volumes" / "kafka-data", ignore_errors=True)

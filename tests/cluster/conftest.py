@@ -35,6 +35,19 @@ from tests.cluster.hostkafka import in_cluster_names_command  # noqa: E402
 
 FIGURES: dict[str, Any] = {}
 KAFKA_NAME = f"kafka.{release.NAMESPACE}.svc.cluster.local"
+# The modules share one node and one release, and each leaves it as the next expects: the
+# release checked and loaded first, then the faults, the autoscaling, the alerts; Argo CD
+# (which replaces the chart's release with its own) and Knative last.
+ORDER = ("test_operators", "test_pipeline", "test_drills", "test_autoscaling",
+         "test_prometheus", "test_argocd", "test_knative")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        return ORDER.index(module) if module in ORDER else len(ORDER)
+
+    items.sort(key=rank)  # stable: the order inside a module stays
 
 
 def enabled() -> bool:

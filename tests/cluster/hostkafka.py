@@ -9,6 +9,12 @@ and both topics have stayed quiet for a few seconds, and prints one JSON line: p
 distinct labelled ids, duplicates, dead letters, and when (epoch seconds) the products were
 produced and the first and last label seen.
 
+    python -m tests.cluster.hostkafka stream --bootstrap HOST:PORT --count 1600 --rate 40 ...
+
+does the same while producing at a steady ``rate`` (the drills inject their fault while the
+products flow) and also prints, for each labelled product, when its label arrived and which
+input partition it came from (``arrivals``: ``[epoch seconds, partition]`` pairs).
+
 How it reaches the broker: the host reaches Service IPs through kube-proxy's OUTPUT rules,
 but the broker advertises ``kafka.<ns>.svc.cluster.local``, a name only CoreDNS knows.
 :func:`in_cluster_names_command` runs this module in a mount namespace of its own where
@@ -23,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -44,7 +51,8 @@ def in_cluster_names_command(hosts: Path, argv: Sequence[str]) -> list[str]:
             str(hosts), *argv]  # fmt: skip
 
 
-def produce(bootstrap: str, topic: str, count: int, seed: int) -> list[str]:
+def produce(bootstrap: str, topic: str, count: int, seed: int, rate: float = 0.0) -> list[str]:
+    """``count`` products, as fast as possible or ``rate`` a second; returns their ids."""
     producer = Producer(
         {"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
          "linger.ms": 5, "client.id": "catmatch-cluster-test"}
@@ -56,7 +64,10 @@ def produce(bootstrap: str, topic: str, count: int, seed: int) -> list[str]:
             failed.append(str(err))
 
     ids = []
-    for product in generate_products(count, seed=seed):
+    started = time.monotonic()
+    for n, product in enumerate(generate_products(count, seed=seed)):
+        if rate > 0:
+            time.sleep(max(0.0, started + n / rate - time.monotonic()))
         pid = product.product_id
         ids.append(pid)
         producer.produce(topic, key=pid.encode(), value=json.dumps(product.message).encode(),
@@ -91,6 +102,7 @@ def collect(bootstrap: str, out_topic: str, dlq_topic: str, wanted: set[str], ti
     consumer = _reader(bootstrap, [out_topic, dlq_topic])
     labels: Counter[str] = Counter()
     dead: Counter[str] = Counter()
+    arrivals: list[tuple[float, int]] = []
     first = last = None
     idle = 0
     deadline = time.monotonic() + timeout
@@ -111,12 +123,14 @@ def collect(bootstrap: str, out_topic: str, dlq_topic: str, wanted: set[str], ti
             if msg.topic() == dlq_topic:
                 dead[key] += 1
                 continue
-            pid = str(json.loads(msg.value())["product_id"])
+            result = json.loads(msg.value())
+            pid = str(result["product_id"])
             if pid in wanted:
                 now = time.time()
                 first = now if first is None else first
                 if pid not in labels:
                     last = now
+                    arrivals.append((round(now, 3), int(result.get("source_partition") or 0)))
                 labels[pid] += 1
     finally:
         consumer.close()
@@ -130,27 +144,58 @@ def collect(bootstrap: str, out_topic: str, dlq_topic: str, wanted: set[str], ti
         "first_label_at": first,
         "last_label_at": last,
         "missing_sample": sorted(wanted - set(labels))[:5],
+        "arrivals": arrivals,
     }
+
+
+def stream(args: argparse.Namespace) -> dict[str, object]:
+    """Produce at ``args.rate`` in a thread while collecting from the start."""
+    started = time.time()
+    ids: list[str] = []
+    wanted = {p.product_id for p in generate_products(args.count, seed=args.seed)}
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            ids.extend(produce(args.bootstrap, args.input, args.count, args.seed, args.rate))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failure.append(exc)
+
+    producer = threading.Thread(target=run, daemon=True)
+    producer.start()
+    result = collect(args.bootstrap, args.output, args.dlq, wanted, args.timeout, started)
+    producer.join(60)
+    if failure:
+        raise SystemExit(f"producing failed: {failure[0]}")
+    return {"products": len(ids), "distinct_ids": len(set(ids)), "started_at": started,
+            "rate": args.rate} | result  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("roundtrip", help="produce products, then wait for their labels")
-    p.add_argument("--bootstrap", required=True)
-    p.add_argument("--input", default="category-match-in")
-    p.add_argument("--output", default="category-match-out")
-    p.add_argument("--dlq", default="category-match-dlq")
-    p.add_argument("--count", type=int, required=True)
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--timeout", type=float, default=600)
+    q = sub.add_parser("stream", help="produce at a steady rate while waiting for the labels")
+    for each in (p, q):
+        each.add_argument("--bootstrap", required=True)
+        each.add_argument("--input", default="category-match-in")
+        each.add_argument("--output", default="category-match-out")
+        each.add_argument("--dlq", default="category-match-dlq")
+        each.add_argument("--count", type=int, required=True)
+        each.add_argument("--seed", type=int, required=True)
+        each.add_argument("--timeout", type=float, default=600)
+    q.add_argument("--rate", type=float, required=True, help="products a second")
     args = parser.parse_args(argv)
+    if args.cmd == "stream":
+        print(json.dumps(stream(args)), flush=True)
+        return 0
     started = time.time()
     ids = produce(args.bootstrap, args.input, args.count, args.seed)
     produced = time.time()
     result = {"products": len(ids), "distinct_ids": len(set(ids)), "started_at": started,
               "produced_at": produced, "produce_s": round(produced - started, 2)}  # fmt: skip
     result |= collect(args.bootstrap, args.output, args.dlq, set(ids), args.timeout, started)
+    result.pop("arrivals")
     print(json.dumps(result), flush=True)
     return 0
 

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -28,33 +26,19 @@ from localkube import release  # noqa: E402
 from localkube.node import Node  # noqa: E402
 from localkube.operators import RESTRICTED  # noqa: E402
 
+from tests.cluster.flows import (  # noqa: E402
+    NS,
+    PREDICTOR,
+    WORKERS,
+    Command,
+    finish,
+    get,
+    roundtrip_argv,
+)
+
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
-NS = release.NAMESPACE
-PREDICTOR = f"{release.RELEASE}-predictor"
-WORKERS = f"{release.RELEASE}-worker"
 PRODUCTS = 2000
-Command = Callable[[list[str]], list[str]]
 SEEN: dict[str, float] = {}  # what one test leaves for the next (the last label's time)
-
-
-def get(node: Node, *what: str) -> dict[str, Any]:
-    return dict(json.loads(node.kubectl("-n", NS, "get", *what, "-o", "json").stdout))
-
-
-def roundtrip_argv(count: int, seed: int, timeout: float) -> list[str]:
-    return [sys.executable, "-m", "tests.cluster.hostkafka", "roundtrip", "--bootstrap",
-            f"kafka.{NS}.svc.cluster.local:9092", "--count", str(count), "--seed", str(seed),
-            "--timeout", str(timeout)]  # fmt: skip
-
-
-def finish(proc: subprocess.Popen[str], timeout: float, what: str) -> dict[str, Any]:
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-    assert proc.returncode == 0, f"{what} failed ({proc.returncode}): {err[-3000:]}"
-    return dict(json.loads(out.strip().splitlines()[-1]))
 
 
 def predictor_replicas(node: Node) -> tuple[int, int]:
