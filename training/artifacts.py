@@ -80,7 +80,7 @@ def write_model_dir(
     _write_json(out / "training_config.json", config)
     for file, key in ((PNG_FILE, "hs_test"), (PNG_SHOP_FILE, "shop_eval")):
         write_confusion_png(metrics["transformer"][key]["confusion_matrix"], out / file,
-                            f"{name}: MiniLM fine-tuned, {key}")
+                            f"{name}: {metrics.get('base', 'minilm-l6')} fine-tuned, {key}")
     (out / "README.md").write_text(model_card(name, metrics, config), encoding="utf-8")
 
     base_dir = out / "baseline"

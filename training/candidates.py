@@ -21,7 +21,7 @@ MIN_INT8_TEXTS_PER_S = 300.0  # the rule: best accuracy among bases this fast as
 COLUMNS = (
     "candidate", "seeds", "EN acc", "EN macro-F1", "KO acc", "ECE EN raw→scaled",
     "confident @min_score (share / acc)", "torch texts/s", "int8 texts/s", "int8 EN / KO acc",
-    "size fp32 / int8 MB",
+    "size fp32 / int8 MB", "data",
 )
 
 
@@ -49,6 +49,8 @@ def row_from_metrics(metrics: dict[str, Any], model: str = "transformer") -> dic
         "confident_accuracy": cal.get("confident_accuracy"),
         "temperature": torch_part.get("temperature"),
         "torch_texts_per_s": torch_part.get("texts_per_s_batch64"),
+        # runs measured before training.measure counted CPU time have only the wall clock
+        "speed_clock": "cpu" if "texts_per_s_batch64_wall" in torch_part else "wall",
         "int8_texts_per_s": int8.get("texts_per_s_batch64"),
         "int8_en_accuracy": _get(int8, "sets", "handwritten", "accuracy"),
         "int8_ko_accuracy": _get(int8, "sets", "korean", "accuracy"),
@@ -68,6 +70,8 @@ def average(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
                         for i in range(len(values[0]))] if values else None
         elif values and all(isinstance(v, int | float) for v in values):
             out[key] = round(sum(values) / len(values), 4)
+        elif key == "speed_clock" and values:  # one clock for all, else "mixed"
+            out[key] = values[0] if len(set(values)) == 1 else "mixed"
         else:
             out[key] = None
     return out
@@ -82,19 +86,27 @@ def _n(value: Any) -> str:
 
 
 def format_table(entries: Sequence[dict[str, Any]]) -> str:
-    """The Markdown table (``entries`` from ``candidates.json``)."""
+    """The Markdown table (``entries`` from ``candidates.json``).
+
+    Speeds are per 2 cores of CPU time; a figure only measured by the wall clock (older
+    runs) is marked ``(wall)``: under load it is lower than the CPU-time figure.
+    """
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
     for e in entries:
         r = e["figures"]
+        clock = r.get("speed_clock", "cpu")
+        mark = "" if clock == "cpu" else f" ({clock})"
         name = f"**{e['candidate']}** (default)" if e.get("default") else e["candidate"]
         lines.append("| " + " | ".join([
             name, ", ".join(str(s) for s in e.get("seeds", [])) or "-",
             _f(r.get("en_accuracy")), _f(r.get("en_macro_f1")), _f(r.get("ko_accuracy")),
             f"{_f(r.get('ece_before'))}→{_f(r.get('ece_after'))}",
             f"{_f(r.get('confident_share'), 2)} / {_f(r.get('confident_accuracy'))}",
-            _n(r.get("torch_texts_per_s")), _n(r.get("int8_texts_per_s")),
+            *(_n(r.get(k)) + (mark if r.get(k) is not None else "")
+              for k in ("torch_texts_per_s", "int8_texts_per_s")),
             f"{_f(r.get('int8_en_accuracy'))} / {_f(r.get('int8_ko_accuracy'))}",
             f"{_f(r.get('size_mb'), 0)} / {_f(r.get('int8_size_mb'), 0)}",
+            e.get("data", "format 2"),
         ]) + " |")
     return "\n".join(lines)
 
@@ -109,7 +121,8 @@ def choose_default(entries: list[dict[str, Any]]) -> str | None:
     return str(max(fast, key=lambda e: e["figures"]["en_accuracy"])["candidate"])
 
 
-def load_record(path: Path = RECORD) -> list[dict[str, Any]]:
+def load_record(path: Path | None = None) -> list[dict[str, Any]]:
+    path = path or RECORD
     if not path.is_file():
         return []
     entries: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))["candidates"]
@@ -172,7 +185,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m training.candidates RUN_DIR...``: rebuild ``candidates.json``, print."""
     runs = [Path(a) for a in (argv if argv is not None else sys.argv[1:])]
     if runs:
-        entries = build_record(runs)
+        # rows not made from runs here (earlier data, speed probes) are kept as they are
+        kept = [e for e in load_record() if e.get("kind") in ("history", "probe")]
+        entries = build_record(runs) + kept
         RECORD.write_text(json.dumps({"candidates": entries}, indent=1) + "\n",
                           encoding="utf-8")
     print(format_table(load_record()))

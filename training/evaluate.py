@@ -122,8 +122,9 @@ def model_card(name: str, metrics: dict[str, Any], config: dict[str, Any]) -> st
     rows = [
         f"| {model} | {split} | {_fmt(res[split]['accuracy'])} | {_fmt(res[split]['macro_f1'])} "
         f"| {_fmt(res['latency_ms_per_text'])} |"
-        for model, res in (("MiniLM fine-tuned", tr), ("TF-IDF char 2-4 + LogReg", bl))
-        for split in ("hs_test", "shop_eval", "handwritten")
+        for model, res in ((f"{metrics.get('base', 'minilm-l6')} fine-tuned", tr),
+                           ("TF-IDF char 2-4 + LogReg", bl))
+        for split in ("hs_test", "shop_eval", "handwritten", "korean")
         if split in res
     ]
     ft = config["finetune"]
@@ -176,7 +177,10 @@ def model_card(name: str, metrics: dict[str, Any], config: dict[str, Any]) -> st
         "- HS descriptions are customs wording, not shop titles; shop-title quality is "
         "measured only on *synthetic* titles, which share templates and vocabulary with the "
         "augmentation data, so `shop_eval` is optimistic for real shops.",
-        "- English only; 21 coarse sections, not chapters or headings.",
+        "- 21 coarse sections, not chapters or headings.",
+        "- Korean: see `korean` above"
+        + (" (the English-only MiniLM base spells Hangul as single jamo)."
+           if metrics.get("base", "minilm-l6") == "minilm-l6" else "."),
         f"- Trained with texts truncated at {ft['max_length']} tokens.",
         "",
     ]

@@ -103,14 +103,17 @@ def print_summary(report: Any, out: Any = None) -> None:
     """The comparison table and where the models went."""
     out = out or sys.stdout
     m = report.metrics
-    print(f"\n{'model':<26}{'eval set':<11}{'accuracy':>9}{'macro-F1':>10}{'ms/text':>9}", file=out)
-    models = (("MiniLM fine-tuned", "transformer"), ("TF-IDF char 2-4 + LogReg", "baseline"))
+    models = ((f"{m.get('base', 'minilm-l6')} fine-tuned", "transformer"),
+              ("TF-IDF char 2-4 + LogReg", "baseline"))
+    width = max(len(label) for label, _ in models) + 2
+    print(f"\n{'model':<{width}}{'eval set':<11}{'accuracy':>9}{'macro-F1':>10}{'ms/text':>9}",
+          file=out)
     for label, key in models:
         res = m[key]
         for split in EVAL_KEYS:
             if split not in res:
                 continue
-            print(f"{label:<26}{split:<11}{res[split]['accuracy']:>9.4f}"
+            print(f"{label:<{width}}{split:<11}{res[split]['accuracy']:>9.4f}"
                   f"{res[split]['macro_f1']:>10.4f}{res['latency_ms_per_text']:>9.2f}", file=out)
     print(f"data hash {m['data']['data_hash'][:16]}…  train {m['transformer']['train_seconds']} s,"
           f" total {report.seconds:.0f} s", file=out)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from training.candidates import average, choose_default, format_table, row_from_metrics, with_run
 
@@ -40,3 +43,36 @@ def test_the_default_is_the_most_accurate_base_fast_enough_as_int8() -> None:
     assert choose_default(entries) == "best"
     replaced = with_run(entries, metrics(0.5, 0.5, 400, base="b"))
     assert replaced[0]["candidate"] == "b (this run)" and len(replaced) == 5
+
+
+def test_wall_clock_speeds_are_marked_and_kept_rows_survive_a_rebuild(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    import training.candidates as candidates
+
+    cpu = metrics(0.9, 0.8, 400)
+    cpu["measured"]["transformer"]["torch"]["texts_per_s_batch64_wall"] = 80.0
+    assert row_from_metrics(cpu)["speed_clock"] == "cpu"
+    wall = row_from_metrics(metrics(0.9, 0.8, 400))  # measured before CPU time was counted
+    assert wall["speed_clock"] == "wall"
+    assert average([row_from_metrics(cpu), wall])["speed_clock"] == "mixed"
+    table = format_table([{"candidate": "old", "figures": wall},
+                          {"candidate": "new", "figures": row_from_metrics(cpu)}])
+    assert "| 100 (wall) | 400 (wall) |" in table and "| 100 | 400 |" in table
+
+    run = tmp_path / "run"
+    run.mkdir()
+    cpu["data"] = {"data_hash": "h"}
+    cpu["base_model"] = "some/model"
+    cpu["baseline"] = {}
+    (run / "metrics.json").write_text(json.dumps(cpu), encoding="utf-8")
+    (run / "training_config.json").write_text(
+        json.dumps({"finetune": {"base": "b", "seed": 13}}), encoding="utf-8")
+    record = tmp_path / "candidates.json"
+    probe = {"candidate": "probe-x", "kind": "probe", "figures": {"int8_texts_per_s": 99.0}}
+    record.write_text(json.dumps({"candidates": [probe]}), encoding="utf-8")
+    monkeypatch.setattr(candidates, "RECORD", record)
+    assert candidates.main([str(run)]) == 0
+    names = [e["candidate"] for e in json.loads(record.read_text())["candidates"]]
+    assert names == ["b", "tfidf-char-2-4", "probe-x"]
