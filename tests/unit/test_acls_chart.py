@@ -1,4 +1,5 @@
-"""The chart's KafkaUsers carry exactly the ACLs that transport/acls.py gives each role.
+"""The chart's KafkaUsers carry exactly the ACLs that transport/acls.py gives each role, and
+KEDA logs in as the chart's KEDA user when there is one.
 
 Rendered with helm (scripts/install_helm.sh fetches it when missing), validated against the
 Strimzi KafkaUser v1beta2 schema in deploy/schemas, and compared rule by rule.
@@ -99,3 +100,77 @@ def test_misfit_user_values_fail_the_render(helm: Path, args: list[str], message
         capture_output=True, text=True, check=False,
     )
     assert out.returncode != 0 and message in out.stderr
+
+
+# -- KEDA logs in as its own user ------------------------------------------------------------
+
+# Both ScaledObjects: the workers' and (Standard mode) the predictor's.
+KEDA_ON = ["--set", "keda.enabled=true", "--set", "predictor.deploymentMode=Standard"]
+
+
+def rendered(helm: Path, *args: str) -> list[dict[str, Any]]:
+    out = subprocess.run(
+        [str(helm), "template", "category-match", str(CHART), "-n", "ns", *SECURED, *args],
+        capture_output=True, text=True, check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    return [d for d in yaml.safe_load_all(out.stdout) if d]
+
+
+def keda_login(objs: list[dict[str, Any]]) -> tuple[str, dict[str, tuple[str, str]]]:
+    """The username KEDA logs in with and each parameter's (Secret, key), after checking that
+    every ScaledObject uses the one TriggerAuthentication."""
+    (auth,) = [o for o in objs if o["kind"] == "TriggerAuthentication"]
+    scaled = [o for o in objs if o["kind"] == "ScaledObject"]
+    assert {s["metadata"]["name"] for s in scaled} == {
+        "category-match-worker", "category-match-predictor"}
+    for so in scaled:
+        (trigger,) = so["spec"]["triggers"]
+        assert trigger["authenticationRef"] == {"name": auth["metadata"]["name"]}
+        assert trigger["metadata"]["sasl"] == "scram_sha512"
+    refs = {r["parameter"]: (r["name"], r["key"]) for r in auth["spec"]["secretTargetRef"]}
+    secrets = {o["metadata"]["name"]: o for o in objs if o["kind"] == "Secret"}
+    user_secret, user_key = refs["username"]
+    username = (secrets[user_secret]["stringData"][user_key] if user_secret in secrets
+                else f"<{user_secret}:{user_key}>")  # fmt: skip
+    vm = load_script("validate_manifests")
+    assert vm.check_references(objs) == [] and vm.check_sync_waves(objs) == []
+    return username, refs
+
+
+def test_keda_logs_in_as_the_keda_user_with_the_secret_strimzi_writes(helm: Path) -> None:
+    objs = rendered(helm, *KEDA_ON)
+    username, refs = keda_login(objs)
+    (keda_user,) = [u for u in objs if u["kind"] == "KafkaUser"
+                    and u["metadata"]["labels"]["category-match/kafka-role"] == "keda"]
+    # The user operator writes the password into a Secret named like the user, key password.
+    assert username == keda_user["metadata"]["name"] == "cm-keda"
+    assert refs["password"] == ("cm-keda", "password")
+    # Not the workers' credentials anywhere.
+    assert "cm-worker" not in {name for name, _ in refs.values()} and username != "cm-worker"
+
+
+def test_keda_user_wins_over_a_username_key_of_the_workers_secret(helm: Path) -> None:
+    username, refs = keda_login(rendered(helm, *KEDA_ON, "--set", "kafka.sasl.usernameKey=user"))
+    assert username == "cm-keda" and refs["password"] == ("cm-keda", "password")
+
+
+def test_the_ca_still_comes_from_the_cluster_ca_secret(helm: Path) -> None:
+    _, refs = keda_login(rendered(helm, *KEDA_ON, "--set", "kafka.tls.caSecret=cluster-ca"))
+    assert refs["ca"] == ("cluster-ca", "ca.crt")
+    assert refs["password"] == ("cm-keda", "password")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--set", "kafka.users.keda.name="],  # the chart's users, but none for KEDA
+        ["--set", "kafka.users.create=false"],  # a KEDA name, but no KafkaUsers from the chart
+    ],
+    ids=["no-keda-user", "users-not-created"],
+)
+def test_without_a_keda_user_keda_uses_the_workers_credentials(
+    helm: Path, args: list[str]
+) -> None:
+    username, refs = keda_login(rendered(helm, *KEDA_ON, *args))
+    assert username == "cm-worker" and refs["password"] == ("cm-worker", "password")

@@ -9,6 +9,7 @@ deploy/schemas, carried in the repository (see scripts/validate_manifests.py).
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
 import sys
@@ -327,11 +328,145 @@ def test_predictor_has_a_disruption_budget(helm, vm, tmp_path, source: str) -> N
         assert "priorityClassName" not in isvc["spec"]["predictor"]
 
 
-def test_the_predictor_gets_the_token_the_workers_send(helm) -> None:
+# -- bearer tokens as files: a rotated Secret reaches running pods without a restart -----------
+
+PREDICTOR_TOKENS = "/etc/catmatch/predictor-tokens"  # serve.token_file: every key accepted
+WORKER_TOKEN = "/etc/catmatch/predictor-token/token"  # predictor.token_file: the one sent
+
+
+def env_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {e["name"]: e for e in container.get("env") or []}
+
+
+def secret_mount(
+    container: dict[str, Any], pod: dict[str, Any], path: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The read-only Secret volume mounted over ``path`` (a file or folder in it), and its
+    mount; no subPath (the kubelet never updates a subPath mount)."""
+    (mount,) = [m for m in container.get("volumeMounts") or []
+                if path == m["mountPath"] or path.startswith(m["mountPath"] + "/")]  # fmt: skip
+    assert mount["readOnly"] is True and "subPath" not in mount, mount
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    assert set(volume) == {"name", "secret"}, volume
+    return volume["secret"], mount
+
+
+def token_wiring(objs: dict[str, list[dict]]) -> dict[str, Any]:
+    """What the predictor and the workers read their tokens from."""
+    (isvc,) = objs["InferenceService"]
+    pred_pod = isvc["spec"]["predictor"]
+    pred, worker = predictor_container(objs), worker_pod(objs)["containers"][0]
+    serve, sent = env_of(pred), env_of(worker)
+    # Files only: an environment variable changes only with a restart.
+    assert {"CATMATCH_SERVE__TOKEN", "CATMATCH_PREDICTOR__TOKEN"}.isdisjoint({*serve, *sent})
+    assert not [e for e in (*serve.values(), *sent.values())
+                if "TOKEN" in e["name"] and "valueFrom" in e]  # fmt: skip
+    assert serve["CATMATCH_SERVE__TOKEN_FILE"]["value"] == PREDICTOR_TOKENS
+    assert sent["CATMATCH_PREDICTOR__TOKEN_FILE"]["value"] == WORKER_TOKEN
+    pred_secret, pred_mount = secret_mount(pred, pred_pod, PREDICTOR_TOKENS)
+    worker_secret, worker_mount = secret_mount(worker, worker_pod(objs), WORKER_TOKEN)
+    return {"predictor": pred_secret, "predictor_mount": pred_mount,
+            "worker": worker_secret, "worker_mount": worker_mount}  # fmt: skip
+
+
+@pytest.mark.parametrize("read_only_root", [True, False])
+@pytest.mark.parametrize("mode", ["Knative", "Serverless", "Standard", "RawDeployment"])
+def test_both_token_secrets_are_read_only_volumes_the_token_file_settings_name(
+    helm, vm, mode: str, read_only_root: bool
+) -> None:
+    objs = objects(helm, "--set", "predictorClient.tokenSecret=isvc-token",
+                   "--set", f"predictor.deploymentMode={mode}",
+                   "--set", f"predictor.readOnlyRootFilesystem={str(read_only_root).lower()}")
+    wiring = token_wiring(objs)
+    # The predictor accepts every key of its Secret (current and next during a rotation) ...
+    assert wiring["predictor"] == {"secretName": "isvc-token", "defaultMode": 0o444}
+    assert wiring["predictor_mount"]["mountPath"] == PREDICTOR_TOKENS
+    # ... and the workers send tokenKey, projected as the file `token`.
+    assert wiring["worker"] == {"secretName": "isvc-token", "defaultMode": 0o440,
+                                "items": [{"key": "token", "path": "token"}]}  # fmt: skip
+    assert WORKER_TOKEN == f"{wiring['worker_mount']['mountPath']}/token"
+    # The read-only root filesystem (and its /tmp) stay as they were.
+    pred = predictor_container(objs)
+    assert pred["securityContext"]["readOnlyRootFilesystem"] is read_only_root
+    assert ({"name": "tmp", "mountPath": "/tmp"} in pred["volumeMounts"]) is read_only_root
+    worker = worker_pod(objs)
+    assert worker["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
+    assert worker["securityContext"]["fsGroup"] == 10001  # group-readable 0440 files
+    flat = [o for group in objs.values() for o in group]
+    assert vm.check_sync_waves(flat) == [] and vm.check_references(flat) == []
+
+
+def test_the_predictor_may_have_its_own_token_secret(helm) -> None:
+    objs = objects(helm, "--set", "predictorClient.tokenSecret=sent",
+                   "--set", "predictorClient.tokenKey=bearer",
+                   "--set", "predictor.tokenSecret=accepted")  # fmt: skip
+    wiring = token_wiring(objs)
+    assert wiring["predictor"]["secretName"] == "accepted" and "items" not in wiring["predictor"]
+    assert wiring["worker"]["secretName"] == "sent"
+    assert wiring["worker"]["items"] == [{"key": "bearer", "path": "token"}]
+
+
+def test_no_token_secret_no_token_check(helm) -> None:
+    objs = objects(helm)
+    pred, worker = predictor_container(objs), worker_pod(objs)
+    names = {*env_of(pred), *env_of(worker["containers"][0])}
+    assert not {n for n in names if n.startswith(("CATMATCH_SERVE__TOKEN",
+                                                  "CATMATCH_PREDICTOR__TOKEN"))}
+    assert not [v for v in worker["volumes"] if "secret" in v]
+    assert [m["name"] for m in pred["volumeMounts"]] == ["tmp"]
+
+
+def test_a_rotated_token_secret_reaches_both_settings_without_a_restart(
+    helm, tmp_path, monkeypatch
+) -> None:
+    """The env of the rendered pods, loaded by core/settings.py, names files that the
+    kubelet's update of the mounted Secrets changes, and core/token_files.py reads the new
+    tokens: the three steps of docs/SECURITY.md's rotation with one shared Secret."""
+    from core.settings import ENV_PREFIX, load_settings
+    from core.token_files import TokenFile
+    from toolbox.harness.secret_volume import SecretVolume
+
     objs = objects(helm, "--set", "predictorClient.tokenSecret=isvc-token")
-    pred = objs["InferenceService"][0]["spec"]["predictor"]["containers"][0]
-    token = next(e for e in pred["env"] if e["name"] == "CATMATCH_SERVE__TOKEN")
-    assert token["valueFrom"]["secretKeyRef"] == {"name": "isvc-token", "key": "token"}
+    wiring = token_wiring(objs)
+    pred, worker = predictor_container(objs), worker_pod(objs)["containers"][0]
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(worker_config(objs)))
+
+    def settings_of(container: dict[str, Any]) -> Any:
+        for name in [n for n in os.environ if n.startswith(ENV_PREFIX)]:
+            monkeypatch.delenv(name)
+        for e in container["env"]:
+            if e["name"].startswith(ENV_PREFIX) and "value" in e:
+                value = e["value"]
+                if value.startswith("/etc/catmatch/predictor-token"):
+                    value = str(tmp_path / value.lstrip("/"))  # the mount, on local disk
+                monkeypatch.setenv(e["name"], value)
+        return load_settings(config if container is worker else None)
+
+    accepted = SecretVolume(tmp_path / wiring["predictor_mount"]["mountPath"].lstrip("/"))
+    sent = SecretVolume(tmp_path / wiring["worker_mount"]["mountPath"].lstrip("/"))
+    serve_file = settings_of(pred).serve.token_file
+    client = settings_of(worker).predictor
+    assert client.token is None and serve_file == accepted.root
+    accepted.write(token="old")
+    sent.write(token="old")
+    predictor_tokens = TokenFile(serve_file, check_interval_s=0)
+    worker_token = TokenFile(client.token_file, check_interval_s=0)
+    assert [c.secret for c in predictor_tokens.credentials()] == ["old"]
+    assert worker_token.token() == "old"
+    # 1. The Secret gets `next`: the predictor accepts both, the workers still send `token`.
+    accepted.write(token="old", next="new")
+    sent.write(token="old")
+    assert {c.name: c.secret for c in predictor_tokens.credentials()} == {
+        "token": "old", "next": "new"}
+    # 2. `token` and `next` swap: the workers send the new one, the old is still accepted.
+    accepted.write(token="new", next="old")
+    sent.write(token="new")
+    assert worker_token.token() == "new"
+    assert {c.secret for c in predictor_tokens.credentials()} == {"old", "new"}
+    # 3. `next` goes: only the new token is accepted.
+    accepted.write(token="new")
+    assert [c.secret for c in predictor_tokens.credentials()] == ["new"]
 
 
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
@@ -341,11 +476,10 @@ def test_ops_predictor_is_not_open_to_the_cluster(helm, vm, tmp_path) -> None:
     """ops: the predictor requires the token the workers send, and a NetworkPolicy admits
     only the activator, autoscaler, gateway, workers and Prometheus."""
     objs = app_objects(helm, vm, "ops", tmp_path)
-    serve = {e["name"]: e for e in predictor_container(objs)["env"]}
-    sent = {e["name"]: e for e in worker_pod(objs)["containers"][0]["env"]}
-    ref = serve["CATMATCH_SERVE__TOKEN"]["valueFrom"]["secretKeyRef"]
-    assert ref == {"name": "category-match-predictor-token", "key": "token"}
-    assert sent["CATMATCH_PREDICTOR__TOKEN"]["valueFrom"]["secretKeyRef"] == ref
+    wiring = token_wiring(objs)
+    assert wiring["predictor"]["secretName"] == "category-match-predictor-token"
+    assert wiring["worker"]["secretName"] == "category-match-predictor-token"
+    assert wiring["worker"]["items"] == [{"key": "token", "path": "token"}]
     nps = {n["metadata"]["name"]: n["spec"] for n in objs["NetworkPolicy"]}
     predictor = nps["category-match-predictor"]
     assert predictor["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "predictor"
@@ -434,6 +568,118 @@ def test_gitops_one_project_per_environment_and_ops_pinned() -> None:
         "namespaceResourceWhitelist"]}
     assert {("networking.k8s.io", "NetworkPolicy"), ("security.istio.io", "AuthorizationPolicy"),
             ("security.istio.io", "PeerAuthentication")} <= kinds
+
+
+# What an environment may turn on over its Application's own values, each alone: a Kafka
+# without Strimzi's topic operator (the PreSync topic Job, as tests/cluster syncs both
+# Applications), the chart's KafkaUsers (with KEDA's), and Standard mode with KEDA.
+ENV_VARIANTS: dict[str, list[str]] = {
+    "as committed": [],
+    "topic Job": ["--set", "topics.strimzi.enabled=false",
+                  "--set", "topics.bootstrapJob.enabled=true"],
+    "KafkaUsers": ["--set", "kafka.securityProtocol=SASL_SSL",
+                   "--set", "kafka.sasl.mechanism=SCRAM-SHA-512",
+                   "--set", "kafka.sasl.username=category-match",
+                   "--set", "kafka.sasl.existingSecret=category-match",
+                   "--set", "kafka.users.create=true",
+                   "--set", "kafka.users.keda.name=category-match-keda",
+                   "--set", "kafka.users.producer.name=category-match-producer",
+                   "--set", "kafka.users.operator.name=category-match-operator"],
+    "Standard mode": ["--set", "predictor.deploymentMode=Standard", "--set", "keda.enabled=true"],
+}  # fmt: skip
+# Kinds without a namespace (Argo CD checks them against clusterResourceWhitelist).
+CLUSTER_SCOPED = {("", "Namespace"), ("", "PersistentVolume"), ("scheduling.k8s.io",
+                  "PriorityClass"), ("storage.k8s.io", "StorageClass"),
+                  ("rbac.authorization.k8s.io", "ClusterRole"),
+                  ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+                  ("apiextensions.k8s.io", "CustomResourceDefinition")}  # fmt: skip
+
+
+def group_kind(obj: dict[str, Any]) -> tuple[str, str]:
+    return obj["apiVersion"].rpartition("/")[0], obj["kind"]
+
+
+def project_allows(vm: ModuleType, project: dict[str, Any], obj: dict[str, Any]) -> bool:
+    group, kind = group_kind(obj)
+    rules = "clusterResourceWhitelist" if (group, kind) in CLUSTER_SCOPED else (
+        "namespaceResourceWhitelist")
+    return bool(vm._kind_allowed(project["spec"].get(rules, []), group, kind))
+
+
+def argocd_project(env: str) -> dict[str, Any]:
+    return yaml.safe_load((REPO / "gitops" / "argocd" / f"project-{env}.yaml").read_text())
+
+
+@pytest.mark.parametrize("variant", sorted(ENV_VARIANTS))
+@pytest.mark.parametrize("env", ["dev", "ops"])
+def test_each_project_allows_every_kind_its_application_renders(
+    helm, vm, tmp_path, env: str, variant: str
+) -> None:
+    """Argo CD refuses to sync an Application that renders a kind its AppProject does not
+    whitelist, hooks included: every kind the chart renders for dev and ops, with the
+    Applications' values and with each variant above, is in the project's whitelist, and
+    every object goes to one of its destinations."""
+    app = yaml.safe_load((REPO / "gitops" / "argocd" / f"{env}.yaml").read_text())
+    objs = objects(helm, *vm.app_render_args(app, tmp_path), *ENV_VARIANTS[variant],
+                   release=app["spec"]["source"]["helm"]["releaseName"],
+                   namespace=app["spec"]["destination"]["namespace"])  # fmt: skip
+    project = argocd_project(env)
+    assert app["spec"]["project"] == project["metadata"]["name"]
+    flat = [o for group in objs.values() for o in group]
+    refused = sorted({group_kind(o) for o in flat if not project_allows(vm, project, o)})
+    assert refused == [], f"{project['metadata']['name']} does not whitelist {refused}"
+    assert vm.check_application(app, {project["metadata"]["name"]: project}, flat) == []
+    if variant == "topic Job":
+        assert [o["metadata"]["annotations"]["argocd.argoproj.io/hook"]
+                for o in objs["Job"]] == ["PreSync"]  # fmt: skip
+    if variant == "KafkaUsers":
+        assert len(objs["KafkaUser"]) == 4
+
+
+def test_the_projects_allow_every_kind_any_render_set_makes(helm, vm, tmp_path) -> None:
+    """A kind a new template brings (any ci/*-values.yaml turns every template on) must be
+    added to both projects: no environment meets it first at sync time."""
+    kinds: dict[tuple[str, str], dict[str, Any]] = {}
+    for objs in render_sets(helm, vm, tmp_path).values():
+        for obj in (o for group in objs.values() for o in group):
+            kinds.setdefault(group_kind(obj), obj)
+    assert {("batch", "Job"), ("kafka.strimzi.io", "KafkaUser")} <= set(kinds)
+    for env in ("dev", "ops"):
+        project = argocd_project(env)
+        refused = sorted(k for k, obj in kinds.items() if not project_allows(vm, project, obj))
+        assert refused == [], f"project-{env}.yaml does not whitelist {refused}"
+
+
+def leaf_values(tree: dict[str, Any], prefix: str) -> set[str]:
+    """The dotted names of every leaf value under ``prefix`` in a values tree."""
+    out: set[str] = set()
+    for key, value in tree.items():
+        name = f"{prefix}.{key}"
+        out |= leaf_values(value, name) if isinstance(value, dict) and value else {name}
+    return out
+
+
+def deploy_values_table() -> set[str]:
+    """The values the first column of docs/DEPLOY.md's values table names: `a.b` and the
+    shorthand `a.b` / `c` (= a.c) of one row."""
+    text = (REPO / "docs" / "DEPLOY.md").read_text()
+    table = text.split("| value | default | meaning |", 1)[1].split("\n\n", 1)[0]
+    names: set[str] = set()
+    for row in table.splitlines()[2:]:
+        first = row.split("|")[1]
+        cells = re.findall(r"`([A-Za-z0-9_.*]+)`", first)
+        parent = cells[0].rpartition(".")[0] if cells else ""
+        for cell in cells:
+            names.add(f"{parent}.{cell}" if parent and "." not in cell else cell)
+    return names
+
+
+def test_deploy_doc_has_a_row_for_every_kafka_users_value() -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    users = leaf_values(values["kafka"]["users"], "kafka.users")
+    assert len(users) == 7  # create, clusterName, namespace and four roles' names
+    missing = sorted(users - deploy_values_table())
+    assert missing == [], f"docs/DEPLOY.md's values table lacks {missing}"
 
 
 def test_dev_values_cpu_one_worker_scale_to_zero(helm) -> None:

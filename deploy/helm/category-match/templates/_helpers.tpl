@@ -329,6 +329,30 @@ node feature discovery): an autoscaler cannot match them on a pool scaled to zer
 nvidia.com/ feature.node.kubernetes.io/
 {{- end }}
 
+{{/* Predictor tokens ------------------------------------------------------------ */}}
+
+{{/* The Secret whose keys the predictor accepts as bearer tokens: predictor.tokenSecret,
+else the one the workers send (predictorClient.tokenSecret); empty = no token check. */}}
+{{- define "catmatch.predictorTokenSecret" -}}
+{{- .Values.predictor.tokenSecret | default .Values.predictorClient.tokenSecret }}
+{{- end }}
+
+{{/* Where the predictor's token Secret is mounted (serve.token_file: a folder, each key one
+accepted token). */}}
+{{- define "catmatch.predictorTokenDir" -}}
+/etc/catmatch/predictor-tokens
+{{- end }}
+
+{{/* Where the workers' token Secret is mounted, and the file of the token they send
+(predictor.token_file): predictorClient.tokenKey, projected as `token`. */}}
+{{- define "catmatch.workerTokenDir" -}}
+/etc/catmatch/predictor-token
+{{- end }}
+
+{{- define "catmatch.workerTokenFile" -}}
+{{- printf "%s/token" (include "catmatch.workerTokenDir" .) }}
+{{- end }}
+
 {{- define "catmatch.kafkaCaPath" -}}
 /etc/catmatch/kafka-ca/{{ .Values.kafka.tls.caKey }}
 {{- end }}
