@@ -7,7 +7,8 @@ exclusive lock) and then finds every step cached. The steps, in order:
 1. the Debian packages of the node (and Prometheus, Git for the cluster tests);
 2. Kubernetes and CoreDNS, then the operators the tests install (Go builds; each records
    its wall time in ``builds.json`` itself);
-3. the node's own images: pause, CoreDNS, the Debian base, one image per operator binary;
+3. the node's own images: pause, CoreDNS, the Debian base, one image per operator binary,
+   Argo CD's image (the base with Git, tini, Redis, helm and the argocd binary);
 4. helm; the project's virtualenv (``scripts/bootstrap.sh``, only when missing or stale);
 5. the seed model and its ONNX export (when missing), the Kafka jars;
 6. the app images, from what HEAD holds (``images.build_context``): ``buildah bud`` with its
@@ -32,12 +33,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from localkube import gobuild, host, images, operators, paths, release, targets
+from localkube import argocd, gobuild, host, images, operators, paths, release, targets
 from localkube.node import prepare_binaries
 from localkube.proc import log, run
 
 # What the cluster tests install (scripts/cluster.py build --operators builds them all).
-OPERATORS = ("kserve", "keda")
+OPERATORS = ("kserve", "keda", "argo-cd")
 # Beside the node's packages: promtool/prometheus for the alert test, git for the GitOps repo.
 EXTRA_PACKAGES = ("prometheus", "git")
 MODEL_DIR = "var/models/seed"
@@ -94,6 +95,7 @@ def prepare(repo: Path, run_dir: Path, sock: Path | None) -> dict[str, dict[str,
         steps("operators", lambda: _operators(OPERATORS))
         steps("node-images", _node_images)
         steps("operator-images", lambda: _operator_images(OPERATORS))
+        steps("argocd-image", _argocd_image)
         steps("helm", lambda: _helm(repo))
         steps("venv", lambda: ensure_venv(repo))
         steps("seed-model", lambda: ensure_seed_model(repo, repo / MODEL_DIR))
@@ -146,9 +148,17 @@ def operator_binaries(names: tuple[str, ...]) -> dict[str, Path]:
         built = gobuild.ensure(targets.ALL[name])
         if name == "kserve":
             out["kserve-controller"] = built["kserve-manager"]
+        elif name == "argo-cd":
+            continue  # an image of its own (localkube.argocd.image)
         else:
             out |= built
     return out
+
+
+def _argocd_image() -> bool:
+    before = set(images.archive_dir().glob("argocd-*.tar"))
+    argocd.image()
+    return bool(set(images.archive_dir().glob("argocd-*.tar")) - before)
 
 
 def _operator_images(names: tuple[str, ...]) -> bool:

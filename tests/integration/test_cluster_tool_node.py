@@ -172,7 +172,11 @@ def test_the_predictor_image_serves_v2_through_a_service(node: Node) -> None:
         outputs = _infer(request, deadline=time.monotonic() + 30)
         assert len(outputs["label"]) == 2
     finally:
-        node.kubectl("delete", "-f", "-", "--wait=false", stdin=text, check=False)
+        # Waited for: a pod still terminating when the node goes down is there, Ready by its
+        # old status, at the next ``up``, and a Service then routed this check to a stale
+        # address (a 404 from whatever holds it now).
+        node.kubectl("delete", "-f", "-", "--wait=true", "--timeout=90s", stdin=text,
+                     check=False, timeout=120)  # fmt: skip
 
 
 def _infer(request: urllib.request.Request, deadline: float) -> dict[str, list[object]]:
