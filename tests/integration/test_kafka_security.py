@@ -1,13 +1,13 @@
 """The secured broker (SASL_SSL, SCRAM-SHA-512, ACLs enforced) and clients on it.
 
 One broker per session (``kafka_secure``); each test makes its own users, ACLs and topics.
+``test_kafka_security_cluster.py`` runs these tests again on a secured 3-node cluster.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import replace
 
 import pytest
 from confluent_kafka import (
@@ -19,17 +19,12 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from schemas import CategoryResult
-from tests.fixtures.kafka import consume_all
 from tests.integration.secure_harness import (
-    READ_COMMITTED,
-    committed_all,
+    label_as_roles,
     produce_as,
     product,
-    secure_settings,
     wait_until,
 )
-from tests.integration.worker_harness import running_worker
 from transport.configuration import connection_config
 
 pytestmark = pytest.mark.integration
@@ -38,9 +33,10 @@ pytestmark = pytest.mark.integration
 def test_the_secured_broker_lets_the_super_user_in(kafka_secure, secure_names):
     admin = kafka_secure.admin()
     assert admin.security_protocol == "SASL_SSL" and admin.sasl_mechanism == "SCRAM-SHA-512"
-    props = kafka_secure.broker.properties_path.read_text()
-    assert "allow.everyone.if.no.acl.found=false" in props
-    assert "StandardAuthorizer" in props
+    for node in kafka_secure.nodes:
+        props = node.properties_path.read_text()
+        assert "allow.everyone.if.no.acl.found=false" in props
+        assert "StandardAuthorizer" in props
     assert produce_as(admin, secure_names.input, [product(1)]) == [""]
 
 
@@ -48,22 +44,12 @@ def test_the_secured_broker_lets_the_super_user_in(kafka_secure, secure_names):
 def test_a_worker_with_only_its_role_labels_every_product(
     kafka_secure, secure_names, predictor_server, tiny_model_dir, guarantee
 ):
-    names = replace(secure_names, exactly_once=guarantee == "exactly_once")
-    worker_user, shop = kafka_secure.user("worker"), kafka_secure.user("shop")
-    kafka_secure.grant("worker", worker_user, names)
-    kafka_secure.grant("producer", shop, names)
-    settings = secure_settings(worker_user, names, predictor_server.url, tiny_model_dir,
-                               model_name=predictor_server.model_name,
-                               processing_guarantee=guarantee)
     n = 60
-    assert produce_as(shop, names.input, (product(i) for i in range(n))) == [""] * n
-    with running_worker(settings):
-        out = consume_all(kafka_secure.admin_config, names.output, expected=n, timeout=90,
-                          extra_conf=READ_COMMITTED)
-        wait_until(lambda: committed_all(kafka_secure.admin_config, names.group, names.input),
-                   30, "the worker's commits")
-    ids = sorted(CategoryResult.model_validate_json(m.value()).product_id for m in out)
-    assert ids == [f"p-{i:05d}" for i in range(n)]
+    results = label_as_roles(kafka_secure, secure_names, predictor_server, tiny_model_dir,
+                             guarantee, n)
+    assert sorted(results) == [f"p-{i:05d}" for i in range(n)]
+    if guarantee == "exactly_once":
+        assert set(results.values()) == {1}, results.most_common(3)
 
 
 # -- refusals -----------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 and the one-line errors the refused ones print.
 
 The commands run in this process (``catmatch.cli.main``) with ``CATMATCH_*`` variables, as
-an operator would run them.
+an operator would run them. ``test_kafka_security_cluster.py`` runs the role test again on a
+secured 3-node cluster.
 """
 
 from __future__ import annotations
