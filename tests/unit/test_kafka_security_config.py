@@ -148,6 +148,18 @@ def test_tls_material_is_made_once_and_private(tmp_path: Path) -> None:
     assert again.tls.ca_cert.read_bytes() == first.tls.ca_cert.read_bytes()
 
 
+def test_tls_material_in_a_relative_directory(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """``catmatch drill run --work-dir var/drills`` and ``catmatch broker --data-dir d``:
+    openssl runs in other directories, so a relative path must not reach it as such."""
+    monkeypatch.chdir(tmp_path)
+    security = prepare_security("sasl_ssl", Path("var/drills/kafka/security"), "127.0.0.1")
+    assert security.tls is not None and security.ca_location is not None
+    assert security.ca_location.is_absolute()
+    assert security.ca_location == tmp_path / "var/drills/kafka/security/ca.crt"
+    assert "-----BEGIN CERTIFICATE-----" in security.tls.keystore.read_text()
+
+
 def test_a_data_dir_keeps_its_security(tmp_path: Path) -> None:
     log_dir = tmp_path / "logs"
     log_dir.mkdir()

@@ -220,6 +220,8 @@ def prepare_security(
     """
     if mode not in MODES:
         raise ValueError(f"unknown security mode {mode!r} (one of {', '.join(MODES)})")
+    # Absolute: openssl runs in other directories, and clients started elsewhere read the CA.
+    directory = directory.absolute()
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(directory, 0o700)
     password_file = directory / "admin.password"
@@ -281,6 +283,7 @@ def _openssl(*args: str, cwd: Path) -> None:
 
 def make_ca(directory: Path, name: str, prefix: str = "ca") -> tuple[Path, Path]:
     """A self-signed CA: ``<prefix>.crt`` and ``<prefix>.key`` (mode 0600) in ``directory``."""
+    directory = directory.absolute()  # openssl runs in it: relative names would double
     directory.mkdir(parents=True, exist_ok=True)
     cert, key = directory / f"{prefix}.crt", directory / f"{prefix}.key"
     _openssl(
@@ -300,6 +303,8 @@ def make_certificate(
     """A certificate for ``hosts`` (IP addresses or DNS names) signed by the CA, written as
     ``<name>.pem``: the PKCS#8 private key, the certificate and the CA's (mode 0600)."""
     alt_names = ",".join(f"{'IP' if _is_ip(h) else 'DNS'}:{h}" for h in hosts)
+    # openssl runs in a temporary directory: relative names would point elsewhere
+    ca_cert, ca_key, directory = ca_cert.absolute(), ca_key.absolute(), directory.absolute()
     with tempfile.TemporaryDirectory(dir=directory) as tmp:
         work = Path(tmp)
         (work / "ext.cnf").write_text(
