@@ -26,6 +26,18 @@ def get(node: Node, *what: str, ns: str = NS) -> dict[str, Any]:
     return dict(json.loads(node.kubectl("-n", ns, "get", *what, "-o", "json").stdout))
 
 
+def replicas(node: Node, kind: str, name: str, ns: str = NS) -> tuple[int, int]:
+    """(spec.replicas, status.readyReplicas) of a Deployment or StatefulSet."""
+    obj = get(node, kind, name, ns=ns)
+    ready = (obj.get("status") or {}).get("readyReplicas") or 0
+    return int(obj["spec"].get("replicas", 0)), int(ready)
+
+
+def predictor_replicas(node: Node) -> tuple[int, int]:
+    """Those of KServe's predictor Deployment (Standard mode)."""
+    return replicas(node, "deployment", PREDICTOR)
+
+
 def roundtrip_argv(count: int, seed: int, timeout: float) -> list[str]:
     return [sys.executable, "-m", "tests.cluster.hostkafka", "roundtrip", "--bootstrap",
             BOOTSTRAP, "--count", str(count), "--seed", str(seed),

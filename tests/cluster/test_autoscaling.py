@@ -41,8 +41,7 @@ FAST_KEDA = [
 
 
 def workers(node: Node) -> tuple[int, int]:
-    sts = flows.get(node, "statefulset", flows.WORKERS)
-    return int(sts["spec"].get("replicas", 0)), int(sts["status"].get("readyReplicas") or 0)
+    return flows.replicas(node, "statefulset", flows.WORKERS)
 
 
 @pytest.fixture

@@ -33,19 +33,13 @@ from tests.cluster.flows import (  # noqa: E402
     Command,
     finish,
     get,
+    predictor_replicas,
     roundtrip_argv,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 PRODUCTS = 2000
 SEEN: dict[str, float] = {}  # what one test leaves for the next (the last label's time)
-
-
-def predictor_replicas(node: Node) -> tuple[int, int]:
-    """(spec.replicas, status.readyReplicas) of KServe's Deployment."""
-    deployment = get(node, "deployment", PREDICTOR)
-    ready = deployment.get("status", {}).get("readyReplicas") or 0
-    return int(deployment["spec"].get("replicas", 0)), int(ready)
 
 
 def scaled_object(node: Node) -> dict[str, Any]:

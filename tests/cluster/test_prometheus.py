@@ -46,13 +46,6 @@ PAUSE = "autoscaling.keda.sh/paused-replicas"
 PRODUCTS = 200
 
 
-def predictor_replicas(node: Node) -> tuple[int, int]:
-    deployment = flows.get(node, "deployment", flows.PREDICTOR)
-    return int(deployment["spec"].get("replicas", 0)), int(
-        deployment.get("status", {}).get("readyReplicas") or 0
-    )
-
-
 class Discovery:
     """Writes the release's pods as Prometheus' target files every 2 s, in a thread (what
     Kubernetes service discovery would do; localkube.prometheus says why it cannot)."""
@@ -127,7 +120,8 @@ def test_predictor_not_ready_fires_while_the_predictor_is_held_at_zero_and_resol
     assert alert_state(prometheus) == "", "the alert is active before the fault"
     pause(node, "0")
     try:
-        flows.wait_until("the predictor at zero", lambda: predictor_replicas(node) == (0, 0), 120,
+        flows.wait_until("the predictor at zero",
+                         lambda: flows.predictor_replicas(node) == (0, 0), 120,
                          f"kubectl -n {NS} describe scaledobject {flows.PREDICTOR}")  # fmt: skip
         started = time.time()
         proc = flows.start(kafka_command, flows.roundtrip_argv(PRODUCTS, int(started), 420))
@@ -136,7 +130,7 @@ def test_predictor_not_ready_fires_while_the_predictor_is_held_at_zero_and_resol
                                    120, hint)  # fmt: skip
         firing = flows.wait_until(f"{ALERT} firing", lambda: alert_state(prometheus) == "firing",
                                   120, hint)  # fmt: skip
-        assert predictor_replicas(node) == (0, 0), "KEDA did not hold the predictor at zero"
+        assert flows.predictor_replicas(node) == (0, 0), "KEDA did not hold the predictor at zero"
     finally:
         pause(node, None)
     resumed = time.time()
