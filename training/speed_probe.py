@@ -4,9 +4,11 @@ Speed at batch 64 depends on the architecture (layers, width, heads) and the tok
 not on the weight values. ``python -m training.speed_probe NAME`` builds the named
 architecture with random weights and a classification head for the 21 sections, exports it
 to ONNX with dynamic int8 weights exactly as ``catmatch models export`` does, and times torch
-fp32 and int8 on the same 1,024 generated titles as ``catmatch train``. A base whose int8
-export cannot reach :data:`training.candidates.MIN_INT8_TEXTS_PER_S` here cannot be the
-default, whatever its accuracy, so it is not worth a fine-tuning run on this machine.
+fp32 and int8 on the same 1,024 generated titles as ``catmatch train``, and int8 once more
+without the fusions (the dynamo graph quantised as it is), to show what fusing is worth.
+A base whose int8 export cannot reach :data:`training.candidates.MIN_INT8_TEXTS_PER_S`
+here cannot be the default, whatever its accuracy, so it is not worth a fine-tuning run on
+this machine.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from predictor.loading import load_classifier
 from predictor.onnx_runtime import load_onnx
 from training.builders.artifacts import base_model_dir, write_tokenizer
 from training.measure import speed_texts, texts_per_second
-from training.onnx_export import export_onnx
+from training.onnx_export import export_graph, export_onnx, quantize_int8
 
 # Published configurations (config.json of each upstream model).
 ARCHITECTURES: dict[str, dict[str, Any]] = {
@@ -77,6 +79,12 @@ def probe(name: str, max_length: int = 48, threads: int = 2) -> dict[str, Any]:
         wall, cpu = texts_per_second(lambda t: int8.logits(int8.tokenize(t)), texts)
         result["int8_texts_per_s"], result["int8_texts_per_s_wall"] = cpu, wall
         result["int8_size_mb"] = round((out / "model.onnx").stat().st_size / 1e6, 1)
+        plain = Path(work) / "plain.onnx"
+        export_graph(fp32, plain, 18)
+        quantize_int8(plain, out / "model.onnx")  # same directory, unfused graph
+        unfused = load_onnx(out, "cpu", max_length)
+        wall, cpu = texts_per_second(lambda t: unfused.logits(unfused.tokenize(t)), texts)
+        result["int8_unfused_texts_per_s"], result["int8_unfused_texts_per_s_wall"] = cpu, wall
     return result
 
 

@@ -114,6 +114,19 @@ def test_int8_mostly_agrees_with_torch(torch_model: Classifier, int8_dir: Path):
     assert card["export_check"]["argmax_agreement"] >= TINY_INT8_AGREEMENT
 
 
+def test_int8_export_quantises_the_fused_attention(fp32_dir: Path, int8_dir: Path):
+    import onnx
+
+    def ops(directory: Path) -> set[str]:
+        return {node.op_type for node in onnx.load(str(directory / "model.onnx")).graph.node}
+
+    int8_ops = ops(int8_dir)
+    # A BERT-type model: attention, embeddings and layer norms fused, then attention quantised.
+    assert {"QAttention", "SkipLayerNormalization"} <= int8_ops
+    assert "Softmax" not in int8_ops  # no unfused attention left
+    assert "QAttention" not in ops(fp32_dir)  # the fp32 export is the plain dynamo graph
+
+
 def test_int8_weights_are_smaller(fp32_dir: Path, int8_dir: Path):
     assert (int8_dir / "model.onnx").stat().st_size < (fp32_dir / "model.onnx").stat().st_size
 
