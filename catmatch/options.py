@@ -44,8 +44,8 @@ def add_data_arguments(p: Any, seed_flag: str = "--seed") -> None:
     """The data options shared by ``data prepare`` and ``train`` (``--data-seed`` there)."""
     p.add_argument(seed_flag, dest="data_seed", type=int, default=13,
                    help="seed of the split and the synthetic titles (default 13)")
-    p.add_argument("--synthetic-per-class", type=int, default=160,
-                   help="synthetic shop titles per class added to train (default 160)")
+    p.add_argument("--synthetic-per-class", type=int, default=400,
+                   help="synthetic shop titles per class added to train (default 400)")
     p.add_argument("--shop-eval-per-class", type=int, default=20,
                    help="held-out synthetic titles per class in shop_eval (default 20)")
 

@@ -50,7 +50,7 @@ class DataConfig:
     seed: int = 13
     test_fraction: float = 0.15
     validation_fraction: float = 0.10
-    synthetic_per_class: int = 160
+    synthetic_per_class: int = 400
     synthetic_validation_per_class: int = 10
     shop_eval_per_class: int = 20
 

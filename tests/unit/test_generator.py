@@ -171,3 +171,17 @@ def test_the_new_title_styles_look_like_their_names() -> None:
     foreign = ("bio", "neu", "avec", "für", "con", "noir", "schwarz", "nero", "inox", "NEU")
     assert any(any(w in t.split() for w in foreign) for t in by_style["foreign"])
     assert any(t != t.lower() and t != t.upper() for t in by_style["typos"])
+
+
+def test_korean_vocabulary_is_wide_and_its_attributes_exist() -> None:
+    from training.generator.products import KO_ROWS
+    from training.generator.vocab_ko import KO_ATTRIBUTES
+
+    assert set(KO_ROWS) == {c.key for c in CATEGORIES}
+    for key, (_, rows) in KO_ROWS.items():
+        assert len(rows) >= 15, key  # ~10 per section was too few to generalise from
+        assert len({noun for noun, _, _ in rows}) == len(rows), key
+        for _, keys, _ in rows:
+            assert set(keys.split()) <= set(KO_ATTRIBUTES), (key, keys)
+    korean = [p for p in generate_products(4200, seed=3) if p.style == "korean"]
+    assert 0.09 < len(korean) / 4200 < 0.17  # about one title in eight

@@ -21,7 +21,8 @@ from training.generator.titles import STYLE_WEIGHTS, STYLES, build_description, 
 from training.generator.titles_ko import KO_TAGS, build_korean_title
 from training.generator.vocab import SectionVocab, with_types
 from training.generator.vocab_i_x import VOCAB_I_X
-from training.generator.vocab_ko import KO_VOCAB
+from training.generator.vocab_ko import KO_VOCAB, KoRow
+from training.generator.vocab_ko_more import KO_MORE_ROWS
 from training.generator.vocab_more import MORE_TYPES
 from training.generator.vocab_xi_xxi import VOCAB_XI_XXI
 
@@ -32,7 +33,10 @@ VOCAB: dict[str, SectionVocab] = {
     key: with_types(vocab, MORE_TYPES.get(key, []))
     for key, vocab in {**VOCAB_I_X, **VOCAB_XI_XXI}.items()
 }
-if set(VOCAB) != {c.key for c in CATEGORIES} or set(KO_VOCAB) != set(VOCAB):  # pragma: no cover
+KO_ROWS: dict[str, tuple[str, list[KoRow]]] = {
+    key: (brands, [*rows, *KO_MORE_ROWS.get(key, [])]) for key, (brands, rows) in KO_VOCAB.items()
+}
+if set(VOCAB) != {c.key for c in CATEGORIES} or set(KO_ROWS) != set(VOCAB):  # pragma: no cover
     raise RuntimeError("generator vocabulary does not cover exactly the HS sections")
 
 # Shop tags: realistic noise that says nothing about the HS section.
@@ -71,7 +75,7 @@ def _price(rng: random.Random, lo: float, hi: float, multiplier: int = 1) -> flo
 
 
 def _make_korean(rng: random.Random, seed: int, n: int, category: Category) -> GeneratedProduct:
-    brands, rows = KO_VOCAB[category.key]
+    brands, rows = KO_ROWS[category.key]
     row = rng.choice(rows)
     brand = rng.choice(brands.split("|")) if rng.random() < 0.8 else None
     title = build_korean_title(rng, brand if rng.random() < 0.85 else None, row)
