@@ -11,6 +11,9 @@ the same logits.
 - :func:`forward_sorted`: run a forward pass over length-sorted sub-batches, each padded only
   to its own longest row, and put the logits back in request order.
 - scores → answers: :mod:`predictor.scoring` (softmax, arg-max, top-k).
+- a version with a Korean route (:mod:`predictor.korean_route`) labels its Hangul rows with
+  the route's character n-gram model and the other rows with the network
+  (:meth:`TokenClassifier.served_logits`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from core.modelformat import card_temperature, read_metadata
 from core.names import Runtime
 from core.tokenization import HARD_MAX_LENGTH, effective_max_length, load_tokenizer
 from predictor.batches import ClassifyRequest, Limits, Prediction, Task, TokenizedBatch
+from predictor.korean_route import ROUTE_KEY, KoreanRoute, as_seen
 from predictor.scoring import softmax, top_k_prediction
 
 # Rows per forward pass when a batch is split by length (0 or less: never split, the
@@ -105,6 +109,7 @@ class TokenSpace:
     vocab_size: int
     type_vocab_size: int
     temperature: float = 1.0  # calibration (catmatch.json), applied in predictor.scoring
+    korean: KoreanRoute | None = None  # catmatch.json korean_route
 
     @classmethod
     def from_config(
@@ -119,6 +124,10 @@ class TokenSpace:
         max_positions = int(config.get("max_position_embeddings") or HARD_MAX_LENGTH)
         length = effective_max_length(max_length, max_positions)
         tokenizer = load_tokenizer(model_dir, length)
+        card = read_metadata(model_dir)
+        entry = (card.model_extra or {}).get(ROUTE_KEY) if card is not None else None
+        korean = (KoreanRoute.load(model_dir, entry, tokenizer, len(labels))
+                  if isinstance(entry, Mapping) else None)
         return cls(
             tokenizer=tokenizer,
             labels=tuple(labels),
@@ -127,7 +136,8 @@ class TokenSpace:
             max_positions=max_positions,
             vocab_size=int(config.get("vocab_size") or tokenizer.get_vocab_size()),
             type_vocab_size=int(config.get("type_vocab_size") or 1),
-            temperature=card_temperature(read_metadata(model_dir)),
+            temperature=card_temperature(card),
+            korean=korean,
         )
 
 
@@ -158,6 +168,7 @@ class TokenClassifier:
         self.vocab_size = space.vocab_size
         self.type_vocab_size = space.type_vocab_size
         self.temperature = space.temperature
+        self.korean = space.korean
         self.sub_batch = sub_batch
 
     def logits(self, batch: TokenizedBatch) -> np.ndarray:
@@ -206,8 +217,24 @@ class TokenClassifier:
 
     def classify(self, batch: TokenizedBatch, top_k: int) -> Prediction:
         """Classify a validated batch; ``top_k`` is clamped to the number of labels."""
-        logits = forward_sorted(batch, self.logits, self.sub_batch)
-        return top_k_prediction(softmax(logits, self.temperature), top_k)
+        return top_k_prediction(softmax(self.served_logits(batch), self.temperature), top_k)
+
+    def served_logits(self, batch: TokenizedBatch) -> np.ndarray:
+        """Logits ``[B, C]`` in request order as served: the network's, except for the rows a
+        Korean route takes (Hangul pieces), which its character n-gram model scores."""
+        route = self.korean
+        korean = route.rows(batch.input_ids, batch.attention_mask) if route else None
+        if route is None or korean is None or not korean.any():
+            return forward_sorted(batch, self.logits, self.sub_batch)
+        out = np.empty((batch.rows, len(self.labels)), dtype=np.float32)
+        rest = np.flatnonzero(~korean)
+        if rest.size:
+            out[rest] = forward_sorted(take_rows(batch, rest), self.logits, self.sub_batch)
+        rows = np.flatnonzero(korean)
+        texts = as_seen(self.tokenizer, [batch.input_ids[i][batch.attention_mask[i] != 0]
+                                         for i in rows])
+        out[korean] = route.logits(texts, self.temperature)
+        return out
 
     def warm_up(self) -> None:
         """One small pass, so the first request pays no lazy initialisation and a broken

@@ -54,6 +54,11 @@ def write_metrics(out: Path, metrics: dict[str, Any]) -> None:
         _write_json(base, old)
 
 
+def write_training_config(out: Path, config: dict[str, Any]) -> None:
+    """``training_config.json`` (the recipe, data config, code commit, machine)."""
+    _write_json(out / "training_config.json", config)
+
+
 def write_model_dir(
     out: Path, name: str, version: str, tuned: FinetuneResult, pipeline: Any,
     metrics: dict[str, Any], config: dict[str, Any],
@@ -77,7 +82,7 @@ def write_model_dir(
         metrics=headline(metrics["transformer"]), runtime="transformers", **common,
     ))
     _write_json(out / "metrics.json", metrics)
-    _write_json(out / "training_config.json", config)
+    write_training_config(out, config)
     for file, key in ((PNG_FILE, "hs_test"), (PNG_SHOP_FILE, "shop_eval")):
         write_confusion_png(metrics["transformer"][key]["confusion_matrix"], out / file,
                             f"{name}: {metrics.get('base', 'minilm-l6')} fine-tuned, {key}")

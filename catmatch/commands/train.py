@@ -123,6 +123,13 @@ def print_summary(report: Any, out: Any = None) -> None:
         print(f"calibration: temperature {t['torch']['temperature']} (fitted on validation); "
               f"int8 {t.get('int8', {}).get('texts_per_s_batch64', '-')} texts/s, torch "
               f"{t['torch']['texts_per_s_batch64']} texts/s at batch 64", file=out)
+        route = t["torch"].get("korean_route")
+        korean = t["torch"].get("sets", {}).get("korean")
+        if route and korean:
+            print(f"korean route: Hangul titles labelled by the character n-gram model "
+                  f"(temperature {route['temperature']}); as served, korean accuracy "
+                  f"{korean['accuracy']:.4f} (the network alone: see the table above)",
+                  file=out)
     print("\ncandidates (docs/TRAINING.md; figures on the hand-written titles):", file=out)
     print(format_table(with_run(load_record(), m)), file=out)
     for name, version, uri in report.published:

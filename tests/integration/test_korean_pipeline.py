@@ -126,3 +126,31 @@ def test_korean_titles_through_a_token_mode_worker_with_the_multilingual_tokeniz
                    "ko-bert", input_mode="tokens")
     assert [r.label_id for r in results] == expected
     assert all(r.model_version == "ko-bert-1" for r in results)
+
+
+def test_korean_titles_through_the_minilm_tokenizer_and_the_korean_route(
+    kafka_bootstrap, kafka_config, topic_factory, predictor_factory, tmp_path: Path
+):
+    """The default base's versions: the worker tokenizes Hangul with MiniLM's WordPiece
+    vocabulary (single jamo) and the predictor sends those rows to the version's Korean
+    route (predictor.korean_route), whose character n-gram model labels them."""
+    pytest.importorskip("transformers")
+    from predictor.loading import load_classifier
+    from training.builders import build_tiny_model
+    from training.korean_route import fit_korean_route
+
+    model_dir = build_tiny_model(tmp_path / "routed", list(LABELS))
+    products = list(generate_products(2100, seed=5))
+    texts = [str(p.message["title"]) for p in products]
+    ids = [p.category.index for p in products]
+    fit_korean_route(model_dir, (texts[:1800], ids[:1800]), (texts[1800:], ids[1800:]),
+                     max_length=48, seed=0)
+    in_process = load_classifier(model_dir, "cpu", 48)
+    assert in_process.korean is not None
+    expected = in_process.classify_texts([t for t, _ in KOREAN], 1).label_ids.tolist()
+    predictor = predictor_factory(model_dir, model_name="ko-routed")
+    results = _run(kafka_bootstrap, kafka_config, topic_factory, predictor.url, model_dir,
+                   "ko-routed", input_mode="tokens")
+    assert [r.label_id for r in results] == expected
+    # a random network would be right about 1 time in 21; the route knows Korean titles
+    assert sum(r.label_id == gold for r, (_, gold) in zip(results, KOREAN, strict=True)) >= 4

@@ -34,15 +34,21 @@ def test_row_average_and_table() -> None:
 
 
 def test_the_default_is_the_most_accurate_base_fast_enough_as_int8() -> None:
-    def entry(name: str, kind: str, en: float, speed: float) -> dict[str, Any]:
+    def entry(name: str, kind: str, en: float, speed: float, ko: float = 0.5) -> dict[str, Any]:
         return {"candidate": name, "kind": kind,
-                "figures": row_from_metrics(metrics(en, 0.5, speed))}
+                "figures": row_from_metrics(metrics(en, ko, speed))}
 
     entries = [entry("fast", "transformer", 0.88, 900), entry("best", "transformer", 0.93, 350),
                entry("slow", "transformer", 0.95, 120), entry("tfidf", "tfidf", 0.99, 5000)]
-    assert choose_default(entries) == "best"
+    assert choose_default(entries) == "best"  # no base reaches the Korean bar: English decides
     replaced = with_run(entries, metrics(0.5, 0.5, 400, base="b"))
     assert replaced[0]["candidate"] == "b (this run)" and len(replaced) == 5
+    # A fast base that labels Korean titles at >= 0.75 wins over a better English-only one,
+    # and among such bases English decides again; a slow one never counts.
+    entries += [entry("ko", "transformer", 0.90, 320, ko=0.78),
+                entry("ko-weak", "transformer", 0.89, 700, ko=0.80),
+                entry("ko-slow", "transformer", 0.97, 200, ko=0.90)]
+    assert choose_default(entries) == "ko"
 
 
 def test_wall_clock_speeds_are_marked_and_kept_rows_survive_a_rebuild(
