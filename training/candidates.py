@@ -142,13 +142,21 @@ def with_run(entries: list[dict[str, Any]], metrics: dict[str, Any]) -> list[dic
     base = metrics.get("base", "minilm-l6")
     seed = _get(metrics, "seed") or "this run"
     row = {"candidate": f"{base} (this run)", "kind": "transformer", "base": base,
-           "seeds": [seed], "figures": row_from_metrics(metrics)}
+           "seeds": [seed], "figures": row_from_metrics(metrics),
+           "data": data_label(metrics) or "this run's"}
     kept = [e for e in entries if e.get("base") != base or e.get("kind") != "transformer"]
     return [row, *kept]
 
 
-def build_record(run_dirs: Sequence[Path]) -> list[dict[str, Any]]:
-    """Entries from kept run directories: one per base (seeds averaged), plus TF-IDF."""
+def data_label(metrics: dict[str, Any]) -> str | None:
+    """``format N`` from a run's metrics (runs before the format was recorded: None)."""
+    fmt = _get(metrics, "data", "format")
+    return f"format {fmt}" if fmt is not None else None
+
+
+def build_record(run_dirs: Sequence[Path], data: str | None = None) -> list[dict[str, Any]]:
+    """Entries from kept run directories: one per base (seeds averaged), plus TF-IDF;
+    ``data`` labels their data when the runs did not record its format."""
     by_base: dict[str, list[dict[str, Any]]] = {}
     tfidf: list[dict[str, Any]] = []
     for run in run_dirs:
@@ -156,10 +164,12 @@ def build_record(run_dirs: Sequence[Path]) -> list[dict[str, Any]]:
         config = json.loads((Path(run) / "training_config.json").read_text(encoding="utf-8"))
         base = config["finetune"].get("base", "minilm-l6")
         seed = config["finetune"]["seed"]
-        by_base.setdefault(base, []).append({
+        label = data or data_label(metrics) or "format 2"
+        by_base.setdefault(base, []).append({"data": label,
             "seed": seed, "run": str(run), "data_hash": metrics["data"]["data_hash"],
             "figures": row_from_metrics(metrics), "base_model": metrics["base_model"]})
-        tfidf.append({"seed": seed, "run": str(run), "data_hash": metrics["data"]["data_hash"],
+        tfidf.append({"data": label, "seed": seed, "run": str(run),
+                      "data_hash": metrics["data"]["data_hash"],
                       "figures": row_from_metrics(metrics, "baseline")})
     entries: list[dict[str, Any]] = []
     for base, runs in by_base.items():
@@ -167,7 +177,7 @@ def build_record(run_dirs: Sequence[Path]) -> list[dict[str, Any]]:
             "candidate": base, "kind": "transformer", "base": base,
             "base_model": runs[0]["base_model"], "seeds": sorted({r["seed"] for r in runs}),
             "data_hash": sorted({r["data_hash"] for r in runs}),
-            "runs": [r["run"] for r in runs],
+            "runs": [r["run"] for r in runs], "data": runs[0]["data"],
             "per_seed": {str(r["seed"]): {k: v for k, v in r["figures"].items()
                                           if k != "en_confusion"} for r in runs},
             "figures": average([r["figures"] for r in runs]),
@@ -179,6 +189,7 @@ def build_record(run_dirs: Sequence[Path]) -> list[dict[str, Any]]:
         entries.append({
             "candidate": "tfidf-char-2-4", "kind": "tfidf", "base": None,
             "seeds": [], "data_hash": sorted(first), "runs": [r["run"] for r in first.values()],
+            "data": tfidf[0]["data"],
             "figures": average([r["figures"] for r in first.values()]),
         })
     default = choose_default(entries)
@@ -188,12 +199,17 @@ def build_record(run_dirs: Sequence[Path]) -> list[dict[str, Any]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m training.candidates RUN_DIR...``: rebuild ``candidates.json``, print."""
-    runs = [Path(a) for a in (argv if argv is not None else sys.argv[1:])]
+    """``python -m training.candidates [--data LABEL] RUN_DIR...``: rebuild
+    ``candidates.json`` and print the table."""
+    args = list(argv if argv is not None else sys.argv[1:])
+    label = None
+    if args[:1] == ["--data"] and len(args) > 1:  # --data "format 3": runs that did not say
+        label, args = args[1], args[2:]
+    runs = [Path(a) for a in args]
     if runs:
         # rows not made from runs here (earlier data, speed probes) are kept as they are
         kept = [e for e in load_record() if e.get("kind") in ("history", "probe")]
-        entries = build_record(runs) + kept
+        entries = build_record(runs, label) + kept
         RECORD.write_text(json.dumps({"candidates": entries}, indent=1) + "\n",
                           encoding="utf-8")
     print(format_table(load_record()))

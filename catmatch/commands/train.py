@@ -30,7 +30,7 @@ def register(sub: options.Subparsers) -> None:
                    "compares them)")
     p.add_argument("--epochs", type=int,
                    help="full passes over the training data (default: the base's, 2 for "
-                   "minilm-l6, 1 for the twice as deep e5-small-multilingual)")
+                   "both; docs/TRAINING.md)")
     p.add_argument("--max-length", type=int, default=48, help="tokens per text (default 48)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-4, help="peak AdamW learning rate")
