@@ -223,8 +223,10 @@ class TokenClassifier:
         """Logits ``[B, C]`` in request order as served: the network's, except for the rows a
         Korean route takes (Hangul pieces), which its character n-gram model scores."""
         route = self.korean
-        korean = route.rows(batch.input_ids, batch.attention_mask) if route else None
-        if route is None or korean is None or not korean.any():
+        if route is None:
+            return forward_sorted(batch, self.logits, self.sub_batch)
+        korean = route.rows(batch.input_ids, batch.attention_mask)
+        if not korean.any():
             return forward_sorted(batch, self.logits, self.sub_batch)
         out = np.empty((batch.rows, len(self.labels)), dtype=np.float32)
         rest = np.flatnonzero(~korean)

@@ -45,6 +45,15 @@ def fit_baseline(texts: Sequence[str], label_ids: Sequence[int], seed: int = 0) 
     return pipeline
 
 
+def log_probs(pipeline: Any, texts: Sequence[str], num_labels: int) -> np.ndarray:
+    """``[B, num_labels]`` float64 log-probabilities of the pipeline (a class it never saw:
+    log 1e-12), what temperature scaling of an estimator works on."""
+    probs = np.full((len(texts), num_labels), 1e-12, dtype=np.float64)
+    probs[:, np.asarray(pipeline.classes_, dtype=np.int64)] = pipeline.predict_proba(list(texts))
+    logp: np.ndarray = np.log(np.maximum(probs, 1e-12))
+    return logp
+
+
 def predict_baseline(pipeline: Any, texts: Sequence[str]) -> np.ndarray:
     """Class ids for ``texts``."""
     return np.asarray(pipeline.predict(list(texts)), dtype=np.int64)

@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -212,6 +213,11 @@ def read_manifest(data_dir: Path) -> dict[str, Any] | None:
         return None
     manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return manifest
+
+
+def texts_and_labels(rows: Sequence[Row]) -> tuple[list[str], list[int]]:
+    """The texts and label ids of ``rows``, in order."""
+    return [r["text"] for r in rows], [int(r["label_id"]) for r in rows]
 
 
 def read_split(data_dir: Path, name: str) -> list[Row]:

@@ -16,8 +16,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from core.categories import LABELS
 from core.modelformat import read_metadata, write_metadata
 from core.tokenization import load_tokenizer
@@ -26,13 +24,6 @@ from training import baseline
 from training.calibration import fit_temperature
 
 log = logging.getLogger(__name__)
-
-
-def _log_probs(pipeline: Any, texts: Sequence[str]) -> np.ndarray:
-    probs = np.full((len(texts), len(LABELS)), 1e-12)
-    probs[:, np.asarray(pipeline.classes_, dtype=np.int64)] = pipeline.predict_proba(list(texts))
-    logp: np.ndarray = np.log(np.maximum(probs, 1e-12))
-    return logp
 
 
 def fit_korean_route(
@@ -45,7 +36,8 @@ def fit_korean_route(
     tokenizer = load_tokenizer(model_dir, max_length)
     pipeline = baseline.fit_baseline(seen_texts(tokenizer, train[0]), list(train[1]), seed)
     temperature = fit_temperature(
-        _log_probs(pipeline, seen_texts(tokenizer, validation[0])), list(validation[1]))
+        baseline.log_probs(pipeline, seen_texts(tokenizer, validation[0]), len(LABELS)),
+        list(validation[1]))
     (model_dir / ROUTE_DIR).mkdir(exist_ok=True)
     baseline.save_baseline(pipeline, model_dir / ROUTE_DIR)
     entry = {"model_file": ROUTE_FILE, "temperature": temperature,

@@ -170,12 +170,8 @@ def measure_sklearn(
 ) -> dict[str, Any]:
     """The same figures for a text pipeline with ``predict_proba`` (log-probabilities stand
     in for logits: temperature scaling of ``log p`` is what the sklearn runtime serves)."""
-    classes = np.asarray(pipeline.classes_, dtype=np.int64)
-
     def logits_of(texts: list[str]) -> np.ndarray:
-        probs = np.full((len(texts), len(LABELS)), 1e-12, dtype=np.float64)
-        probs[:, classes] = pipeline.predict_proba(texts)
-        return np.log(np.maximum(probs, 1e-12)).astype(np.float32)
+        return baseline.log_probs(pipeline, texts, len(LABELS)).astype(np.float32)
 
     return _measure(logits_of, validation, sets, speed_texts, min_score, cores=1)  # one thread
 
@@ -224,13 +220,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     metrics = json.loads((args.run_dir / "metrics.json").read_text(encoding="utf-8"))
     config = json.loads((args.run_dir / "training_config.json").read_text(encoding="utf-8"))
-    rows = data.read_split(args.data, "validation")
-    validation = ([r["text"] for r in rows], [int(r["label_id"]) for r in rows])
+    validation = data.texts_and_labels(data.read_split(args.data, "validation"))
     max_length = int(config["finetune"]["max_length"])
     if args.fit_korean_route:
-        train = data.read_split(args.data, "train")
         config["korean_route"] = fit_korean_route(
-            args.run_dir, ([r["text"] for r in train], [int(r["label_id"]) for r in train]),
+            args.run_dir, data.texts_and_labels(data.read_split(args.data, "train")),
             validation, max_length=max_length, seed=int(config["finetune"]["seed"]))
         write_training_config(args.run_dir, config)
     index = {name: i for i, name in enumerate(LABELS)}

@@ -227,8 +227,9 @@ def onnx_card(src: Path, reference: Classifier, quantization: str, opset: int) -
     )
 
 
-def export_graph(reference: Classifier, path: Path, opset: int) -> None:
-    """``torch.onnx.export`` of the classifier's logits, batch and sequence axes dynamic."""
+def _export_inputs(reference: Classifier) -> tuple[Any, bool, list[str], dict[str, Any]]:
+    """The fp32 model, whether it takes ``token_type_ids``, its input names and an example
+    input tensor per name, for either exporter."""
     import torch
 
     model = reference.model.float().eval()
@@ -241,7 +242,14 @@ def export_graph(reference: Classifier, path: Path, opset: int) -> None:
         "attention_mask": example.attention_mask,
         "token_type_ids": _types(example),
     }
-    inputs = {name: torch.from_numpy(arrays[name]) for name in names}
+    return model, with_types, names, {name: torch.from_numpy(arrays[name]) for name in names}
+
+
+def export_graph(reference: Classifier, path: Path, opset: int) -> None:
+    """``torch.onnx.export`` of the classifier's logits, batch and sequence axes dynamic."""
+    import torch
+
+    model, with_types, names, inputs = _export_inputs(reference)
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
     wrapper = _logits_module()(model, with_types)
     with warnings.catch_warnings():
@@ -278,17 +286,12 @@ def export_fused_graph(reference: Classifier, path: Path, opset: int) -> Path:
     """
     import torch
 
-    model = reference.model.float().eval()
-    config = model.config
-    if config.model_type not in FUSABLE_MODEL_TYPES:
+    if reference.model.config.model_type not in FUSABLE_MODEL_TYPES:
         export_graph(reference, path, opset)
         return path
-    with_types = "token_type_ids" in _forward_parameters(model)
-    names = list(INPUT_NAMES if with_types else INPUT_NAMES[:2])
-    example = reference.tokenize(["warm-up example title", "a longer example product title here"])
-    arrays = {"input_ids": example.input_ids, "attention_mask": example.attention_mask,
-              "token_type_ids": _types(example)}
-    args = tuple(torch.from_numpy(arrays[name]) for name in names)
+    model, with_types, names, inputs = _export_inputs(reference)
+    config = model.config
+    args = tuple(inputs[name] for name in names)  # the TorchScript exporter takes positions
     attention = config._attn_implementation
     model.set_attn_implementation("eager")  # the matmul-softmax-matmul the fusion looks for
     raw = path.with_name("torchscript.onnx")

@@ -99,16 +99,12 @@ def _load_splits(options: TrainOptions) -> tuple[dict[str, Any], dict[str, list[
     return manifest, splits
 
 
-def _texts(rows: list[dict[str, Any]]) -> tuple[list[str], list[int]]:
-    return [r["text"] for r in rows], [int(r["label_id"]) for r in rows]
-
-
 def _eval_sets(
     options: TrainOptions, splits: dict[str, list[dict[str, Any]]]
 ) -> dict[str, tuple[list[str], list[int]]]:
     """Texts and label ids per evaluation set: HS test, shop_eval, and the hand-written
     titles when ``options.handwritten`` exists."""
-    sets = {key: _texts(splits[split]) for key, split in EVAL_SETS.items()}
+    sets = {key: data.texts_and_labels(splits[split]) for key, split in EVAL_SETS.items()}
     index = {name: i for i, name in enumerate(LABELS)}
     for key, path in ((HANDWRITTEN, options.handwritten), (KOREAN, options.korean)):
         if path is not None and Path(path).is_file():
@@ -124,7 +120,7 @@ def _measure(
     """Calibrate and time both models; write each temperature into its ``catmatch.json``."""
     shop_sets = {k: v for k, v in sets.items() if k in (HANDWRITTEN, KOREAN)}
     return measure_run_dir(
-        staging, pipeline, _texts(splits["validation"]), shop_sets,
+        staging, pipeline, data.texts_and_labels(splits["validation"]), shop_sets,
         speed_texts(64 if options.limit else SPEED_TEXTS),
         max_length=options.finetune.max_length, threads=options.finetune.threads,
         min_score=options.min_score,
@@ -153,7 +149,8 @@ def run_training(options: TrainOptions) -> TrainReport:
     """Train, evaluate and (unless ``publish`` is off) publish both models."""
     started = time.perf_counter()
     manifest, splits = _load_splits(options)
-    train_texts, train_ids = _texts(splits["train"])
+    train_texts, train_ids = data.texts_and_labels(splits["train"])
+    validation = data.texts_and_labels(splits["validation"])
     latency_texts = [r["text"] for r in splits["test"]]
     seed = options.finetune.seed
     sets = _eval_sets(options, splits)
@@ -166,7 +163,7 @@ def run_training(options: TrainOptions) -> TrainReport:
 
     tuned = finetune.train_classifier(
         train_texts, train_ids, options.finetune,
-        validation=_texts(splits["validation"]), progress=options.progress,
+        validation=validation, progress=options.progress,
     )
     cpu_predict = _cpu_predictor(tuned)
     tr_res = _evaluate(lambda t: finetune.predict(tuned.model, tuned.tokenizer, t), sets)
@@ -188,7 +185,7 @@ def run_training(options: TrainOptions) -> TrainReport:
             route = get_base(options.finetune.base).korean_route
         if route:
             config["korean_route"] = fit_korean_route(
-                staging, (train_texts, train_ids), _texts(splits["validation"]),
+                staging, (train_texts, train_ids), validation,
                 max_length=options.finetune.max_length, seed=seed)
             write_training_config(staging, config)
         if options.measure:

@@ -37,13 +37,6 @@ EVAL_FILES = {
 }
 
 
-def _log_probs(pipeline: Any, texts: list[str]) -> np.ndarray:
-    probs = np.full((len(texts), len(LABELS)), 1e-12)
-    probs[:, np.asarray(pipeline.classes_, dtype=np.int64)] = pipeline.predict_proba(texts)
-    logp: np.ndarray = np.log(np.maximum(probs, 1e-12))
-    return logp
-
-
 def _labelled(path: Path) -> tuple[list[str], np.ndarray]:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
     return [r["text"] for r in rows], np.asarray([int(r["label_id"]) for r in rows])
@@ -60,13 +53,13 @@ def build_demo_model(out: Path, *, seed: int = 13) -> Path:
     pipeline = baseline.fit_baseline([r["text"] for r in train],
                                      [r["label_id"] for r in train], seed)
     val = splits["validation"]
-    val_logits = _log_probs(pipeline, [r["text"] for r in val])
+    val_logits = baseline.log_probs(pipeline, [r["text"] for r in val], len(LABELS))
     temperature = fit_temperature(val_logits, [r["label_id"] for r in val])
     metrics: dict[str, Any] = {"train_rows": len(train), "temperature": temperature}
     for key, path in EVAL_FILES.items():
         if path.is_file():
             texts, truth = _labelled(path)
-            probs = softmax(_log_probs(pipeline, texts), temperature)
+            probs = softmax(baseline.log_probs(pipeline, texts, len(LABELS)), temperature)
             metrics[f"{key}_accuracy"] = round(float((probs.argmax(1) == truth).mean()), 4)
             metrics[f"{key}_ece"] = expected_calibration_error(probs, truth)
     metrics["build_seconds"] = round(time.perf_counter() - started, 1)
