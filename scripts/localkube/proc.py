@@ -140,6 +140,10 @@ def spawn(argv: Sequence[str | Path], logfile: Path, env: Mapping[str, str] | No
             start_new_session=True,
             env=dict(env) if env is not None else None,
         )
+    # Popen returns once exec has closed our pipe, a moment before the kernel has the new
+    # argv in place: /proc/PID/cmdline may still read empty then, and :func:`runs` would call
+    # the new daemon someone else's. Wait for it (or for its exit) so it never does.
+    wait_for(lambda: proc.poll() is not None or cmdline(proc.pid)[:1] == [str(argv[0])], 5, 0.01)
     return proc.pid
 
 

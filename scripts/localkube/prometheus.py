@@ -11,6 +11,7 @@ host reaches pod addresses over the pods' bridge. Everything lives under
 
 from __future__ import annotations
 
+import http.client
 import json
 import shutil
 import time
@@ -20,9 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from localkube.proc import NotReady, log, runs, spawn, stop_pid, tail
+from localkube.proc import NotReady, alive, log, spawn, stop_pid, tail
 
 PORT = 19090  # on the node's address only
+READY_S = 120
+# The node's address is never behind a proxy, whatever http_proxy says.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 # What each scrape job keeps: pods with this app.kubernetes.io/component and a container port
@@ -104,26 +108,34 @@ class Prometheus:
         argv = [binary, f"--config.file={self.root / 'prometheus.yml'}",
                 f"--storage.tsdb.path={self.root / 'data'}",
                 f"--web.listen-address={self.address}:{PORT}", "--log.level=warn"]  # fmt: skip
-        pid = spawn(argv, self.root / "prometheus.log")
+        logfile = self.root / "prometheus.log"
+        pid = spawn(argv, logfile)
         (self.root / "pid.json").write_text(json.dumps({"pid": pid, "binary": binary}))
-        deadline = time.monotonic() + 60
-        while not self._ready():
-            if time.monotonic() > deadline or not runs(pid, binary):
+        deadline = time.monotonic() + READY_S
+        while reason := self._not_ready():
+            if not alive(pid):  # our own child, just spawned: its PID is not reused yet
                 time.sleep(0.5)  # what it logged as it exited
-                raise NotReady(f"prometheus not ready; log {self.root / 'prometheus.log'}:\n"
-                               f"{tail(self.root / 'prometheus.log')}")  # fmt: skip
+                raise NotReady(f"prometheus exited during start; log {logfile}:\n{tail(logfile)}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise NotReady(f"prometheus not ready within {READY_S} s ({reason}); log "
+                               f"{logfile}:\n{tail(logfile)}")  # fmt: skip
             time.sleep(0.5)
         log(f"prometheus ready at {self.url}")
 
-    def _ready(self) -> bool:
+    def _not_ready(self) -> str:
+        """Empty once ``/-/ready`` answers 200, else why not (straight to the node's
+        address, whatever proxy the environment names)."""
         try:
-            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as resp:  # noqa: S310
-                return resp.status == 200
-        except (OSError, urllib.error.URLError):
-            return False
+            with _DIRECT.open(f"{self.url}/-/ready", timeout=2) as resp:
+                return "" if resp.status == 200 else f"HTTP {resp.status}"
+        except urllib.error.HTTPError as exc:
+            return f"HTTP {exc.code}"
+        except (OSError, urllib.error.URLError, http.client.HTTPException) as exc:
+            return f"{type(exc).__name__}: {exc}"
 
     def api(self, path: str) -> Any:
-        with urllib.request.urlopen(f"{self.url}{path}", timeout=10) as resp:  # noqa: S310
+        with _DIRECT.open(f"{self.url}{path}", timeout=10) as resp:
             body = json.loads(resp.read())
         if body.get("status") != "success":
             raise RuntimeError(f"{path}: {body}")
