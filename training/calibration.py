@@ -8,6 +8,9 @@
   over equal-width confidence bins weighted by their share of rows.
 - :func:`abstention`: what a ``min_score`` does: the share of rows at or above it (the
   confident share), their accuracy, and the rows left for a person.
+- :func:`ece_interval`: how far the ECE of a few hundred rows moves by chance alone (a
+  bootstrap over the rows); with most rows in the top bin, a handful of titles moves it by
+  a point or two.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from predictor.scoring import softmax
 Labels = Sequence[int] | np.ndarray
 
 ECE_BINS = 15
+ECE_RESAMPLES = 500
 DEFAULT_MIN_SCORE = 0.5  # the worker's default (worker.min_score)
 _LOG_T_RANGE = (math.log(0.05), math.log(20.0))
 
@@ -75,6 +79,23 @@ def expected_calibration_error(
     return round(float(total), 4)
 
 
+def ece_interval(
+    probs: np.ndarray, labels: Labels, resamples: int = ECE_RESAMPLES, seed: int = 0
+) -> list[float]:
+    """The 5th and 95th percentiles of the ECE over ``resamples`` bootstrap draws of the
+    rows (fixed ``seed``: the same rows give the same interval)."""
+    y = np.asarray(labels, dtype=np.int64)
+    if len(y) == 0:
+        return [0.0, 0.0]
+    rng = np.random.default_rng(seed)
+    draws = [
+        expected_calibration_error(probs[rows], y[rows])
+        for rows in rng.integers(0, len(y), size=(resamples, len(y)))
+    ]
+    low, high = np.percentile(draws, [5, 95])
+    return [round(float(low), 4), round(float(high), 4)]
+
+
 def abstention(probs: np.ndarray, labels: Labels, min_score: float) -> dict[str, Any]:
     """The confident share at ``min_score`` and its accuracy; how many rows are uncertain."""
     y = np.asarray(labels, dtype=np.int64)
@@ -96,12 +117,20 @@ def calibration_report(
     logits: np.ndarray, labels: Labels, temperature: float,
     min_score: float = DEFAULT_MIN_SCORE,
 ) -> dict[str, Any]:
-    """ECE before and after scaling, NLL after, and the abstention figures after."""
+    """ECE before and after scaling (with its bootstrap interval), NLL after, and the
+    abstention figures after.
+
+    ``hindsight_temperature`` is the temperature this set itself would have chosen: never
+    served, a check of the fitted one (when the two agree, one temperature has done what it
+    can and what ECE is left is the model's or chance's, not the fit's).
+    """
     raw, scaled = softmax(logits), softmax(logits, temperature)
     y = np.asarray(labels, dtype=np.int64)
     return {
         "ece_before": expected_calibration_error(raw, y),
         "ece_after": expected_calibration_error(scaled, y),
+        "ece_after_interval": ece_interval(scaled, y),
         "nll_after": round(nll(logits, y, temperature), 4),
+        "hindsight_temperature": fit_temperature(logits, y),
         **abstention(scaled, y, min_score),
     }

@@ -13,6 +13,7 @@ from predictor.scoring import calibrate_probabilities, softmax
 from training.calibration import (
     abstention,
     calibration_report,
+    ece_interval,
     expected_calibration_error,
     fit_temperature,
     nll,
@@ -51,6 +52,27 @@ def test_abstention_counts_and_scores_the_confident_share() -> None:
     assert res["confident_accuracy"] == pytest.approx(2 / 3, abs=1e-4)
     report = calibration_report(np.log(probs), [0, 1, 1, 0], 1.0, 0.58)
     assert report["uncertain"] == 1 and "ece_after" in report
+
+
+def test_ece_interval_is_wide_for_a_few_hundred_rows_and_narrows_with_more() -> None:
+    logits, labels = overconfident(n=4000, seed=1)
+    t = fit_temperature(logits, labels)
+    probs = softmax(logits, t)
+    small = ece_interval(probs[:250], labels[:250])
+    large = ece_interval(probs, labels)
+    assert small[0] <= expected_calibration_error(probs[:250], labels[:250]) <= small[1]
+    assert large[0] <= expected_calibration_error(probs, labels) <= large[1]
+    assert small[1] - small[0] > 2 * (large[1] - large[0])
+    assert ece_interval(probs[:250], labels[:250]) == small  # seeded: the same every time
+
+
+def test_hindsight_temperature_is_the_sets_own_and_only_reported() -> None:
+    logits, labels = overconfident(seed=2)
+    fitted = fit_temperature(logits[:2000], labels[:2000])
+    report = calibration_report(logits[2000:], labels[2000:], fitted)
+    assert report["hindsight_temperature"] == fit_temperature(logits[2000:], labels[2000:])
+    assert abs(report["hindsight_temperature"] - fitted) < 0.3  # same distribution, same T
+    assert report["nll_after"] == round(nll(logits[2000:], labels[2000:], fitted), 4)
 
 
 def test_softmax_temperature_keeps_the_ranking_and_softens() -> None:
