@@ -4,7 +4,9 @@ FastAPI decodes JSON with :func:`json.loads`, which accepts ``NaN`` and ``Infini
 a body fails validation (a V2 ``"shape": [NaN]``), its default handler echoes the input back
 in ``detail`` and ``JSONResponse`` refuses to encode the non-finite float, so the client got
 kserve's generic HTTP 500 instead of a 422. This handler writes the same ``detail`` with
-every non-finite number as a string (``"nan"``, ``"inf"``). Found by
+every non-finite number as a string (``"nan"``, ``"inf"``), and every lone surrogate in a
+string (which :func:`json.loads` lets through from ``\\udcd2`` or from the bytes ``ED B3 92``
+and UTF-8 cannot encode) as its backslash escape. Both found by
 tests/fuzz/test_predictor_http.py.
 """
 
@@ -19,20 +21,24 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 
-def finite(value: Any) -> Any:
-    """``value`` (decoded JSON) with each NaN or infinity replaced by its ``str``."""
+def encodable(value: Any) -> Any:
+    """``value`` (decoded JSON) with each NaN or infinity replaced by its ``str`` and each
+    string (keys too) made encodable as UTF-8 (a lone surrogate becomes ``\\udcd2``)."""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
     if isinstance(value, dict):
-        return {key: finite(item) for key, item in value.items()}
+        return {encodable(key): encodable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [finite(item) for item in value]
+        return [encodable(item) for item in value]
     return value
 
 
 async def validation_error_handler(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return JSONResponse(status_code=422, content={"detail": finite(jsonable_encoder(exc.errors()))})
+    detail = encodable(jsonable_encoder(exc.errors()))
+    return JSONResponse(status_code=422, content={"detail": detail})
 
 
 def install(app: FastAPI) -> None:

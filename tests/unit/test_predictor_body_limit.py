@@ -106,6 +106,17 @@ def test_nan_in_a_body_that_fails_validation_is_a_422_not_a_500():
     assert answer.json()["detail"][0]["input"] == "nan"
 
 
+def test_a_lone_surrogate_echoed_by_a_validation_error_is_a_422_not_a_500():
+    # What the fuzz test sent (tests/fuzz/test_predictor_http.py, v2): an invalid shape, and
+    # an output name holding U+DCD2 as raw bytes (ED B3 92) or as a JSON escape.
+    client, _ = app_with_limit()
+    for name in (b"g\xed\xb3\x92", rb"g\udcd2"):
+        answer = client.post("/shape", content=b'{"shape": [NaN, "' + name + b'"]}',
+                             headers={"Content-Type": "application/json"})
+        assert answer.status_code == 422
+        assert [e["input"] for e in answer.json()["detail"]] == ["nan", "g\\udcd2"]
+
+
 def test_the_binary_extension_is_refused_with_a_reason():
     client, _ = app_with_limit()
     for path in ("/v2/models/m/infer", "/v2/models/m/versions/3/infer"):
