@@ -6,13 +6,17 @@ architecture with random weights and a classification head for the 21 sections, 
 to ONNX with dynamic int8 weights exactly as ``catmatch models export`` does, and times torch
 fp32 and int8 on the same 1,024 generated titles as ``catmatch train``, and int8 once more
 without the fusions (the dynamo graph quantised as it is), to show what fusing is worth.
-A base whose int8 export cannot reach :data:`training.candidates.MIN_INT8_TEXTS_PER_S`
-here cannot be the default, whatever its accuracy, so it is not worth a fine-tuning run on
-this machine.
+It also says where the time goes: each operator's share of the kernel time in onnxruntime's
+own profile (:func:`op_shares`) for the fused fp32 graph and its int8 export; what stays
+fp32 in the int8 graph (layer norms, GELU, the softmax inside attention) bounds what
+quantising can gain. A base whose int8 export cannot reach
+:data:`training.candidates.MIN_INT8_TEXTS_PER_S` here cannot be the default, whatever its
+accuracy, so it is not worth a fine-tuning run on this machine.
 """
 
 from __future__ import annotations
 
+import collections
 import json
 import sys
 import tempfile
@@ -25,7 +29,7 @@ from predictor.loading import load_classifier
 from predictor.onnx_runtime import load_onnx
 from training.builders.artifacts import base_model_dir, write_tokenizer
 from training.measure import speed_texts, texts_per_second
-from training.onnx_export import export_graph, export_onnx, quantize_int8
+from training.onnx_export import export_fused_graph, export_graph, export_onnx, quantize_int8
 
 # Published configurations (config.json of each upstream model).
 ARCHITECTURES: dict[str, dict[str, Any]] = {
@@ -79,6 +83,10 @@ def probe(name: str, max_length: int = 48, threads: int = 2) -> dict[str, Any]:
         wall, cpu = texts_per_second(lambda t: int8.logits(int8.tokenize(t)), texts)
         result["int8_texts_per_s"], result["int8_texts_per_s_wall"] = cpu, wall
         result["int8_size_mb"] = round((out / "model.onnx").stat().st_size / 1e6, 1)
+        fused = export_fused_graph(fp32, Path(work) / "fused.onnx", 17)
+        feeds = [_feed(fp32.tokenize(texts[i : i + 64])) for i in range(0, len(texts), 64)]
+        result["fp32_onnx_ops"] = op_shares(fused, feeds, threads)
+        result["int8_ops"] = op_shares(out / "model.onnx", feeds, threads)
         plain = Path(work) / "plain.onnx"
         export_graph(fp32, plain, 18)
         quantize_int8(plain, out / "model.onnx")  # same directory, unfused graph
@@ -86,6 +94,40 @@ def probe(name: str, max_length: int = 48, threads: int = 2) -> dict[str, Any]:
         wall, cpu = texts_per_second(lambda t: unfused.logits(unfused.tokenize(t)), texts)
         result["int8_unfused_texts_per_s"], result["int8_unfused_texts_per_s_wall"] = cpu, wall
     return result
+
+
+def _feed(batch: Any) -> dict[str, Any]:
+    import numpy as np
+
+    feed = {"input_ids": batch.input_ids.astype(np.int64),
+            "attention_mask": batch.attention_mask.astype(np.int64)}
+    feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
+    return feed
+
+
+def op_shares(model: Path, feeds: Sequence[dict[str, Any]], threads: int = 2) -> dict[str, Any]:
+    """Kernel milliseconds over ``feeds`` and each operator type's share of them (%), from
+    onnxruntime's profile of ``model`` (inputs the graph does not take are left out)."""
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory(prefix="profile-") as work:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.enable_profiling = True
+        options.profile_file_prefix = str(Path(work) / "ops")
+        session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        wanted = {i.name for i in session.get_inputs()}
+        for feed in feeds:
+            session.run(None, {k: v for k, v in feed.items() if k in wanted})
+        events = json.loads(Path(session.end_profiling()).read_text())
+    micros: collections.Counter[str] = collections.Counter()
+    for event in events:
+        if event.get("cat") == "Node" and event.get("name", "").endswith("_kernel_time"):
+            micros[event["args"]["op_name"]] += int(event["dur"])
+    total = sum(micros.values()) or 1
+    return {"kernel_ms": round(total / 1000, 1),
+            "share_pct": {op: round(100 * us / total, 1) for op, us in micros.most_common()}}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
