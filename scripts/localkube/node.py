@@ -28,7 +28,6 @@ from localkube import gobuild, host, images, manifests, pki, render, targets
 from localkube.proc import (
     NotReady,
     Unavailable,
-    alive,
     cmdline,
     log,
     run,
@@ -37,6 +36,7 @@ from localkube.proc import (
     stop_pid,
     stop_pids,
     tail,
+    wait_started,
 )
 from localkube.render import Layout
 
@@ -262,23 +262,8 @@ class Node:
             components = self.state()
             components[component] = {"pid": pid, "binary": str(binary), "log": str(logfile)}
             self._save(components)
-        self._wait(component, health, pid, logfile)
+        wait_started(component, health, pid, logfile, READY_S)
         return started
-
-    def _wait(self, component: str, health: Callable[[], str], pid: int, logfile: Path) -> None:
-        deadline = time.monotonic() + READY_S
-        last = ""
-        while time.monotonic() < deadline:
-            if not alive(pid):
-                raise NotReady(f"{component} exited during start; log {logfile}:\n{tail(logfile)}")
-            last = health()
-            if not last:
-                return
-            time.sleep(0.3)
-        raise NotReady(
-            f"{component} not ready within {READY_S:.0f} s ({last}); log {logfile}:\n"
-            f"{tail(logfile)}"
-        )
 
     def _import_images(self) -> None:
         sock = self.lay.containerd_sock

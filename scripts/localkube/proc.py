@@ -125,6 +125,24 @@ def wait_for(cond: Callable[[], bool], timeout: float, interval: float = 0.2) ->
         time.sleep(interval)
 
 
+def wait_started(
+    what: str, health: Callable[[], str], pid: int, logfile: Path, timeout: float
+) -> None:
+    """Poll ``health`` ("" = ready) until the daemon ``pid`` is ready; :class:`NotReady`, with
+    the end of its log, as soon as it exits or once ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            raise NotReady(f"{what} exited during start; log {logfile}:\n{tail(logfile)}")
+        last = health()
+        if not last:
+            return
+        time.sleep(0.3)
+    raise NotReady(f"{what} not ready within {timeout:.0f} s ({last}); log {logfile}:\n"
+                   f"{tail(logfile)}")
+
+
 def spawn(argv: Sequence[str | Path], logfile: Path, env: Mapping[str, str] | None = None) -> int:
     """Start a daemon in its own session, output to ``logfile``; returns its PID.
 

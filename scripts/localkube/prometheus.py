@@ -14,19 +14,16 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from localkube.proc import NotReady, alive, log, spawn, stop_pid, tail
+from localkube.proc import NotReady, log, spawn, stop_pid, wait_started
 
 PORT = 19090  # on the node's address only
 READY_S = 120
-# The node's address is never behind a proxy, whatever http_proxy says.
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 # What each scrape job keeps: pods with this app.kubernetes.io/component and a container port
@@ -111,23 +108,17 @@ class Prometheus:
         logfile = self.root / "prometheus.log"
         pid = spawn(argv, logfile)
         (self.root / "pid.json").write_text(json.dumps({"pid": pid, "binary": binary}))
-        deadline = time.monotonic() + READY_S
-        while reason := self._not_ready():
-            if not alive(pid):  # our own child, just spawned: its PID is not reused yet
-                time.sleep(0.5)  # what it logged as it exited
-                raise NotReady(f"prometheus exited during start; log {logfile}:\n{tail(logfile)}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise NotReady(f"prometheus not ready within {READY_S} s ({reason}); log "
-                               f"{logfile}:\n{tail(logfile)}")  # fmt: skip
-            time.sleep(0.5)
+        try:
+            wait_started("prometheus", self._not_ready, pid, logfile, READY_S)
+        except NotReady:
+            self.stop()  # gave up on it: not left running (a no-op once it has exited)
+            raise
         log(f"prometheus ready at {self.url}")
 
     def _not_ready(self) -> str:
-        """Empty once ``/-/ready`` answers 200, else why not (straight to the node's
-        address, whatever proxy the environment names)."""
+        """Empty once ``/-/ready`` answers 200, else why not."""
         try:
-            with _DIRECT.open(f"{self.url}/-/ready", timeout=2) as resp:
+            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as resp:  # noqa: S310
                 return "" if resp.status == 200 else f"HTTP {resp.status}"
         except urllib.error.HTTPError as exc:
             return f"HTTP {exc.code}"
@@ -135,7 +126,7 @@ class Prometheus:
             return f"{type(exc).__name__}: {exc}"
 
     def api(self, path: str) -> Any:
-        with _DIRECT.open(f"{self.url}{path}", timeout=10) as resp:
+        with urllib.request.urlopen(f"{self.url}{path}", timeout=10) as resp:  # noqa: S310
             body = json.loads(resp.read())
         if body.get("status") != "success":
             raise RuntimeError(f"{path}: {body}")
