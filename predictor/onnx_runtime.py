@@ -20,6 +20,7 @@ the CPU quota (:func:`predictor.cpu.inference_threads`). Nothing here imports to
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +47,15 @@ INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 OUTPUT_NAME = "logits"
 
 
-def make_session(model_path: Path, threads: int) -> Any:
-    """An ``InferenceSession`` on the CPU: all graph optimisations, ``threads`` intra-op threads."""
+def make_session(model_path: Path, threads: int, profile_prefix: Path | None = None) -> Any:
+    """An ``InferenceSession`` on the CPU: all graph optimisations, ``threads`` intra-op threads
+    (with ``profile_prefix``: onnxruntime's profiler on, its file named from that prefix)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
+    if profile_prefix is not None:
+        options.enable_profiling = True
+        options.profile_file_prefix = str(profile_prefix)
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.intra_op_num_threads = threads
@@ -102,6 +107,18 @@ class OnnxClassifier(TokenClassifier):
 
     def logits(self, batch: TokenizedBatch) -> np.ndarray:
         """fp32 logits ``[B, C]`` of one session run (no trimming, no splitting)."""
+        (logits,) = self.session.run([self.output_name], self._feeds(batch))
+        return np.asarray(logits, dtype=np.float32)
+
+    def profile(self, batches: Iterable[TokenizedBatch], prefix: Path) -> Path:
+        """Run ``batches`` in a session of their own with onnxruntime's profiler on and return
+        its JSON file (named from ``prefix``); the served session is not touched."""
+        session = make_session(self.model_path, self.threads, profile_prefix=prefix)
+        for batch in batches:
+            session.run([self.output_name], self._feeds(batch))
+        return Path(session.end_profiling())
+
+    def _feeds(self, batch: TokenizedBatch) -> dict[str, np.ndarray]:
         feeds = {
             "input_ids": np.ascontiguousarray(batch.input_ids, dtype=np.int64),
             "attention_mask": np.ascontiguousarray(batch.attention_mask, dtype=np.int64),
@@ -113,8 +130,7 @@ class OnnxClassifier(TokenClassifier):
                 if types is None
                 else np.ascontiguousarray(types, dtype=np.int64)
             )
-        (logits,) = self.session.run([self.output_name], feeds)
-        return np.asarray(logits, dtype=np.float32)
+        return feeds
 
     def __getstate__(self) -> dict[str, Any]:
         # ModelServer(workers=N) pickles the loaded model into each child; a session is not

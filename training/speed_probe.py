@@ -26,7 +26,7 @@ from typing import Any
 
 from core.categories import LABELS
 from predictor.loading import load_classifier
-from predictor.onnx_runtime import load_onnx
+from predictor.onnx_runtime import OnnxClassifier, load_onnx
 from training.builders.artifacts import base_model_dir, write_tokenizer
 from training.measure import speed_texts, texts_per_second
 from training.onnx_export import export_fused_graph, export_graph, export_onnx, quantize_int8
@@ -83,10 +83,10 @@ def probe(name: str, max_length: int = 48, threads: int = 2) -> dict[str, Any]:
         wall, cpu = texts_per_second(lambda t: int8.logits(int8.tokenize(t)), texts)
         result["int8_texts_per_s"], result["int8_texts_per_s_wall"] = cpu, wall
         result["int8_size_mb"] = round((out / "model.onnx").stat().st_size / 1e6, 1)
-        fused = export_fused_graph(fp32, Path(work) / "fused.onnx", 17)
-        feeds = [_feed(fp32.tokenize(texts[i : i + 64])) for i in range(0, len(texts), 64)]
-        result["fp32_onnx_ops"] = op_shares(fused, feeds, threads)
-        result["int8_ops"] = op_shares(out / "model.onnx", feeds, threads)
+        result["int8_ops"] = op_shares(int8, texts)
+        # the fused fp32 graph in the same directory, to profile it as served too
+        export_fused_graph(fp32, out / "model.onnx", 17)
+        result["fp32_onnx_ops"] = op_shares(load_onnx(out, "cpu", max_length), texts)
         plain = Path(work) / "plain.onnx"
         export_graph(fp32, plain, 18)
         quantize_int8(plain, out / "model.onnx")  # same directory, unfused graph
@@ -96,31 +96,12 @@ def probe(name: str, max_length: int = 48, threads: int = 2) -> dict[str, Any]:
     return result
 
 
-def _feed(batch: Any) -> dict[str, Any]:
-    import numpy as np
-
-    feed = {"input_ids": batch.input_ids.astype(np.int64),
-            "attention_mask": batch.attention_mask.astype(np.int64)}
-    feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
-    return feed
-
-
-def op_shares(model: Path, feeds: Sequence[dict[str, Any]], threads: int = 2) -> dict[str, Any]:
-    """Kernel milliseconds over ``feeds`` and each operator type's share of them (%), from
-    onnxruntime's profile of ``model`` (inputs the graph does not take are left out)."""
-    import onnxruntime as ort
-
+def op_shares(model: OnnxClassifier, texts: Sequence[str], batch: int = 64) -> dict[str, Any]:
+    """Kernel milliseconds over ``texts`` (``batch`` at a time) and each operator type's share
+    of them (%), from onnxruntime's profile of ``model`` run as it is served."""
+    batches = [model.tokenize(list(texts[i : i + batch])) for i in range(0, len(texts), batch)]
     with tempfile.TemporaryDirectory(prefix="profile-") as work:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.enable_profiling = True
-        options.profile_file_prefix = str(Path(work) / "ops")
-        session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
-        wanted = {i.name for i in session.get_inputs()}
-        for feed in feeds:
-            session.run(None, {k: v for k, v in feed.items() if k in wanted})
-        events = json.loads(Path(session.end_profiling()).read_text())
+        events = json.loads(model.profile(batches, Path(work) / "ops").read_text())
     micros: collections.Counter[str] = collections.Counter()
     for event in events:
         if event.get("cat") == "Node" and event.get("name", "").endswith("_kernel_time"):
