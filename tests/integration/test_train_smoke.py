@@ -97,7 +97,7 @@ def test_train_publishes_both_models(data_dir: Path, tmp_path: Path, capsys):
         assert metrics[model]["latency_ms_per_text"] > 0
     # the repo's hand-written titles are scored too (never trained on)
     assert metrics["eval_sets"] == ["hs_test", "shop_eval", "handwritten", "korean"]
-    assert metrics["transformer"]["handwritten"]["examples"] == 168
+    assert metrics["transformer"]["handwritten"]["examples"] == 420
     assert metrics["transformer"]["korean"]["examples"] == 126
     measured = metrics["measured"]
     temperature = measured["transformer"]["torch"]["temperature"]
