@@ -98,8 +98,6 @@ VOCAB_I_X: dict[str, SectionVocab] = {
             ("engine oil", "tank_l", 15, 70, "5W-30|fully synthetic|0W-20"),
             ("lamp oil", "capacity_l", 5, 20, "paraffin|odourless|smokeless"),
             ("propane gas cylinder", "kg", 20, 60, "refill|patio gas|5 kg"),
-            ("horticultural perlite", "tank_l", 5, 20, "coarse|medium|fine"),
-            ("vermiculite", "tank_l", 5, 18, "medium grade|for seed sowing|insulation"),
             ("house coal", "kg", 8, 30, "smokeless|anthracite|large nuggets"),
             ("heating oil", "tank_l", 40, 180, "low sulphur|kerosene|premium"),
             ("aquarium gravel", "kg", 5, 25, "natural|quartz|fine"),
