@@ -38,7 +38,7 @@ SPLITS = ("train", "validation", "test", "shop_eval")
 MANIFEST_FILE = "manifest.json"
 # 2: wider generator (more products and styles, Korean), eval titles kept out;
 # 3: 400 synthetic titles per section, more Korean titles and Korean products
-# 4: product types by HS heading (vocab_headings.py), misplaced types moved or removed
+# 4: ten misplaced product types moved to their customs section or removed
 DATA_FORMAT = 4
 # Shop-eval titles come from another generator stream and far from the training ids.
 SHOP_EVAL_SEED_OFFSET = 7919

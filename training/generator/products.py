@@ -20,7 +20,6 @@ from core.categories import CATEGORIES, Category
 from training.generator.titles import STYLE_WEIGHTS, STYLES, build_description, build_title
 from training.generator.titles_ko import KO_TAGS, build_korean_title
 from training.generator.vocab import SectionVocab, with_types
-from training.generator.vocab_headings import HEADING_TYPES
 from training.generator.vocab_i_x import VOCAB_I_X
 from training.generator.vocab_ko import KO_VOCAB, KoRow
 from training.generator.vocab_ko_more import KO_MORE_ROWS
@@ -31,7 +30,7 @@ SYNTHETIC_HEADER: tuple[str, bytes] = ("catmatch.synthetic", b"1")
 """Kafka header on every generated product message (the body stays a plain product)."""
 
 VOCAB: dict[str, SectionVocab] = {
-    key: with_types(with_types(vocab, MORE_TYPES.get(key, [])), HEADING_TYPES.get(key, []))
+    key: with_types(vocab, MORE_TYPES.get(key, []))
     for key, vocab in {**VOCAB_I_X, **VOCAB_XI_XXI}.items()
 }
 KO_ROWS: dict[str, tuple[str, list[KoRow]]] = {

@@ -8,6 +8,15 @@ Each section gets products on the customs side of those borders (a wheelbarrow i
 vehicle, a steel water bottle base metal, a car battery electrical, a string of fairy
 lights a lamp of section XX, an essential oil a chemical, cut flowers vegetable), written
 from the HS headings, not from the evaluation titles. Rows as in ``vocab_i_x.py``.
+
+Data format 4 corrected ten types that format 3 had in the wrong section (a review by HS
+heading found them): ghee is a dairy fat (0405), shop perlite and vermiculite are expanded
+(6806, not crude minerals), petroleum jelly sold for the skin is 3304, a cotton tote bag is
+4202 and a paddle board 9506, so they moved here into those sections; multivitamins (21.06
+or 30.04), a cork yoga block (45.04 or 95.06), a car wing mirror (70.09 or 87.08) and a
+crossbow (93 or 95) depend on the variant and were removed; the hearing amplifier became a
+hearing aid (90.21) and the steel water bottle is single-walled (73.23; a vacuum bottle is
+96.17).
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from training.generator.vocab import TypeRow
 
 MORE_TYPES: dict[str, list[TypeRow]] = {
     "animal_products": [
+        ("ghee clarified butter", "food_weight", 5, 18, "grass-fed|organic|pure"),  # 0405.90
         ("fresh mozzarella", "food_weight", 2, 8, "buffalo|fior di latte|organic"),
         ("lamb chops", "food_weight", 8, 30, "Welsh|frozen|French-trimmed"),
         ("minced beef", "food_weight", 3, 12, "lean|5% fat|grass-fed"),
@@ -89,6 +99,7 @@ MORE_TYPES: dict[str, list[TypeRow]] = {
         ("graphite powder", "food_weight", 4, 14, "lubricant|fine|for locks"),
     ],
     "chemical_products": [
+        ("petroleum jelly", "ml", 1, 6, "pure|skin protectant|triple purified"),  # 3304.99
         ("lavender essential oil", "ml", 4, 18, "pure|therapeutic grade|organic"),
         ("hand sanitiser gel", "ml", 2, 8, "70% alcohol|aloe vera|pocket"),
         ("roll-on deodorant", "ml", 2, 7, "48h|aluminium-free|sensitive"),
@@ -125,6 +136,7 @@ MORE_TYPES: dict[str, list[TypeRow]] = {
         ("plastic laundry basket", "capacity_l", 5, 20, "flexible|with handles|60 l"),
     ],
     "leather_travel_goods": [
+        ("cotton canvas tote bag", "colour", 3, 12, "reusable|plain|heavy"),  # 4202.22
         ("cabin trolley bag", "dims", 30, 150, "spinner|lightweight|expandable"),
         ("leather briefcase", "colour", 60, 250, "full grain|vintage|slim"),
         ("canvas rucksack", "capacity_l", 20, 80, "waxed|roll-top|hiking"),
@@ -195,6 +207,8 @@ MORE_TYPES: dict[str, list[TypeRow]] = {
         ("wool felt fedora", "hat_size", 20, 80, "wide brim|trilby|classic"),
     ],
     "stone_ceramic_glass": [
+        ("horticultural perlite", "tank_l", 5, 20, "coarse|medium|fine"),  # 6806.20
+        ("vermiculite", "tank_l", 5, 18, "medium grade|for seed sowing|insulation"),  # 6806
         ("ceramic teapot", "capacity_l", 10, 45, "with infuser|stoneware|glazed"),
         ("drinking glasses", "pieces", 5, 25, "tumblers|highball|recycled glass"),
         ("ceramic wall tiles", "dims", 10, 50, "metro|gloss white|bevelled"),
@@ -301,6 +315,8 @@ MORE_TYPES: dict[str, list[TypeRow]] = {
         ("replacement rifle barrel", "calibre", 150, 600, "match grade|fluted|stainless"),
     ],
     "miscellaneous_manufactured": [
+        # 9506.29: water-sport equipment, not a vessel
+        ("stand-up paddle board", "length_cm", 150, 600, "inflatable|touring|all-round"),
         ("LED fairy lights", "length_m", 8, 40, "warm white|battery|string lights"),
         ("ceiling pendant light", "colour", 20, 120, "industrial|rattan shade|E27"),
         ("floor lamp", "colour", 30, 150, "arc|tripod|dimmable"),
