@@ -155,8 +155,8 @@ def data_label(metrics: dict[str, Any]) -> str | None:
 
 
 def build_record(run_dirs: Sequence[Path], data: str | None = None) -> list[dict[str, Any]]:
-    """Entries from kept run directories: one per base (seeds averaged), plus TF-IDF;
-    ``data`` labels their data when the runs did not record its format."""
+    """Entries from kept run directories: one per base (seeds averaged), plus TF-IDF on the
+    first run's data; ``data`` labels their data when the runs did not record its format."""
     by_base: dict[str, list[dict[str, Any]]] = {}
     tfidf: list[dict[str, Any]] = []
     for run in run_dirs:
@@ -164,7 +164,7 @@ def build_record(run_dirs: Sequence[Path], data: str | None = None) -> list[dict
         config = json.loads((Path(run) / "training_config.json").read_text(encoding="utf-8"))
         base = config["finetune"].get("base", "minilm-l6")
         seed = config["finetune"]["seed"]
-        label = data or data_label(metrics) or "format 2"
+        label = data_label(metrics) or data or "format 2"  # a recorded format wins
         by_base.setdefault(base, []).append({"data": label,
             "seed": seed, "run": str(run), "data_hash": metrics["data"]["data_hash"],
             "figures": row_from_metrics(metrics), "base_model": metrics["base_model"]})
@@ -183,14 +183,13 @@ def build_record(run_dirs: Sequence[Path], data: str | None = None) -> list[dict
             "figures": average([r["figures"] for r in runs]),
         })
     if tfidf:
-        first: dict[str, dict[str, Any]] = {}
-        for r in tfidf:  # TF-IDF does not depend on the torch seed: one per data hash
-            first.setdefault(r["data_hash"], r)
+        # TF-IDF does not depend on the torch seed, only on the data: one run's baseline, on
+        # the data of the first run given (runs of another base may be on older data)
+        ref = tfidf[0]
         entries.append({
             "candidate": "tfidf-char-2-4", "kind": "tfidf", "base": None,
-            "seeds": [], "data_hash": sorted(first), "runs": [r["run"] for r in first.values()],
-            "data": tfidf[0]["data"],
-            "figures": average([r["figures"] for r in first.values()]),
+            "seeds": [], "data_hash": [ref["data_hash"]], "runs": [ref["run"]],
+            "data": ref["data"], "figures": average([ref["figures"]]),
         })
     default = choose_default(entries)
     for e in entries:

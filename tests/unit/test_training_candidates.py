@@ -82,3 +82,29 @@ def test_wall_clock_speeds_are_marked_and_kept_rows_survive_a_rebuild(
     assert candidates.main([str(run)]) == 0
     names = [e["candidate"] for e in json.loads(record.read_text())["candidates"]]
     assert names == ["b", "tfidf-char-2-4", "probe-x"]
+
+
+def test_runs_on_two_data_formats_keep_their_labels_and_tfidf_is_the_first_runs(
+        tmp_path: Path) -> None:
+    import json
+
+    from training.candidates import build_record
+
+    def run(name: str, base: str, data: dict[str, Any], en_tfidf: float) -> Path:
+        m = metrics(0.9, 0.8, 400, base=base)
+        m["data"], m["base_model"] = data, f"org/{base}"
+        m["measured"]["baseline"] = {"sets": {"handwritten": {"accuracy": en_tfidf}}}
+        d = tmp_path / name
+        d.mkdir()
+        (d / "metrics.json").write_text(json.dumps(m), encoding="utf-8")
+        (d / "training_config.json").write_text(
+            json.dumps({"finetune": {"base": base, "seed": 13}}), encoding="utf-8")
+        return d
+
+    new = run("new", "a", {"data_hash": "h4", "format": 4}, 0.81)
+    old = run("old", "b", {"data_hash": "h3"}, 0.80)  # made before the format was recorded
+    entries = {e["candidate"]: e for e in build_record([new, old], data="format 3")}
+    assert entries["a"]["data"] == "format 4" and entries["b"]["data"] == "format 3"
+    tfidf = entries["tfidf-char-2-4"]
+    assert tfidf["data_hash"] == ["h4"] and tfidf["data"] == "format 4"
+    assert tfidf["figures"]["en_accuracy"] == 0.81  # not averaged with the older data's
