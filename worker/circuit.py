@@ -51,6 +51,9 @@ class PredictorCircuit:
         self._max_s = max_s
         self._closed = asyncio.Event()
         self._closed.set()
+        # A new circuit is closed, and says so: the series exists from the start, and a
+        # circuit that was stopped open earlier in this process does not leave it at 1.
+        METRICS.predictor_circuit_open.set(0)
         self._prober: asyncio.Task[None] | None = None
         self.kind: FaultKind | None = None
         self.reason: str | None = None
