@@ -15,4 +15,13 @@ VENV=${VENV:-.venv}
 # ~/.cache/category-match/k8s (cold: about 4 min on 2 idle cores), instant afterwards.
 # Where it cannot be prepared the test skips, or fails under CI.
 "$VENV/bin/python" scripts/kube_apiserver.py prepare --if-possible
-"$VENV/bin/python" -m pytest tests "$@"
+# Two processes (pytest-xdist), each taking whole test files: most of the suite waits on
+# brokers, predictors and faults rather than on the CPU, so two share this 2-core machine
+# well, and a file's session fixtures (a broker, a predictor) start once per process.
+# CATMATCH_TEST_WORKERS=0 runs it in one process.
+workers=${CATMATCH_TEST_WORKERS:-2}
+if [ "$workers" = 0 ]; then
+  "$VENV/bin/python" -m pytest tests "$@"
+else
+  "$VENV/bin/python" -m pytest -n "$workers" --dist loadfile tests "$@"
+fi
