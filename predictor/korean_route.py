@@ -19,6 +19,16 @@ a Hangul piece here, decodes it, and scores it with the pipeline; every other ro
 through the network. The route's probabilities come back as logits scaled so that the
 version's temperature turns them into the route's own calibrated scores:
 ``softmax((log p · T_version / T_route) / T_version) = softmax(log p / T_route)``.
+
+**The English blend** (``blend_weight`` w in the entry, 0 when absent): every other row is
+scored by the network *and* the pipeline, and served with the weighted geometric mean of
+their calibrated probabilities, ``p ∝ p_network^(1 − w) · p_route^w``. The two models err
+differently (word pieces against character n-grams): on the English hand-written titles
+the product labels about one title in a hundred more right than the network alone, and
+the int8 export's rounding errors mostly wash out (docs/TRAINING.md, "The n-gram blend").
+It is returned, like the route's rows, as logits that the version's temperature turns into
+those scores: ``T_version · ((1 − w) · log softmax(z / T_version) + w · log softmax(log p /
+T_route))``.
 """
 
 from __future__ import annotations
@@ -81,6 +91,7 @@ class KoreanRoute:
     temperature: float
     hangul: np.ndarray  # bool per token id
     num_labels: int
+    blend_weight: float = 0.0  # the pipeline's share of every other row (the English blend)
 
     @classmethod
     def load(cls, model_dir: Path, entry: Mapping[str, Any], tokenizer: Tokenizer,
@@ -93,8 +104,13 @@ class KoreanRoute:
         temperature = float(entry.get("temperature") or 1.0)
         if not temperature > 0:
             raise ValueError(f"{ROUTE_KEY}.temperature must be > 0, got {temperature}")
-        route = cls(joblib.load(path), temperature, hangul_pieces(tokenizer), num_labels)
-        log.info("korean route from %s (temperature %.4g)", path, temperature)
+        weight = float(entry.get("blend_weight") or 0.0)
+        if not 0.0 <= weight < 1.0:
+            raise ValueError(f"{ROUTE_KEY}.blend_weight must be in [0, 1), got {weight}")
+        route = cls(joblib.load(path), temperature, hangul_pieces(tokenizer), num_labels,
+                    weight)
+        log.info("korean route from %s (temperature %.4g, blend weight %.3g)", path,
+                 temperature, weight)
         return route
 
     def rows(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
@@ -103,13 +119,33 @@ class KoreanRoute:
         hits: np.ndarray = (self.hangul[ids] & (attention_mask != 0)).any(axis=1)
         return hits
 
-    def logits(self, texts: Sequence[str], version_temperature: float) -> np.ndarray:
-        """``[B, C]`` logits for decoded texts, scaled for the version's temperature."""
+    def _log_probs(self, texts: Sequence[str]) -> np.ndarray:
         probs = np.zeros((len(texts), self.num_labels), dtype=np.float32)
         classes = np.asarray(self.pipeline.classes_, dtype=np.int64)
         probs[:, classes] = self.pipeline.predict_proba(list(texts))
         with np.errstate(divide="ignore"):
             logp = np.log(probs)
-        logp = np.where(np.isfinite(logp), logp, _FLOOR).astype(np.float32)
-        scaled: np.ndarray = logp * np.float32(version_temperature / self.temperature)
+        floored: np.ndarray = np.where(np.isfinite(logp), logp, _FLOOR).astype(np.float32)
+        return floored
+
+    def logits(self, texts: Sequence[str], version_temperature: float) -> np.ndarray:
+        """``[B, C]`` logits for decoded texts, scaled for the version's temperature."""
+        scaled: np.ndarray = self._log_probs(texts) * np.float32(
+            version_temperature / self.temperature)
         return scaled
+
+    def blend(self, texts: Sequence[str], network: np.ndarray,
+              version_temperature: float) -> np.ndarray:
+        """The network's ``[B, C]`` logits for decoded ``texts`` blended with the pipeline's
+        (the module docstring), scaled for the version's temperature."""
+        w = np.float32(self.blend_weight)
+        mine = _log_softmax(self._log_probs(texts) / np.float32(self.temperature))
+        theirs = _log_softmax(network.astype(np.float32) / np.float32(version_temperature))
+        mixed: np.ndarray = ((1 - w) * theirs + w * mine) * np.float32(version_temperature)
+        return mixed
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    shifted = x - x.max(axis=1, keepdims=True)
+    out: np.ndarray = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return out

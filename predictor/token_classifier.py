@@ -12,8 +12,8 @@ the same logits.
   to its own longest row, and put the logits back in request order.
 - scores → answers: :mod:`predictor.scoring` (softmax, arg-max, top-k).
 - a version with a Korean route (:mod:`predictor.korean_route`) labels its Hangul rows with
-  the route's character n-gram model and the other rows with the network
-  (:meth:`TokenClassifier.served_logits`).
+  the route's character n-gram model and the other rows with the network, blended with that
+  model where the route has a ``blend_weight`` (:meth:`TokenClassifier.served_logits`).
 """
 
 from __future__ import annotations
@@ -220,23 +220,31 @@ class TokenClassifier:
         return top_k_prediction(softmax(self.served_logits(batch), self.temperature), top_k)
 
     def served_logits(self, batch: TokenizedBatch) -> np.ndarray:
-        """Logits ``[B, C]`` in request order as served: the network's, except for the rows a
-        Korean route takes (Hangul pieces), which its character n-gram model scores."""
+        """Logits ``[B, C]`` in request order as served: the network's (blended with the
+        route's n-gram model where it has a ``blend_weight``), except for the rows a Korean
+        route takes (Hangul pieces), which its character n-gram model scores alone."""
         route = self.korean
         if route is None:
             return forward_sorted(batch, self.logits, self.sub_batch)
         korean = route.rows(batch.input_ids, batch.attention_mask)
-        if not korean.any():
+        if not korean.any() and not route.blend_weight:
             return forward_sorted(batch, self.logits, self.sub_batch)
         out = np.empty((batch.rows, len(self.labels)), dtype=np.float32)
         rest = np.flatnonzero(~korean)
         if rest.size:
-            out[rest] = forward_sorted(take_rows(batch, rest), self.logits, self.sub_batch)
+            network = forward_sorted(take_rows(batch, rest), self.logits, self.sub_batch)
+            if route.blend_weight:
+                network = route.blend(self._seen(batch, rest), network, self.temperature)
+            out[rest] = network
         rows = np.flatnonzero(korean)
-        texts = as_seen(self.tokenizer, [batch.input_ids[i][batch.attention_mask[i] != 0]
-                                         for i in rows])
-        out[korean] = route.logits(texts, self.temperature)
+        if rows.size:
+            out[rows] = route.logits(self._seen(batch, rows), self.temperature)
         return out
+
+    def _seen(self, batch: TokenizedBatch, rows: np.ndarray) -> list[str]:
+        """The texts behind ``rows`` of a batch, as the n-gram route reads them."""
+        return as_seen(self.tokenizer, [batch.input_ids[i][batch.attention_mask[i] != 0]
+                                        for i in rows])
 
     def warm_up(self) -> None:
         """One small pass, so the first request pays no lazy initialisation and a broken

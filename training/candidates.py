@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from training import baseline
+
 RECORD = Path(__file__).resolve().parent / "candidates.json"
 MIN_INT8_TEXTS_PER_S = 300.0  # the rule: best accuracy among bases this fast as int8 ...
 MIN_KOREAN_ACCURACY = 0.75  # ... that also label Korean titles this well (issue 18)
@@ -187,7 +189,7 @@ def build_record(run_dirs: Sequence[Path], data: str | None = None) -> list[dict
         # the data of the first run given (runs of another base may be on older data)
         ref = tfidf[0]
         entries.append({
-            "candidate": "tfidf-char-2-4", "kind": "tfidf", "base": None,
+            "candidate": baseline.BASELINE_NAME, "kind": "tfidf", "base": None,
             "seeds": [], "data_hash": [ref["data_hash"]], "runs": [ref["run"]],
             "data": ref["data"], "figures": average([ref["figures"]]),
         })

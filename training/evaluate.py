@@ -11,6 +11,7 @@ import numpy as np
 
 from core.categories import CATEGORIES
 from predictor.batches import ClassifyRequest
+from training import baseline
 from training.builders.hs_data import accuracy_and_macro_f1
 
 LATENCY_BATCH = 32
@@ -123,7 +124,7 @@ def model_card(name: str, metrics: dict[str, Any], config: dict[str, Any]) -> st
         f"| {model} | {split} | {_fmt(res[split]['accuracy'])} | {_fmt(res[split]['macro_f1'])} "
         f"| {_fmt(res['latency_ms_per_text'])} |"
         for model, res in ((f"{metrics.get('base', 'minilm-l6')} fine-tuned", tr),
-                           ("TF-IDF char 2-4 + LogReg", bl))
+                           (baseline.BASELINE_LABEL, bl))
         for split in ("hs_test", "shop_eval", "handwritten", "korean")
         if split in res
     ]

@@ -32,7 +32,7 @@ from training.artifacts import write_metrics, write_training_config
 from training.calibration import DEFAULT_MIN_SCORE, calibration_report, fit_temperature
 from training.evaluate import classification_metrics, read_labelled
 from training.generator import generate_products
-from training.korean_route import fit_korean_route
+from training.korean_route import BLEND_WEIGHT, fit_korean_route
 from training.leakage import EVAL_DIR
 from training.onnx_export import export_onnx
 
@@ -96,13 +96,17 @@ def score_sets(
 def _measure(
     logits_of: LogitFn, validation: tuple[list[str], list[int]], sets: Sets,
     speed_texts: Sequence[str], min_score: float, cores: int = 2,
+    served: Callable[[float], LogitFn] | None = None,
 ) -> dict[str, Any]:
+    """The temperature is fitted on ``logits_of``'s validation logits; the speed and the
+    sets are measured on ``served(temperature)`` (default: ``logits_of`` itself)."""
     val_logits = batched_logits(logits_of, validation[0])
     temperature = fit_temperature(val_logits, validation[1])
-    wall, cpu = texts_per_second(logits_of, speed_texts, cores=cores)
+    serve = served(temperature) if served is not None else logits_of
+    wall, cpu = texts_per_second(serve, speed_texts, cores=cores)
     return {
         "temperature": temperature,
-        "sets": score_sets(logits_of, sets, temperature, min_score),
+        "sets": score_sets(serve, sets, temperature, min_score),
         "texts_per_s_batch64_wall": wall,
         "texts_per_s_batch64": cpu,  # per 2 cores of CPU time (see texts_per_second)
         "load_average": _load_average(),
@@ -114,15 +118,26 @@ def _measure_served(
     speed_texts: Sequence[str], min_score: float, cores: int = 2,
 ) -> dict[str, Any]:
     """:func:`_measure` of a token classifier: the temperature is fitted on the network's
-    logits and the speed is the network's; the sets are scored as served, so a version with
-    a Korean route (:mod:`predictor.korean_route`) is scored with it on its Hangul rows."""
+    logits; the speed and the sets are measured as served, so a version with a Korean route
+    (:mod:`predictor.korean_route`) is scored with it on its Hangul rows and, where it has
+    a blend weight, with the blend on the others (``network_alone``: each set's accuracy
+    without the route)."""
     network: LogitFn = lambda t: model.logits(model.tokenize(t))  # noqa: E731
-    result = _measure(network, validation, {}, speed_texts, min_score, cores=cores)
-    model.temperature = result["temperature"]  # what the served route logits are scaled for
-    served: LogitFn = lambda t: model.served_logits(model.tokenize(t))  # noqa: E731
-    result["sets"] = score_sets(served, sets, result["temperature"], min_score)
-    if model.korean is not None:
-        result["korean_route"] = {"temperature": model.korean.temperature}
+
+    def served(temperature: float) -> LogitFn:
+        model.temperature = temperature  # what the served route logits are scaled for
+        return lambda t: model.served_logits(model.tokenize(t))
+
+    result = _measure(network, validation, sets, speed_texts, min_score, cores=cores,
+                      served=served)
+    route = model.korean
+    if route is not None:
+        result["korean_route"] = {"temperature": route.temperature,
+                                  "blend_weight": route.blend_weight}
+        result["network_alone"] = {
+            key: round(float(np.mean(batched_logits(network, texts).argmax(axis=1)
+                                     == np.asarray(truth))), 4)
+            for key, (texts, truth) in sets.items()}
     return result
 
 
@@ -215,7 +230,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE)
     parser.add_argument("--fit-korean-route", action="store_true",
                         help="fit the Korean route on --data's train split first (a run "
-                        "made before catmatch train fitted one)")
+                        "made before catmatch train fitted one, or to set --ngram-blend)")
+    parser.add_argument("--ngram-blend", type=float, default=BLEND_WEIGHT,
+                        help="with --fit-korean-route: the route's weight in English rows")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     metrics = json.loads((args.run_dir / "metrics.json").read_text(encoding="utf-8"))
@@ -225,7 +242,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.fit_korean_route:
         config["korean_route"] = fit_korean_route(
             args.run_dir, data.texts_and_labels(data.read_split(args.data, "train")),
-            validation, max_length=max_length, seed=int(config["finetune"]["seed"]))
+            validation, max_length=max_length, seed=int(config["finetune"]["seed"]),
+            blend_weight=args.ngram_blend)
         write_training_config(args.run_dir, config)
     index = {name: i for i, name in enumerate(LABELS)}
     sets: Sets = {}

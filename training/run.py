@@ -26,7 +26,7 @@ from training.artifacts import headline, write_metrics, write_model_dir, write_t
 from training.bases import get_base
 from training.calibration import DEFAULT_MIN_SCORE
 from training.evaluate import classification_metrics, latency_ms_per_text, read_labelled
-from training.korean_route import fit_korean_route
+from training.korean_route import BLEND_WEIGHT, fit_korean_route
 from training.measure import SPEED_TEXTS, measure_run_dir, speed_texts
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ class TrainOptions:
     measure: bool = True  # calibrate, time torch and ONNX int8 (training.measure)
     min_score: float = DEFAULT_MIN_SCORE
     korean_route: bool | None = None  # None: the base's (Base.korean_route)
+    blend_weight: float = BLEND_WEIGHT  # the route's share of English rows (0: Korean only)
     finetune: finetune.FinetuneConfig = field(default_factory=finetune.FinetuneConfig)
     data: data.DataConfig = field(default_factory=data.DataConfig)
 
@@ -186,7 +187,8 @@ def run_training(options: TrainOptions) -> TrainReport:
         if route:
             config["korean_route"] = fit_korean_route(
                 staging, (train_texts, train_ids), validation,
-                max_length=options.finetune.max_length, seed=seed)
+                max_length=options.finetune.max_length, seed=seed,
+                blend_weight=options.blend_weight)
             write_training_config(staging, config)
         if options.measure:
             metrics["measured"] = _measure(options, staging, pipeline, splits, sets)
@@ -283,7 +285,7 @@ def _publish(
     bmv = store.publish(
         f"{options.name}-tfidf", staging / "baseline", runtime="sklearn",
         metrics=headline(metrics["baseline"]),
-        info={**info, "base_model": "none (TF-IDF char_wb 2-4 + LogisticRegression)",
+        info={**info, "base_model": f"none ({baseline.BASELINE_LABEL})",
               "companion_of": f"{options.name} {mv.version}"},
     )
     return [(v.name, v.version, v.uri) for v in (mv, bmv)]

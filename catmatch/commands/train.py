@@ -16,6 +16,7 @@ from catmatch import options
 from catmatch.errors import UserError
 from core.settings import Settings
 from modelstore import StoreError
+from training.baseline import BASELINE_LABEL
 from training.bases import BASES, DEFAULT_BASE, get_base
 from training.candidates import format_table, load_record, with_run
 
@@ -42,6 +43,10 @@ def register(sub: options.Subparsers) -> None:
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--store", help="model store path or URI (default: settings models.store_uri)")
     p.add_argument("--name", help="model name (default: settings models.name)")
+    p.add_argument("--ngram-blend", type=float, default=0.5, metavar="W",
+                   help="for a base with a Korean route: the route's character n-gram model's "
+                   "weight in every English row's score, a geometric mean with the network "
+                   "(default 0.5; 0: the network alone; docs/TRAINING.md)")
     p.add_argument("--no-publish", dest="publish", action="store_false",
                    help="keep the model directory under var/runs/ instead of publishing")
     p.add_argument("--runs-dir", type=Path, default=Path("var/runs"), help=argparse.SUPPRESS)
@@ -64,10 +69,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         args.epochs = get_base(args.base).epochs
 
     bad_numbers = args.epochs < 1 or args.batch_size < 1 or args.head_steps < 0 or args.lr <= 0
-    if bad_numbers or not 8 <= args.max_length <= 512:
+    if bad_numbers or not 8 <= args.max_length <= 512 or not 0 <= args.ngram_blend < 1:
         raise UserError(
             "need --epochs >= 1, --batch-size >= 1, --head-steps >= 0, "
-            "8 <= --max-length <= 512, --lr > 0"
+            "8 <= --max-length <= 512, --lr > 0, 0 <= --ngram-blend < 1"
         )
     if args.limit is not None and args.limit < 21:
         raise UserError("--limit must be at least 21 (one row per class)")
@@ -81,6 +86,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         limit=args.limit,
         progress=args.progress,
         handwritten=args.handwritten,
+        blend_weight=args.ngram_blend,
         finetune=FinetuneConfig(
             epochs=args.epochs, max_length=args.max_length, batch_size=args.batch_size,
             learning_rate=args.lr, seed=args.seed, device=args.device, threads=args.threads,
@@ -104,7 +110,7 @@ def print_summary(report: Any, out: Any = None) -> None:
     out = out or sys.stdout
     m = report.metrics
     models = ((f"{m.get('base', 'minilm-l6')} fine-tuned", "transformer"),
-              ("TF-IDF char 2-4 + LogReg", "baseline"))
+              (BASELINE_LABEL, "baseline"))
     width = max(len(label) for label, _ in models) + 2
     print(f"\n{'model':<{width}}{'eval set':<11}{'accuracy':>9}{'macro-F1':>10}{'ms/text':>9}",
           file=out)
@@ -130,6 +136,13 @@ def print_summary(report: Any, out: Any = None) -> None:
                   f"(temperature {route['temperature']}); as served, korean accuracy "
                   f"{korean['accuracy']:.4f} (the network alone: see the table above)",
                   file=out)
+        if route and route.get("blend_weight"):
+            alone = t["torch"].get("network_alone", {}).get("handwritten")
+            served = t["torch"].get("sets", {}).get("handwritten")
+            if alone is not None and served:
+                print(f"english blend: the network and the n-gram model (weight "
+                      f"{route['blend_weight']}); hand-written accuracy as served "
+                      f"{served['accuracy']:.4f}, the network alone {alone:.4f}", file=out)
     print("\ncandidates (docs/TRAINING.md; figures on the hand-written titles):", file=out)
     print(format_table(with_run(load_record(), m)), file=out)
     for name, version, uri in report.published:

@@ -1,8 +1,10 @@
 """The Korean route: Hangul rows are labelled by the version's character n-gram model, the
-other rows by the network, in request order, with the route's own calibration."""
+other rows by the network (blended with that model where the route has a blend weight), in
+request order, with the route's own calibration."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -41,6 +43,7 @@ def test_the_route_is_written_with_its_card_entry(routed_dir: Path) -> None:
     entry = card[ROUTE_KEY]
     assert entry["model_file"] == ROUTE_FILE and (routed_dir / ROUTE_FILE).is_file()
     assert entry["temperature"] > 0
+    assert entry["blend_weight"] == 0.5  # training.korean_route.BLEND_WEIGHT
 
 
 def test_seen_texts_are_what_the_tokenizer_keeps() -> None:
@@ -56,8 +59,8 @@ def test_hangul_rows_go_to_the_route_and_the_rest_to_the_network(routed_dir: Pat
     from predictor.loading import load_classifier
 
     model = load_classifier(routed_dir, "cpu", 48)
-    route = model.korean
-    assert route is not None
+    assert model.korean is not None
+    model.korean = route = dataclasses.replace(model.korean, blend_weight=0.0)
     texts = [ENGLISH[0], KOREAN[0], ENGLISH[1], KOREAN[1]]
     batch = model.tokenize(texts)
     assert route.rows(batch.input_ids, batch.attention_mask).tolist() == [
@@ -76,6 +79,51 @@ def test_hangul_rows_go_to_the_route_and_the_rest_to_the_network(routed_dir: Pat
     np.testing.assert_allclose(got.scores[[1, 3]], expected.max(axis=1), rtol=1e-4)
     assert got.label_ids[[1, 3]].tolist() == baseline.predict_baseline(
         route.pipeline, seen).tolist()
+
+
+def test_english_rows_are_served_the_geometric_mean_of_the_two_calibrated_models(
+    routed_dir: Path,
+) -> None:
+    """blend_weight w: p ∝ p_network^(1-w) · p_route^w, each with its own temperature; the
+    Korean rows are still the route's alone."""
+    from predictor.loading import load_classifier
+
+    model = load_classifier(routed_dir, "cpu", 48)
+    route = model.korean
+    assert route is not None and route.blend_weight == 0.5
+    texts = [ENGLISH[0], KOREAN[0], ENGLISH[1]]
+    got = model.classify(model.tokenize(texts), len(LABELS))
+
+    network = softmax(model.logits(model.tokenize(ENGLISH)), model.temperature)
+    probs = np.zeros((len(ENGLISH), len(LABELS)))
+    probs[:, np.asarray(route.pipeline.classes_)] = route.pipeline.predict_proba(
+        seen_texts(model.tokenizer, ENGLISH))
+    ngram = softmax(np.log(probs), route.temperature)
+    expected = np.sqrt(network * ngram)
+    expected /= expected.sum(axis=1, keepdims=True)
+    for row, want in zip((0, 2), expected, strict=True):
+        np.testing.assert_allclose(got.top_scores[row], want[got.top_ids[row]], rtol=1e-4,
+                                   atol=1e-6)
+    assert not np.allclose(expected, network, atol=1e-3)  # the blend changed the scores
+
+    alone = load_classifier(routed_dir, "cpu", 48)
+    alone.korean = dataclasses.replace(route, blend_weight=0.0)
+    korean = alone.classify(alone.tokenize([KOREAN[0]]), len(LABELS))
+    np.testing.assert_allclose(got.top_scores[1], korean.top_scores[0], rtol=1e-5)
+
+
+def test_a_blend_weight_outside_0_1_is_refused(routed_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from predictor.loading import load_classifier
+
+    bad = tmp_path / "bad"
+    shutil.copytree(routed_dir, bad)
+    card = json.loads((bad / "catmatch.json").read_text())
+    card[ROUTE_KEY]["blend_weight"] = 1.0
+    (bad / "catmatch.json").write_text(json.dumps(card))
+    with pytest.raises(ValueError, match="blend_weight"):
+        load_classifier(bad, "cpu", 48)
 
 
 def test_a_version_without_the_entry_has_no_route(tmp_path: Path) -> None:

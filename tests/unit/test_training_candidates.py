@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from training import baseline
 from training.candidates import average, choose_default, format_table, row_from_metrics, with_run
 
 
@@ -81,7 +82,7 @@ def test_wall_clock_speeds_are_marked_and_kept_rows_survive_a_rebuild(
     monkeypatch.setattr(candidates, "RECORD", record)
     assert candidates.main([str(run)]) == 0
     names = [e["candidate"] for e in json.loads(record.read_text())["candidates"]]
-    assert names == ["b", "tfidf-char-2-4", "probe-x"]
+    assert names == ["b", baseline.BASELINE_NAME, "probe-x"]
 
 
 def test_runs_on_two_data_formats_keep_their_labels_and_tfidf_is_the_first_runs(
@@ -105,6 +106,6 @@ def test_runs_on_two_data_formats_keep_their_labels_and_tfidf_is_the_first_runs(
     old = run("old", "b", {"data_hash": "h3"}, 0.80)  # made before the format was recorded
     entries = {e["candidate"]: e for e in build_record([new, old], data="format 3")}
     assert entries["a"]["data"] == "format 4" and entries["b"]["data"] == "format 3"
-    tfidf = entries["tfidf-char-2-4"]
+    tfidf = entries[baseline.BASELINE_NAME]
     assert tfidf["data_hash"] == ["h4"] and tfidf["data"] == "format 4"
     assert tfidf["figures"]["en_accuracy"] == 0.81  # not averaged with the older data's
