@@ -59,6 +59,13 @@ def is_hangul(ch: str) -> bool:
             or 0xA960 <= code <= 0xA97F or 0xD7B0 <= code <= 0xD7FF)
 
 
+def checked_blend_weight(weight: float) -> float:
+    """``weight`` if it is a blend weight (0 ≤ w < 1: the network always keeps a share)."""
+    if not 0.0 <= weight < 1.0:
+        raise ValueError(f"{ROUTE_KEY}.blend_weight must be in [0, 1), got {weight}")
+    return weight
+
+
 def hangul_pieces(tokenizer: Tokenizer) -> np.ndarray:
     """A boolean mask over the vocabulary: True for each piece that holds a Hangul letter."""
     vocab = tokenizer.get_vocab(with_added_tokens=True)
@@ -105,9 +112,7 @@ class KoreanRoute:
         temperature = float(entry.get("temperature") or 1.0)
         if not temperature > 0:
             raise ValueError(f"{ROUTE_KEY}.temperature must be > 0, got {temperature}")
-        weight = float(entry.get("blend_weight") or 0.0)
-        if not 0.0 <= weight < 1.0:
-            raise ValueError(f"{ROUTE_KEY}.blend_weight must be in [0, 1), got {weight}")
+        weight = checked_blend_weight(float(entry.get("blend_weight") or 0.0))
         route = cls(joblib.load(path), temperature, hangul_pieces(tokenizer), num_labels,
                     weight)
         log.info("korean route from %s (temperature %.4g, blend weight %.3g)", path,

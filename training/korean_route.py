@@ -21,7 +21,13 @@ from typing import Any
 from core.categories import LABELS
 from core.modelformat import read_metadata, write_metadata
 from core.tokenization import load_tokenizer
-from predictor.korean_route import ROUTE_DIR, ROUTE_FILE, ROUTE_KEY, seen_texts
+from predictor.korean_route import (
+    ROUTE_DIR,
+    ROUTE_FILE,
+    ROUTE_KEY,
+    checked_blend_weight,
+    seen_texts,
+)
 from training import baseline
 from training.calibration import fit_temperature
 
@@ -39,8 +45,7 @@ def fit_korean_route(
     blend_weight: float = BLEND_WEIGHT,
 ) -> dict[str, Any]:
     """Fit and write the route of the model in ``model_dir``; returns its card entry."""
-    if not 0.0 <= blend_weight < 1.0:
-        raise ValueError(f"blend_weight must be in [0, 1), got {blend_weight}")
+    checked_blend_weight(blend_weight)  # refused before fitting, not when served
     started = time.perf_counter()
     model_dir = Path(model_dir)
     tokenizer = load_tokenizer(model_dir, max_length)

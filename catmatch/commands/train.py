@@ -43,10 +43,11 @@ def register(sub: options.Subparsers) -> None:
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--store", help="model store path or URI (default: settings models.store_uri)")
     p.add_argument("--name", help="model name (default: settings models.name)")
-    p.add_argument("--ngram-blend", type=float, default=0.5, metavar="W",
+    p.add_argument("--ngram-blend", type=float, metavar="W",
                    help="for a base with a Korean route: the route's character n-gram model's "
                    "weight in every English row's score, a geometric mean with the network "
-                   "(default 0.5; 0: the network alone; docs/TRAINING.md)")
+                   "(default training.korean_route.BLEND_WEIGHT, 0.5; 0: the network alone; "
+                   "docs/TRAINING.md)")
     p.add_argument("--no-publish", dest="publish", action="store_false",
                    help="keep the model directory under var/runs/ instead of publishing")
     p.add_argument("--runs-dir", type=Path, default=Path("var/runs"), help=argparse.SUPPRESS)
@@ -63,10 +64,13 @@ def register(sub: options.Subparsers) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     # torch, transformers and sklearn: only when training
     from training.finetune import FinetuneConfig
+    from training.korean_route import BLEND_WEIGHT
     from training.run import TrainOptions, run_training
 
     if args.epochs is None:
         args.epochs = get_base(args.base).epochs
+    if args.ngram_blend is None:
+        args.ngram_blend = BLEND_WEIGHT
 
     bad_numbers = args.epochs < 1 or args.batch_size < 1 or args.head_steps < 0 or args.lr <= 0
     if bad_numbers or not 8 <= args.max_length <= 512 or not 0 <= args.ngram_blend < 1:
