@@ -101,3 +101,14 @@ def test_make_test_cluster_runs_prepare_first() -> None:
     steps = [line.strip() for line in body.splitlines()[1:] if line.startswith("\t")]
     assert steps[0].startswith("python3 scripts/cluster.py prepare")
     assert all("build" not in s.split() for s in steps)
+
+
+def test_only_what_earlier_builds_left_is_pruned() -> None:
+    listing = [
+        {"id": "old-leaf", "names": [], "created": 100},
+        {"id": "old-named", "names": ["localhost/x:1"], "created": 100},
+        {"id": "this-build", "names": None, "created": 300},
+        {"id": "no-time", "names": []},
+    ]
+    assert images.superseded(listing, 200) == ["old-leaf", "no-time"]
+    assert images.superseded([], 200) == []
