@@ -45,6 +45,7 @@ LAZY_ALLOWED = {
     "training.data",  # numpy
     "training.evaluate",  # numpy
     "training.finetune",  # torch
+    "training.korean_route",  # numpy (predictor.korean_route)
     "training.onnx_export",  # numpy, torch, onnx, onnxruntime
     "training.run",  # torch
 }
