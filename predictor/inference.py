@@ -16,7 +16,7 @@ import torch
 from core.names import Runtime
 from predictor.batches import TokenizedBatch
 from predictor.token_classifier import (
-    DEFAULT_SUB_BATCH,
+    TORCH_CPU_SUB_BATCH,
     TokenClassifier,
     TokenSpace,
     trim_padding,
@@ -38,7 +38,7 @@ class Classifier(TokenClassifier):
         space: TokenSpace,
         *,
         device: torch.device,
-        sub_batch: int = DEFAULT_SUB_BATCH,
+        sub_batch: int = TORCH_CPU_SUB_BATCH,
     ) -> None:
         super().__init__(space, sub_batch)
         self.model = model

@@ -33,10 +33,15 @@ from predictor.batches import ClassifyRequest, Limits, Prediction, Task, Tokeniz
 from predictor.korean_route import ROUTE_KEY, KoreanRoute, as_seen
 from predictor.scoring import softmax, top_k_prediction
 
-# Rows per forward pass when a batch is split by length (0 or less: never split, the
-# default). Product titles vary little in length, so there is little padding to save;
-# splitting is meant for long-tailed inputs such as descriptions (not benchmarked yet).
-DEFAULT_SUB_BATCH = 0
+# Rows per forward pass when a batch is split by length (0 or less: never split). Shop
+# titles are short on average but not uniform (the 1,024 speed titles: 18 MiniLM tokens on
+# average, 48 at most): a batch of 64 padded to its longest row is 61 % padding there, split
+# into length-sorted sub-batches of 16 it is 23 %.
+# Measured on the default model, batch 64, as served, by scripts/bench_cpu_serving.py
+# (docs/BENCHMARKS.md, "Sub-batches and layer norms"): of 0/8/16/32, 16 was the best for
+# ONNX int8 (1.4x its speed unsplit) and 32 for torch fp32 on the CPU (1.15x).
+ONNX_SUB_BATCH = 16  # ONNX Runtime on the CPU
+TORCH_CPU_SUB_BATCH = 32  # torch on the CPU (a GPU: one call per batch)
 
 
 def tokenize_texts(tokenizer: Tokenizer, texts: Sequence[str]) -> TokenizedBatch:

@@ -274,6 +274,9 @@ def export_graph(reference: Classifier, path: Path, opset: int) -> None:
 # Architectures whose TorchScript graph onnxruntime's "bert" fusions recognise (MiniLM and
 # multilingual-e5-small are both BertModel); others are exported by dynamo, unfused.
 FUSABLE_MODEL_TYPES = frozenset({"bert"})
+# The fusions left out: SkipLayerNormalization is slower on the CPU than the Add and
+# LayerNormalization it replaces (predictor.onnx_runtime.DISABLED_FUSIONS).
+FUSION_OFF = ("enable_skip_layer_norm",)
 
 
 def export_fused_graph(reference: Classifier, path: Path, opset: int) -> Path:
@@ -306,13 +309,17 @@ def export_fused_graph(reference: Classifier, path: Path, opset: int) -> Path:
             )
     finally:
         model.set_attn_implementation(attention)
+    from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
 
+    fusions = FusionOptions("bert")
+    for name in FUSION_OFF:
+        setattr(fusions, name, False)
     logging.disable(logging.WARNING)  # the optimizer logs every fusion and save
     try:
         fused = optimize_model(
             str(raw), model_type="bert", num_heads=int(config.num_attention_heads),
-            hidden_size=int(config.hidden_size), opt_level=1,
+            hidden_size=int(config.hidden_size), opt_level=1, optimization_options=fusions,
         )
         fused.save_model_to_file(str(path))
     finally:

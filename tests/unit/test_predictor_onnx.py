@@ -121,8 +121,11 @@ def test_int8_export_quantises_the_fused_attention(fp32_dir: Path, int8_dir: Pat
         return {node.op_type for node in onnx.load(str(directory / "model.onnx")).graph.node}
 
     int8_ops = ops(int8_dir)
-    # A BERT-type model: attention, embeddings and layer norms fused, then attention quantised.
-    assert {"QAttention", "SkipLayerNormalization"} <= int8_ops
+    # A BERT-type model: attention and embeddings fused, then attention quantised. The
+    # residual Add + LayerNormalization pairs stay apart: onnxruntime's fused CPU kernel for
+    # them is the slower one (predictor.onnx_runtime.DISABLED_FUSIONS).
+    assert {"QAttention", "QEmbedLayerNormalization", "LayerNormalization"} <= int8_ops
+    assert "SkipLayerNormalization" not in int8_ops
     assert "Softmax" not in int8_ops  # no unfused attention left
     assert "QAttention" not in ops(fp32_dir)  # the fp32 export is the plain dynamo graph
 
@@ -313,7 +316,9 @@ def test_torch_runtime_answers_as_torch_softmax_and_topk(torch_model: Classifier
         ).logits.float()
         scores, ids = torch.topk(torch.softmax(logits, dim=-1), 3, dim=-1)
     assert got.top_ids.tolist() == ids.numpy().tolist()
-    np.testing.assert_allclose(got.top_scores, scores.numpy(), rtol=1e-6, atol=1e-7)
+    # classify runs length-sorted sub-batches, each padded to its own longest row: the same
+    # logits up to float summation order.
+    np.testing.assert_allclose(got.top_scores, scores.numpy(), rtol=1e-4, atol=1e-6)
     assert got.probabilities is None
 
 

@@ -1,0 +1,101 @@
+"""Sub-batch size and layer-norm fusion on the CPU: texts/s of one trained run, side by side.
+
+    .venv/bin/python scripts/bench_cpu_serving.py var/runs/run-...   [--passes 2] [--threads 2]
+
+In one process, alternating, on the 1,024 generated titles ``training.measure`` times
+(batch 64, tokenizing included, CPU time over ``--threads``, ``served_logits`` as the version
+is served: blend, Korean route), at each ``--sub-batches`` size (0: one call per batch,
+padded to its longest row):
+
+- ``torch``: the run's fp32 model;
+- ``int8, SLN fused``: its int8 export as it was made before 2026-12-07 22:00 UTC (residual
+  Add + LayerNormalization fused into onnxruntime's SkipLayerNormalization, offline and again
+  when the session loads);
+- ``int8``: its int8 export as ``catmatch models export --quantize int8`` makes it now (the
+  pair left apart, ``predictor.onnx_runtime.DISABLED_FUSIONS``).
+
+docs/BENCHMARKS.md ("Sub-batches and layer norms") holds the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def _export(run_dir: Path, out: Path, max_length: int, *, fuse_skip_layer_norm: bool) -> Any:
+    """The run's int8 export, with or without the SkipLayerNormalization fusion, loaded."""
+    import predictor.onnx_runtime as ort_runtime
+    import training.onnx_export as onnx_export
+
+    saved = onnx_export.FUSION_OFF, ort_runtime.DISABLED_FUSIONS
+    if fuse_skip_layer_norm:
+        onnx_export.FUSION_OFF, ort_runtime.DISABLED_FUSIONS = (), ()
+    try:
+        onnx_export.export_onnx(run_dir, out, quantization="dynamic-int8",
+                                max_length=max_length, min_agreement=0.0)
+        return ort_runtime.load_onnx(out, "cpu", max_length)  # its session is made here
+    finally:
+        onnx_export.FUSION_OFF, ort_runtime.DISABLED_FUSIONS = saved
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path, help="a kept run (catmatch train --no-publish)")
+    parser.add_argument("--passes", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--max-length", type=int, default=48)
+    parser.add_argument("--sub-batches", type=int, nargs="+", default=[0, 8, 16, 32])
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from predictor.loading import load_classifier
+    from training.measure import speed_texts, texts_per_second
+
+    torch.set_num_threads(args.threads)
+    texts = speed_texts()
+    temperature = json.loads((args.run_dir / "catmatch.json").read_text())["temperature"]
+    table: dict[str, dict[int, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-cpu-serving-") as work:
+        models = {
+            "torch": load_classifier(args.run_dir, "cpu", args.max_length),
+            "int8, SLN fused": _export(args.run_dir, Path(work) / "fused", args.max_length,
+                                       fuse_skip_layer_norm=True),
+            "int8": _export(args.run_dir, Path(work) / "now", args.max_length,
+                            fuse_skip_layer_norm=False),
+        }
+        for _ in range(args.passes):  # the best pass of each counts, as in texts_per_second
+            for name, model in models.items():
+                model.temperature = temperature
+                row = table.setdefault(name, {})
+                for size in args.sub_batches:
+                    model.sub_batch = size
+                    speed = texts_per_second(
+                        lambda t, m=model: m.served_logits(m.tokenize(t)), texts,
+                        cores=args.threads,
+                    )[1]
+                    row[size] = max(row.get(size, 0.0), speed)
+    sizes = args.sub_batches
+    print("| texts/s at sub-batch | " + " | ".join(str(s) for s in sizes) + " |")
+    print("| --- |" + " ---: |" * len(sizes))
+    for name, row in table.items():
+        print(f"| {name} | " + " | ".join(f"{row[s]:.0f}" for s in sizes) + " |")
+    torch_row = table["torch"]
+    for name in [n for n in table if n != "torch"]:
+        print(f"| {name} / torch | " + " | ".join(
+            f"{table[name][s] / torch_row[s]:.2f}x" for s in sizes) + " |")
+    best = {name: max(row.values()) for name, row in table.items()}
+    print("best of each: " + ", ".join(f"{n} {v:.0f}" for n, v in best.items())
+          + f"; int8 / torch {best['int8'] / best['torch']:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
