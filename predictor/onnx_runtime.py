@@ -53,7 +53,7 @@ OUTPUT_NAME = "logits"
 # 1.31.1 on this Xeon), a quarter of the int8 graph's time. The export leaves the pair
 # unfused too (training.onnx_export.FUSION_OFF); a graph that already holds the fused op
 # (an export made before) runs as it is.
-DISABLED_FUSIONS = ("SkipLayerNormFusion",)
+DISABLED_FUSIONS: tuple[str, ...] = ("SkipLayerNormFusion",)
 
 
 def make_session(model_path: Path, threads: int, profile_prefix: Path | None = None) -> Any:

@@ -14,7 +14,9 @@ padded to its longest row):
 - ``int8``: its int8 export as ``catmatch models export --quantize int8`` makes it now (the
   pair left apart, ``predictor.onnx_runtime.DISABLED_FUSIONS``).
 
-docs/BENCHMARKS.md ("Sub-batches and layer norms") holds the figures.
+It then times the two kernels alone (one thread, batch 16 x 24 tokens x 384, the default
+model's shape): onnxruntime's SkipLayerNormalization against the Add and LayerNormalization
+it replaces. docs/BENCHMARKS.md ("Sub-batches and layer norms") holds the figures.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import argparse
 import json
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +46,58 @@ def _export(run_dir: Path, out: Path, max_length: int, *, fuse_skip_layer_norm: 
         return ort_runtime.load_onnx(out, "cpu", max_length)  # its session is made here
     finally:
         onnx_export.FUSION_OFF, ort_runtime.DISABLED_FUSIONS = saved
+
+
+def _served(model: Any) -> Callable[[list[str]], Any]:
+    return lambda texts: model.served_logits(model.tokenize(texts))
+
+
+def layer_norm_kernels(
+    shape: tuple[int, int, int] = (16, 24, 384), calls: int = 500
+) -> dict[str, float]:
+    """Microseconds per call, one thread: the fused SkipLayerNormalization against Add then
+    LayerNormalization, each a one-node graph run with graph optimisations off."""
+    import time
+
+    import numpy as np
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    hidden = shape[-1]
+    norm = [numpy_helper.from_array(np.ones(hidden, np.float32), "gamma"),
+            numpy_helper.from_array(np.zeros(hidden, np.float32), "beta")]
+    graphs = {
+        "SkipLayerNormalization": [helper.make_node(
+            "SkipLayerNormalization", ["x", "skip", "gamma", "beta"], ["y"],
+            domain="com.microsoft", epsilon=1e-12)],
+        "Add + LayerNormalization": [
+            helper.make_node("Add", ["x", "skip"], ["sum"]),
+            helper.make_node("LayerNormalization", ["sum", "gamma", "beta"], ["y"],
+                             axis=-1, epsilon=1e-12)],
+    }
+    rng = np.random.default_rng(0)
+    feeds = {name: rng.standard_normal(shape, dtype=np.float32) for name in ("x", "skip")}
+    out: dict[str, float] = {}
+    for name, nodes in graphs.items():
+        graph = helper.make_graph(
+            nodes, "g", [helper.make_tensor_value_info(k, TensorProto.FLOAT, list(shape))
+                         for k in feeds],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], norm)
+        model = helper.make_model(graph, opset_imports=[
+            helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+        model.ir_version = 9  # what this onnxruntime reads
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        session = ort.InferenceSession(model.SerializeToString(), options,
+                                       providers=["CPUExecutionProvider"])
+        for _ in range(50):
+            session.run(None, feeds)
+        started = time.process_time()
+        for _ in range(calls):
+            session.run(None, feeds)
+        out[name] = (time.process_time() - started) / calls * 1e6
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,10 +132,7 @@ def main(argv: list[str] | None = None) -> int:
                 row = table.setdefault(name, {})
                 for size in args.sub_batches:
                     model.sub_batch = size
-                    speed = texts_per_second(
-                        lambda t, m=model: m.served_logits(m.tokenize(t)), texts,
-                        cores=args.threads,
-                    )[1]
+                    speed = texts_per_second(_served(model), texts, cores=args.threads)[1]
                     row[size] = max(row.get(size, 0.0), speed)
     sizes = args.sub_batches
     print("| texts/s at sub-batch | " + " | ".join(str(s) for s in sizes) + " |")
@@ -94,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     best = {name: max(row.values()) for name, row in table.items()}
     print("best of each: " + ", ".join(f"{n} {v:.0f}" for n, v in best.items())
           + f"; int8 / torch {best['int8'] / best['torch']:.2f}x")
+    kernels = layer_norm_kernels()
+    print("one thread, 16 x 24 x 384: " + ", ".join(
+        f"{name} {us:.0f} us" for name, us in kernels.items()))
     return 0
 
 

@@ -276,7 +276,7 @@ def export_graph(reference: Classifier, path: Path, opset: int) -> None:
 FUSABLE_MODEL_TYPES = frozenset({"bert"})
 # The fusions left out: SkipLayerNormalization is slower on the CPU than the Add and
 # LayerNormalization it replaces (predictor.onnx_runtime.DISABLED_FUSIONS).
-FUSION_OFF = ("enable_skip_layer_norm",)
+FUSION_OFF: tuple[str, ...] = ("enable_skip_layer_norm",)
 
 
 def export_fused_graph(reference: Classifier, path: Path, opset: int) -> Path:
