@@ -52,24 +52,36 @@ def _speeds(model: Any, texts: list[str], threads: int) -> dict[str, float]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments of a benchmark of one kept training run (this script's and
+    ``bench_cpu_serving.py``'s)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("run_dir", type=Path, help="a kept run (catmatch train --no-publish)")
     parser.add_argument("--passes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-length", type=int, default=48)
-    args = parser.parse_args(argv)
+    return parser
 
+
+def run_setup(args: argparse.Namespace) -> tuple[list[str], float]:
+    """torch's threads set; the titles ``training.measure`` times and the run's temperature."""
     import torch
+
+    from training.measure import speed_texts
+
+    torch.set_num_threads(args.threads)
+    temperature = json.loads((args.run_dir / "catmatch.json").read_text())["temperature"]
+    return list(speed_texts()), float(temperature)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = run_parser(__doc__.splitlines()[0]).parse_args(argv)
 
     from predictor.loading import load_classifier
     from predictor.onnx_runtime import load_onnx
-    from training.measure import speed_texts
     from training.onnx_export import export_onnx
 
-    torch.set_num_threads(args.threads)
-    texts = speed_texts()
-    temperature = json.loads((args.run_dir / "catmatch.json").read_text())["temperature"]
+    texts, temperature = run_setup(args)
     table: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-blend-") as work:
         out = Path(work) / "int8"

@@ -21,8 +21,6 @@ it replaces. docs/BENCHMARKS.md ("Sub-batches and layer norms") holds the figure
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import tempfile
 from collections.abc import Callable
@@ -30,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_blend import run_parser, run_setup  # noqa: E402 (a sibling script)
 
 
 def _export(run_dir: Path, out: Path, max_length: int, *, fuse_skip_layer_norm: bool) -> Any:
@@ -101,22 +101,14 @@ def layer_norm_kernels(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path, help="a kept run (catmatch train --no-publish)")
-    parser.add_argument("--passes", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--max-length", type=int, default=48)
+    parser = run_parser(__doc__.splitlines()[0])
     parser.add_argument("--sub-batches", type=int, nargs="+", default=[0, 8, 16, 32])
     args = parser.parse_args(argv)
 
-    import torch
-
     from predictor.loading import load_classifier
-    from training.measure import speed_texts, texts_per_second
+    from training.measure import texts_per_second
 
-    torch.set_num_threads(args.threads)
-    texts = speed_texts()
-    temperature = json.loads((args.run_dir / "catmatch.json").read_text())["temperature"]
+    texts, temperature = run_setup(args)
     table: dict[str, dict[int, float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-cpu-serving-") as work:
         models = {
