@@ -38,8 +38,12 @@ class Classifier(TokenClassifier):
         space: TokenSpace,
         *,
         device: torch.device,
-        sub_batch: int = TORCH_CPU_SUB_BATCH,
+        sub_batch: int | None = None,
     ) -> None:
+        # Length-sorted sub-batches were measured on the CPU; a GPU is left one call per
+        # batch (its launches cost more than the padding; not measured, no GPU here).
+        if sub_batch is None:
+            sub_batch = TORCH_CPU_SUB_BATCH if device.type == "cpu" else 0
         super().__init__(space, sub_batch)
         self.model = model
         self.device = device

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from core.modelformat import DEFAULT_VERSION, ModelMetadata, check_model_dir, read_metadata
 from core.offline import force_offline
 from predictor.cpu import inference_threads
-from predictor.token_classifier import TORCH_CPU_SUB_BATCH, TokenSpace
+from predictor.token_classifier import TokenSpace
 
 if TYPE_CHECKING:
     from predictor.inference import Classifier
@@ -89,10 +89,7 @@ def load_classifier(
     check_card_labels(model_dir, metadata, labels)
     version = metadata.version if metadata is not None else DEFAULT_VERSION
     space = TokenSpace.from_config(model_dir, config.to_dict(), labels, version, max_length)
-    # Length-sorted sub-batches were measured on the CPU; a GPU is left one call per batch
-    # (its launches cost more than the padding; not measured here, no GPU on this machine).
-    sub_batch = TORCH_CPU_SUB_BATCH if torch_device.type == "cpu" else 0
-    classifier = Classifier(model, space, device=torch_device, sub_batch=sub_batch)
+    classifier = Classifier(model, space, device=torch_device)
     log.info(
         "loaded %s version=%s labels=%d device=%s dtype=%s max_length=%d threads=%d",
         model_dir, version, len(labels), torch_device, dtype, space.max_length,

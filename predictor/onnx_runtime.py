@@ -48,11 +48,11 @@ OUTPUT_NAME = "logits"
 
 
 # onnxruntime fuses residual Add + LayerNormalization into its SkipLayerNormalization
-# kernel when it loads a graph; on the CPU that kernel ran about 5x slower than the two ops
-# it replaces (batch 16 x 24 tokens x 384, one thread: 809 against 171 us, onnxruntime
-# 1.31.1 on this Xeon), a quarter of the int8 graph's time. The export leaves the pair
-# unfused too (training.onnx_export.FUSION_OFF); a graph that already holds the fused op
-# (an export made before) runs as it is.
+# kernel when it loads a graph; on the CPU that kernel ran 4.7x slower than the two ops it
+# replaces (batch 16 x 24 tokens x 384, one thread: 830 against 177 us, onnxruntime 1.31.1
+# on this Xeon, scripts/bench_cpu_serving.py), a quarter of the int8 graph's time. The
+# export leaves the pair unfused too (training.onnx_export.FUSION_OFF); a graph that
+# already holds the fused op (an export made before) runs as it is.
 DISABLED_FUSIONS: tuple[str, ...] = ("SkipLayerNormFusion",)
 
 
