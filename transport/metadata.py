@@ -194,25 +194,47 @@ def committed_offsets(
     still loading, e.g. for a group no member has joined (librdkafka issue 5040,
     confluent-kafka-python issue 1982); the consumer's OffsetFetch waits it out.
 
+    A coordinator that moves or is still loading (``NOT_COORDINATOR``,
+    ``COORDINATOR_LOAD_IN_PROGRESS``, ``COORDINATOR_NOT_AVAILABLE``: a busy or restarted
+    broker) is asked again until ``timeout`` is spent.
+
     Raises:
         KafkaUnreachable: no answer within ``timeout``.
         KafkaAccessDenied: this user may not see the group's offsets.
     """
     group_conf = {**conf, "group.id": group_id, "enable.auto.commit": False}
     consumer = new_consumer(group_conf, quiet=True)
+    deadline = time.monotonic() + timeout
     try:
-        answered = consumer.committed(partitions, timeout=timeout)
-    except KafkaException as exc:
-        denial = classify(exc.args[0], group_conf, operation="describe")
-        if denial is not None:
-            raise KafkaAccessDenied(denial.message) from None
-        raise KafkaUnreachable(
-            f"the committed offsets of group {group_id} were not answered within "
-            f"{timeout:g} s: {exc.args[0].str()}"
-        ) from None
+        while True:
+            try:
+                answered = consumer.committed(
+                    partitions, timeout=max(deadline - time.monotonic(), 0.1))
+                break
+            except KafkaException as exc:
+                error = exc.args[0]
+                denial = classify(error, group_conf, operation="describe")
+                if denial is not None:
+                    raise KafkaAccessDenied(denial.message) from None
+                if error.code() in _COORDINATOR_MOVING and time.monotonic() < deadline:
+                    time.sleep(COORDINATOR_RETRY_S)
+                    continue
+                raise KafkaUnreachable(
+                    f"the committed offsets of group {group_id} were not answered within "
+                    f"{timeout:g} s: {error.str()}"
+                ) from None
     finally:
         consumer.close()
     return {(tp.topic, tp.partition): tp.offset for tp in answered}
+
+
+# Group-coordinator answers that mean "ask again shortly", not "unreachable".
+_COORDINATOR_MOVING = frozenset({
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+})
+COORDINATOR_RETRY_S = 0.2
 
 
 def _offsets(
